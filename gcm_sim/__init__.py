@@ -1,0 +1,39 @@
+"""gcm-sim: agent-based simulation of migration policy scenarios (Global Compact for Migration).
+
+The Python API (DESIGN.md)::
+
+    cfg = gcm_sim.load_config(scenario="visa_liberalisation", overrides=["run.households=50000"])
+    model = gcm_sim.MigrationModel(cfg, rng=42)
+    result = gcm_sim.run(cfg)
+"""
+
+from .model import MigrationModel
+from .policy import Config, ConfigError
+from .world import World, WorldDataError, load_world
+
+__version__ = "0.1.0"
+
+
+def load_config(*args, **kwargs):
+    """Compose (Hydra) and validate a configuration; see :func:`gcm_sim.config.load_config`."""
+    from .config import load_config as _load
+
+    return _load(*args, **kwargs)
+
+
+def run(*args, **kwargs):
+    """Run all replicates of a configuration; see :func:`gcm_sim.experiment.run`."""
+    from .experiment import run as _run
+
+    return _run(*args, **kwargs)
+
+
+def compare(*args, **kwargs):
+    """Scenarios against baseline with paired seeds; see :func:`gcm_sim.experiment.compare`."""
+    from .experiment import compare as _compare
+
+    return _compare(*args, **kwargs)
+
+
+__all__ = ["MigrationModel", "Config", "ConfigError", "World", "WorldDataError", "load_world",
+           "load_config", "run", "compare", "__version__"]

@@ -1,0 +1,101 @@
+"""Life abroad: visits that end or turn into overstays, asylum decisions, removals,
+trafficking detection, remittances and return decisions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .categories import ABROAD, ASYLUM_PENDING, IRREGULAR, OVERSTAY, REGULAR, VISITING
+from .journeys import record_people, return_home
+
+
+def visits(model) -> None:
+    """Visitors whose stay ends go home or overstay; a multi-entry visa makes coming back
+    cheap, so fewer overstay (bona fide / multi-entry visas, GCM objective 5)."""
+    m, rng, b = model.migrants, model.rng, model.b
+    idx = np.flatnonzero((m.view("state") == ABROAD) & (m.view("status") == VISITING))
+    m.months_left[idx] -= 1
+    due = idx[m.months_left[idx] <= 0]
+    p = b["overstay_prob"] * np.where(m.multi_entry[due], b["overstay_multi_entry_factor"], 1.0)
+    stay = rng.random(len(due)) < p
+    over = due[stay]
+    m.status[over] = IRREGULAR
+    m.channel[over] = OVERSTAY
+    m.has_id[over] = rng.random(len(over)) < b["irregular_id_share"]
+    record_people(model, "overstays", over)
+    return_home(model, due[~stay], forced=False)
+
+
+def border_process(model, month: int) -> None:
+    """Each border authority decides asylum claims, removes and detects trafficking."""
+    m, rng = model.migrants, model.rng
+    for a in model.borders.values():
+        recognised, rejected = a.decide_asylum(m, model.recognition, rng)
+        m.status[recognised] = REGULAR
+        model.households.add_regular_tie(m.household[recognised], m.destination[recognised], 1)
+        record_people(model, "asylum_recognised", recognised)
+        record_people(model, "asylum_rejected", rejected)
+        back = rejected[rng.random(len(rejected)) < model.readmission[m.origin[rejected]]]
+        m.status[rejected] = IRREGULAR
+        return_home(model, back, forced=True)
+        removed = a.removals(m, rng)
+        removed = removed[rng.random(len(removed)) < model.readmission[m.origin[removed]]]
+        return_home(model, removed, forced=True)
+        record_people(model, "trafficking_detected", a.detect_trafficking(m, rng))
+
+
+def remit_and_return(model) -> None:
+    """Employed migrants remit formally (at the corridor's cost, with an ID) or informally;
+    save the rest; then decide whether to go home.
+
+    The formal share falls with the corridor's cost along a logistic curve whose slope
+    gives a cost elasticity of formal remittances near -1.6 (Ahmed, Mughal &
+    Martinez-Zarzoso 2021). Money is conserved: sent = received + fees.
+
+    Return hazards (target savers, Dustmann & Gorlach 2016) fall with time abroad where
+    migrants can settle; in the Gulf states, where the kafala system allows no
+    settlement, contracts end and workers go home.
+    """
+    m, rng, b = model.migrants, model.rng, model.b
+    abroad = np.flatnonzero(m.view("state") == ABROAD)
+    m.months_abroad[abroad] += 1
+    work = abroad[m.employed[abroad]]
+    o, d = m.origin[work], m.destination[work]
+    wage = m.wage_usd[work] * np.where(m.trafficked[work], 1 - b["exploitation_wage_loss"], 1.0)
+    amount = b["remit_share"] * wage
+    cost = model.rules.remittance_cost_pct[o, d]
+    formal_share = m.has_id[work] / (1.0 + np.exp(b["formal_logit_slope"] * (cost - b["formal_midpoint_pct"])))
+    formal = amount * formal_share
+    informal = amount - formal
+    fees = formal * cost / 100.0
+    received = formal - fees + informal
+    w = m.weight[work]
+    record_people(model, "remittances_sent_usd", work, value=w * formal)
+    record_people(model, "remittance_fees_usd", work, value=w * fees)
+    record_people(model, "remittances_informal_usd", work, value=w * informal)
+    record_people(model, "remittances_received_usd", work, value=w * received)
+    model.households.receive(m.household[work], received)
+    saved = (1 - b["remit_share"] - b["living_cost_share"]) * wage
+    repay = np.minimum(m.debt_usd[work], saved)
+    m.debt_usd[work] -= repay
+    m.savings_usd[work] += (saved - repay).astype(np.float32)
+
+    # return decisions (target savers, unemployment, circularity, reintegration support)
+    status = m.status[abroad]
+    home_income = np.maximum(model.households.income_of(m.household[abroad]), 1.0)
+    target = b["return_savings_target_months"] * home_income
+    reint = model.cfg.policy.enforcement.returns.reintegration_usd
+    hazard = (b["return_base"]
+              + b["return_target_boost"] * (m.savings_usd[abroad] >= target)
+              + b["return_unemployed_boost"] * ~m.employed[abroad]
+              + b["return_circular_boost"] * (m.multi_entry[abroad] & (status == REGULAR))
+              + b["reintegration_weight"] * reint / (12 * home_income))
+    settles = ~model.no_settlement[m.location[abroad]]
+    hazard = np.where(settles, hazard * np.exp(-m.months_abroad[abroad] / b["settlement_months"]),
+                      hazard + 1.0 / b["contract_months"])
+    hazard = hazard * np.where(status == IRREGULAR, b["return_irregular_factor"], 1.0)
+    hazard = np.where((status == ASYLUM_PENDING) | (status == VISITING) | (m.debt_usd[abroad] > 0)
+                      & m.trafficked[abroad], 0.0, hazard)
+    go = abroad[rng.random(len(abroad)) < hazard]
+    return_home(model, go, forced=False)

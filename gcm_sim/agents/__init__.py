@@ -1,0 +1,1 @@
+"""The actors: vectorised populations (households, migrants) and institutional Mesa agents."""

@@ -1,0 +1,162 @@
+"""Origin households as a struct of arrays (the fast engine's population).
+
+Each simulated household stands for ``weight`` real households of its country.
+Households are allocated to origins by square-root allocation (Kish 1965, *Survey
+Sampling*, 7.3): country ``c`` gets a share proportional to sqrt(population_c),
+so small origins have enough households for their flows to show, and weights
+restore real totals. Results are always reported in real people.
+
+Income is earned at home by the adults present (wage by skill from the world data,
+lognormal spread); a share is saved as assets, which finance moves (the liquidity
+constraint of DESIGN.md). Climate shocks cut income and assets of exposed rural
+households; development programmes raise income and skills.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..categories import CHILD, MEMBER_AGE, MEMBER_SEX, MEMBERS
+
+
+def allocate(populations: np.ndarray, households_per_person: np.ndarray, n: int) -> np.ndarray:
+    """Simulated households per origin: sqrt(population) allocation, at least 20 each."""
+    share = np.sqrt(populations) / np.sqrt(populations).sum()
+    counts = np.maximum(20, np.floor(share * n)).astype(np.int64)
+    # hand out the remainder (or take back the excess) to the largest countries
+    diff = n - counts.sum()
+    order = np.argsort(-share)
+    i = 0
+    while diff != 0 and len(order):
+        c = order[i % len(order)]
+        step = 1 if diff > 0 else -1
+        if counts[c] + step >= 20:
+            counts[c] += step
+            diff -= step
+        i += 1
+        if i > 10 * n:
+            break
+    return counts
+
+
+class Households:
+    """Struct-of-arrays origin households (fast engine)."""
+
+    def __init__(self, *, country, weight, rural, skill, members, base_income_usd, assets_usd,
+                 exposed, n_countries: int, n_destinations: int):
+        n = len(country)
+        self.n = n
+        self.country = country.astype(np.int16)          # index into world.codes
+        self.weight = weight.astype(np.float32)          # real households represented
+        self.rural = rural.astype(np.bool_)
+        self.skill = skill.astype(np.int8)               # 0 low, 1 mid, 2 high
+        self.members = members.astype(np.int8)           # [n, 5] people at home by MEMBERS
+        self.base_income_usd = base_income_usd.astype(np.float32)  # monthly, before shocks
+        self.income_usd = self.base_income_usd.copy()
+        self.assets_usd = assets_usd.astype(np.float32)
+        self.debt_usd = np.zeros(n, np.float32)
+        self.exposed = exposed.astype(np.bool_)          # climate-exposed (rural, farm income)
+        self.shock_loss = np.zeros(n, np.float32)        # current income loss share
+        self.shock_until = np.zeros(n, np.int32)
+        self.assisted = np.zeros(n, np.bool_)
+        self.programme = np.zeros(n, np.bool_)           # in an origin employment programme
+        self.trained = np.zeros(n, np.bool_)             # skills from vocational training / partnership
+        self.abroad = np.zeros((n, n_destinations), np.int8)          # own members abroad, by destination
+        self.abroad_regular = np.zeros((n, n_destinations), np.int8)  # ... with regular status
+        self.remittances_usd = np.zeros(n, np.float32)   # received this month
+
+    # --- reading ---
+    def adults(self) -> np.ndarray:
+        return self.members[:, :4].sum(axis=1)
+
+    def people(self) -> np.ndarray:
+        return self.members.sum(axis=1)
+
+    def earnings_per_adult_of(self, idx: np.ndarray) -> np.ndarray:
+        """What one adult earns at home: what a migrant gives up."""
+        return self.income_usd[idx] / np.maximum(self.members[idx, :4].sum(axis=1), 1)
+
+    # --- mechanisms ---
+    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray) -> None:
+        """Monthly income with trend, shock losses and programme jobs; save a share as assets.
+
+        Remittances received are saved at the same rate; debt is repaid from savings first.
+        """
+        trend = growth_factor[self.country]
+        self.income_usd = (self.base_income_usd * trend * (1 - self.shock_loss)
+                           + programme_income * self.programme).astype(np.float32)
+        saved = saving_rate * (self.income_usd + self.remittances_usd)
+        repay = np.minimum(self.debt_usd, saved)
+        self.debt_usd -= repay
+        self.assets_usd += saved - repay
+        self.remittances_usd[:] = 0
+
+    def receive(self, household: np.ndarray, usd: np.ndarray) -> None:
+        """Remittances (net of fees) arriving this month."""
+        np.add.at(self.remittances_usd, household, usd.astype(np.float32))
+
+    def receive_assets(self, household: np.ndarray, usd: np.ndarray) -> None:
+        """Lump sums (returnees' savings, reintegration support) added to assets."""
+        np.add.at(self.assets_usd, household, np.asarray(usd, dtype=np.float32))
+
+    def pay(self, idx: np.ndarray, usd: np.ndarray) -> None:
+        """Upfront costs: paid from assets, the rest borrowed (ties, recruiters)."""
+        usd = np.asarray(usd, dtype=np.float32)
+        from_assets = np.minimum(np.maximum(self.assets_usd[idx], 0), usd)
+        np.add.at(self.assets_usd, idx, -from_assets)
+        np.add.at(self.debt_usd, idx, usd - from_assets)
+
+    def strike(self, idx: np.ndarray, month: int, duration: int, income_loss: float, asset_loss: float,
+               assisted: np.ndarray, assistance_effect: float) -> None:
+        """A climate shock hits households ``idx``; early assistance softens it for ``assisted``."""
+        soften = np.where(assisted, 1 - assistance_effect, 1.0).astype(np.float32)
+        self.shock_loss[idx] = np.maximum(self.shock_loss[idx], income_loss * soften)
+        self.assets_usd[idx] *= (1 - asset_loss * soften)
+        self.shock_until[idx] = np.maximum(self.shock_until[idx], month + duration)
+        self.assisted[idx] |= assisted
+
+    def recover(self, month: int) -> None:
+        over = (self.shock_until > 0) & (self.shock_until <= month)
+        self.shock_loss[over] = 0
+        self.shock_until[over] = 0
+        self.assisted[over] = False
+
+    def leave(self, idx: np.ndarray, member: np.ndarray) -> None:
+        """Members of households ``idx`` leave home (international move)."""
+        np.add.at(self.members, (idx, member), -1)
+
+    def add_abroad(self, idx: np.ndarray, dest: np.ndarray, regular: np.ndarray, delta: int) -> None:
+        """Members arriving abroad (+1) or coming back (-1): the household's own ties."""
+        np.add.at(self.abroad, (idx, dest), delta)
+        np.add.at(self.abroad_regular, (idx[regular], dest[regular]), delta)
+
+    def add_regular_tie(self, idx: np.ndarray, dest: np.ndarray, delta: int) -> None:
+        """A member abroad gains (+1) or loses (-1) regular status."""
+        np.add.at(self.abroad_regular, (idx, dest), delta)
+
+    def income_of(self, idx: np.ndarray) -> np.ndarray:
+        return self.income_usd[idx]
+
+
+def member_draw(members: np.ndarray, propensity: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Which member leaves: probability proportional to count x propensity (-1 if nobody can).
+
+    ``members`` [n, 5] counts at home; ``propensity`` [n, 5] or [5]; ``u`` [n] uniforms.
+    A household keeps at least one adult at home: the last adult never leaves.
+    """
+    adults = members[:, :4].sum(axis=1)
+    avail = members.astype(np.float64).copy()
+    avail[adults <= 1, :4] = 0
+    w = avail * propensity
+    tot = w.sum(axis=1)
+    cum = np.cumsum(w, axis=1)
+    pick = (cum < (u * tot)[:, None]).sum(axis=1)
+    return np.where(tot > 0, np.minimum(pick, len(MEMBERS) - 1), -1)
+
+
+def member_sex_age(member: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sex = np.asarray(MEMBER_SEX, np.int8)[member]
+    age = np.asarray(MEMBER_AGE, np.int8)[member]
+    child = age == CHILD
+    sex = np.where(child, (u < 0.5).astype(np.int8), sex)  # 0 female, 1 male
+    return sex.astype(np.int8), age.astype(np.int8)

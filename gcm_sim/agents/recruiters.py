@@ -1,0 +1,92 @@
+"""Recruiters (regular labour placements) and smugglers (irregular passage).
+
+Both are intermediaries that sell access to a destination. Recruiters are
+``mesa.Agent`` objects, one per origin, holding the licensed and unlicensed
+market shares; smugglers are one ``mesa.Agent`` per irregular route leg.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+
+class Recruiter(mesa.Agent):
+    """The recruitment industry of one origin country (GCM objective 6; SDG 10.7.1).
+
+    Licensed agencies charge the corridor's worker-paid fee, within a fee cap when one
+    is set, and nothing when employers pay. Unlicensed sub-agents charge a markup, obey
+    no cap and deceive a share of their clients into exploitation (trafficking, GCM
+    objective 10); licensing enforcement shrinks their market share. ILO (2016) and
+    Martin (2016) find most of the cost of Gulf migration is a traded visa fee paid
+    to such intermediaries.
+    """
+
+    def __init__(self, model, origin: int, unlicensed_share: float, b):
+        super().__init__(model)
+        self.origin = origin
+        enforcement = model.cfg.policy.recruitment.licensing_enforcement
+        self.unlicensed_share = unlicensed_share * (1.0 - enforcement)
+        self.markup = b["unlicensed_fee_markup"]
+        self.deception_prob = b["deception_prob"]
+        self.revenue_usd = 0.0
+        self.placed = 0.0
+
+    def worker_fees(self, fee_usd: np.ndarray, wage_usd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Worker-paid fee at a licensed agency and at an unlicensed sub-agent."""
+        rec = self.model.cfg.policy.recruitment
+        licensed = np.asarray(fee_usd, dtype=np.float64).copy()
+        if rec.fee_cap_months is not None:
+            licensed = np.minimum(licensed, rec.fee_cap_months * wage_usd)
+        if rec.employer_pays:
+            licensed = np.zeros_like(licensed)
+        unlicensed = np.asarray(fee_usd, dtype=np.float64) * self.markup
+        return licensed, unlicensed
+
+    def expected_fee(self, fee_usd: np.ndarray, wage_usd: np.ndarray) -> np.ndarray:
+        lic, unl = self.worker_fees(fee_usd, wage_usd)
+        return (1 - self.unlicensed_share) * lic + self.unlicensed_share * unl
+
+    def place(self, fee_usd: np.ndarray, wage_usd: np.ndarray, u_channel: np.ndarray,
+              u_deceive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Assign each placed worker an agency; returns (fee paid, trafficked)."""
+        lic, unl = self.worker_fees(fee_usd, wage_usd)
+        unlicensed = u_channel < self.unlicensed_share
+        paid = np.where(unlicensed, unl, lic)
+        trafficked = unlicensed & (u_deceive < self.deception_prob)
+        self.revenue_usd += float(paid.sum())
+        self.placed += len(paid)
+        return paid, trafficked
+
+
+class Smuggler(mesa.Agent):
+    """Smugglers selling passage on one irregular leg (GCM objective 9).
+
+    The price carries a risk premium: when the believed chance of getting through
+    falls (more interception) smugglers charge more, with elasticity
+    ``smuggling_price_risk_elasticity`` (Massey 2005: fees rose as US border
+    enforcement grew; Gathmann 2008 finds a modest price response). Action against
+    smuggling networks raises their costs and so their price.
+    """
+
+    def __init__(self, model, leg: int, base_fee_usd: float, base_interception: float, b):
+        super().__init__(model)
+        self.leg = leg
+        self.base_fee_usd = base_fee_usd
+        self.base_pass = 1.0 - base_interception
+        self.elasticity = b["smuggling_price_risk_elasticity"]
+        self.anti_cost = 1.0 + b["anti_smuggling_price_effect"] * model.cfg.policy.enforcement.anti_smuggling
+        self.price_usd = base_fee_usd
+        self.revenue_usd = 0.0
+        self.clients = 0.0
+
+    def set_price(self, believed_interception: float) -> None:
+        """Price for this month from the interception rate smugglers have seen."""
+        passing = max(1.0 - believed_interception, 0.02)
+        self.price_usd = self.base_fee_usd * (self.base_pass / passing) ** self.elasticity * self.anti_cost
+
+    def sell(self, weight: np.ndarray) -> float:
+        """Passage for ``weight`` real clients at this month's price; returns price per person."""
+        self.clients += float(weight.sum())
+        self.revenue_usd += float((weight * self.price_usd).sum())
+        return self.price_usd

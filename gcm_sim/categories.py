@@ -1,0 +1,30 @@
+"""Category codes shared by the populations, the measures and the output schema.
+
+Arrays hold small integer codes; these tuples give their names in the output
+(DESIGN.md, "Outputs"). The last entry of each split is ``all``.
+"""
+
+CHANNELS = ("labour", "family", "humanitarian", "visitor", "regional", "smuggled", "overstay", "internal", "all")
+LABOUR, FAMILY, HUMANITARIAN, VISITOR, REGIONAL, SMUGGLED, OVERSTAY, INTERNAL, ALL_CHANNELS = range(9)
+REGULAR_CHANNELS = (LABOUR, FAMILY, HUMANITARIAN, VISITOR, REGIONAL)
+
+SEXES = ("female", "male", "all")
+FEMALE, MALE, ALL_SEXES = range(3)
+
+AGE_GROUPS = ("child", "youth", "adult", "all")
+CHILD, YOUTH, ADULT, ALL_AGES = range(4)
+
+# Household members at home, by sex and age group (children's sex is drawn when they leave).
+MEMBERS = ("female_youth", "male_youth", "female_adult", "male_adult", "child")
+MEMBER_SEX = (FEMALE, MALE, FEMALE, MALE, -1)
+MEMBER_AGE = (YOUTH, YOUTH, ADULT, ADULT, CHILD)
+
+SKILLS = ("low", "mid", "high")
+
+# Where a migrant is (DESIGN.md "Conventions": every person is in exactly one state).
+STATES = ("pending", "transit", "abroad", "detained", "returned", "dead")
+PENDING, TRANSIT, ABROAD, DETAINED, RETURNED, DEAD = range(6)
+
+# Legal status abroad.
+STATUSES = ("none", "regular", "asylum_pending", "irregular", "visitor")
+NO_STATUS, REGULAR, ASYLUM_PENDING, IRREGULAR, VISITING = range(5)

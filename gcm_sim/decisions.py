@@ -1,0 +1,124 @@
+"""The household choice kernel: pure functions on arrays, no model, no random generator.
+
+A household that considers a move compares staying (utility 0) with every feasible
+option of its origin: an internal move, each regular pathway, each irregular route.
+Option utilities follow the random-utility models of migration (Sjaastad 1962;
+Grogger & Hanson 2011; Beine, Docquier & Ozden 2011 for diaspora networks):
+
+    U = asc + b_gain * log(expected foreign earnings / earnings at home)
+          + b_ties * log(1 + ties) + log(P(success believed))
+          - b_death * P(death believed) - b_cost * upfront cost / annual income
+          - b_delay * months of waiting + b_insecurity * insecurity (international moves)
+
+and the household draws one option from the multinomial logit over feasible
+options. Upfront costs must be financed from assets plus credit from ties (and,
+for labour pathways, recruiters): options it cannot finance are not in its
+choice set, which produces the migration hump (Clemens 2014, 2020).
+
+Beliefs: households believe death risk to be a mix of the truth and a prior,
+weighted by information from ties, ``w = 1 - exp(-info_per_tie * ties)``
+(Bah & Batista 2018; Shrestha 2020 found would-be migrants overestimating
+route mortality; information moves beliefs toward the truth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Utility weights (behavioural parameters from ``behaviour.yaml``)."""
+
+    gain: float
+    ties: float
+    cost: float
+    death: float
+    delay: float
+    insecurity: float
+    info_per_tie: float
+    lend_per_tie_usd: float
+    urban_premium: float
+
+    @classmethod
+    def from_behaviour(cls, b) -> "Weights":
+        return cls(gain=b["b_gain"], ties=b["b_ties"], cost=b["b_cost"], death=b["b_death"],
+                   delay=b["b_delay"], insecurity=b["b_insecurity"], info_per_tie=b["info_per_tie"],
+                   lend_per_tie_usd=b["lend_per_tie_usd"],
+                   urban_premium=b["urban_income_premium"])
+
+
+def consider(hazard: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Who considers a move this month: a Bernoulli draw per household."""
+    return u < hazard
+
+
+def believed_death(truth: np.ndarray, prior: np.ndarray, info_weight: np.ndarray) -> np.ndarray:
+    """Believed probability of dying: information pulls the prior toward the truth."""
+    return info_weight * truth + (1.0 - info_weight) * prior
+
+
+def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, income_usd: np.ndarray,
+                     assets_usd: np.ndarray, ties: np.ndarray, regular_tie: np.ndarray,
+                     insecurity: float, rural: np.ndarray, shock_loss: np.ndarray,
+                     quota_open: np.ndarray, info_boost: float, w: Weights) -> tuple[np.ndarray, np.ndarray]:
+    """Utilities [n, K] and feasibility [n, K] of an origin's options for n households.
+
+    ``opts`` is an :class:`gcm_sim.options.OptionSet`; ``ties`` [n, K] ties to each
+    option's destination; ``regular_tie`` [n, K] whether the household has a member
+    with regular status there (family reunification); ``quota_open`` [K]. An internal
+    move earns the urban premium and escapes a climate shock's income loss.
+    """
+    n = len(skill)
+    wage = opts.wage_usd[:, skill].T  # [n, K]
+    gain = np.log(np.maximum(np.nan_to_num(wage, nan=1.0), 1.0)) - np.log(np.maximum(home_earnings_usd, 1.0))[:, None]
+    internal_gain = np.log(w.urban_premium) - np.log(np.maximum(1.0 - shock_loss, 0.05))
+    gain = np.where(opts.international[None, :] == 0, internal_gain[:, None], gain)
+    info = 1.0 - np.exp(-w.info_per_tie * ties)
+    info = np.clip(info + info_boost * (1 - info), 0, 1)
+    death = believed_death(opts.death_truth[None, :], opts.death_prior[None, :], info)
+    annual = 12.0 * np.maximum(income_usd, 1.0)
+    cost = opts.cost_usd[None, :] / annual[:, None]
+    u = (opts.asc[None, :] + w.gain * gain + w.ties * np.log1p(ties)
+         + np.log(np.maximum(opts.success[None, :], 1e-9)) - w.death * death - w.cost * cost
+         - w.delay * opts.delay_months[None, :] + w.insecurity * insecurity * opts.international[None, :])
+    credit = w.lend_per_tie_usd * np.log1p(ties) + opts.credit_share[None, :] * opts.credit_base_usd[None, :]
+    feasible = opts.cost_usd[None, :] <= assets_usd[:, None] + credit
+    feasible &= quota_open[None, :]
+    feasible &= opts.skill_mask[:, skill].T
+    feasible &= ~opts.needs_regular_tie[None, :] | regular_tie
+    feasible &= ~opts.needs_rural[None, :] | rural[:, None]
+    feasible &= (opts.min_insecurity[None, :] <= insecurity)
+    assert u.shape == (n, len(opts.asc))
+    return u, feasible
+
+
+def choose(utilities: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Multinomial logit draw per row against staying (utility 0).
+
+    Returns the chosen option's column, or -1 for "stay". Infeasible options are
+    never chosen. ``u`` holds one uniform draw per row.
+    """
+    if utilities.shape[1] == 0:
+        return np.full(len(u), -1)
+    top = np.maximum(np.where(feasible, utilities, -np.inf).max(axis=1), 0.0)
+    expu = np.where(feasible, np.exp(utilities - top[:, None]), 0.0)
+    stay = np.exp(-top)
+    total = stay + expu.sum(axis=1)
+    cum = np.cumsum(expu, axis=1) / total[:, None]
+    pick_stay = u < stay / total
+    col = (cum < (u - stay / total)[:, None] + 0.0).sum(axis=1)
+    col = np.minimum(col, utilities.shape[1] - 1)
+    ok = feasible[np.arange(len(col)), col]  # guards against rounding at the top of the cumsum
+    return np.where(pick_stay | ~ok, -1, col)
+
+
+def logit_shares(utilities: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+    """Choice probabilities [n, 1 + K] (column 0 = stay), for tests and the reference engine."""
+    x = np.where(feasible, utilities, -np.inf)
+    x = np.concatenate([np.zeros((x.shape[0], 1)), x], axis=1)
+    x = x - x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=1, keepdims=True)

@@ -1,0 +1,217 @@
+"""Per-month measures (the timeseries contract) and run-level indicators.
+
+Mechanisms report events to a :class:`Recorder` as arrays (one value per migrant
+record or household, in real people or USD); at month end the recorder sums them
+by ``(measure, origin, destination, channel, sex, age_group)``. Nothing here
+changes the model's state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .categories import AGE_GROUPS, ALL_AGES, ALL_CHANNELS, ALL_SEXES, CHANNELS, SEXES
+
+FLOWS = (
+    "departures_regular", "departures_irregular", "departures_internal", "arrivals_regular",
+    "arrivals_irregular", "interceptions", "returns_forced", "returns_voluntary", "deaths", "overstays",
+    "asylum_claims", "asylum_recognised", "asylum_rejected", "remittances_sent_usd", "remittance_fees_usd",
+    "remittances_informal_usd", "recruitment_fees_usd", "smuggling_fees_usd", "visa_applications",
+    "visas_granted", "trafficking_victims", "trafficking_detected", "climate_affected_households",
+    # extensions (DESIGN.md: extend, don't rename)
+    "leg_attempts", "remittances_received_usd", "visas_refused",
+)
+STOCKS = (
+    "stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit", "detained",
+    "detained_children",
+    # extensions
+    "stock_visitors", "people_at_home", "people_returned", "people_dead",
+)
+MEASURES = FLOWS + STOCKS
+MEASURE_ID = {m: i for i, m in enumerate(MEASURES)}
+
+INDICATORS = {
+    "irregular_departures": "smuggled departures over the horizon, people (overstays counted separately)",
+    "regular_departures": "departures through regular channels over the horizon, people",
+    "irregular_share": "irregular / (irregular + regular) departures",
+    "deaths": "dead or missing on route legs, people",
+    "deaths_per_1000_crossings": "deaths per 1,000 attempted irregular leg crossings (SDG 10.7.3)",
+    "remittance_cost_pct": "formal remittance fees / formal amount sent, % (SDG 10.c.1)",
+    "recruitment_cost_months": "worker-paid recruitment fee / monthly foreign wage (SDG 10.7.1)",
+    "returns": "forced plus voluntary returns, people",
+    "stock_irregular_end": "people abroad without legal status in the last month",
+    "remittances_received_usd": "formal (net of fees) plus informal remittances received, USD",
+    "interceptions": "interceptions on irregular legs, people",
+    "smuggling_fee_per_crossing_usd": "smuggling fees paid per attempted leg crossing, USD",
+    "arrivals_irregular": "irregular arrivals in destinations, people",
+    "overstays": "visitors who overstayed, people",
+    "returns_forced": "forced returns, people",
+    "returns_voluntary": "voluntary returns, people",
+    "departures_internal": "people moving inside their origin country",
+    "climate_affected_households": "household-months affected by a climate shock",
+    "trafficking_victims": "people deceived into exploitation by unlicensed recruiters",
+    "asylum_claims": "asylum claims, people",
+    "stock_regular_end": "people abroad with regular status (incl. recognised refugees) in the last month",
+    "stranded_in_transit_end": "people waiting in transit countries in the last month",
+    "detained_children_end": "children in detention in the last month",
+    "remittances_sent_usd": "formal remittances sent, USD",
+}
+
+
+class Recorder:
+    """Collects events each month and keeps the monthly sums."""
+
+    def __init__(self, codes: list[str]):
+        self.codes = list(codes) + ["all"]
+        self.all_country = len(codes)
+        self._pending: list[tuple[np.ndarray, ...]] = []
+        self._months: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.recruitment_months_num = 0.0  # sum of weight * fee / wage over labour placements
+        self.recruitment_months_den = 0.0
+
+    def add(self, measure: str, value, origin=None, destination=None, channel=ALL_CHANNELS,
+            sex=ALL_SEXES, age=ALL_AGES) -> None:
+        """Record values (arrays broadcast together); ``None`` for origin/destination means ``all``."""
+        value = np.asarray(value, dtype=np.float64)
+        if value.size == 0:
+            return
+        n = value.shape[0] if value.ndim else 1
+        parts = []
+        for x, default in ((origin, self.all_country), (destination, self.all_country),
+                           (channel, ALL_CHANNELS), (sex, ALL_SEXES), (age, ALL_AGES)):
+            x = default if x is None else x
+            parts.append(np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)))
+        mid = np.full(n, MEASURE_ID[measure], dtype=np.int64)
+        self._pending.append((mid, *parts, np.broadcast_to(value, (n,))))
+
+    def close_month(self, month: int) -> None:
+        """Sum this month's events by key; every measure gets at least a zero row."""
+        nc = len(self.codes)
+        zeros = np.arange(len(MEASURES), dtype=np.int64)
+        m = [zeros]
+        cols = [[np.full(len(MEASURES), self.all_country)], [np.full(len(MEASURES), self.all_country)],
+                [np.full(len(MEASURES), ALL_CHANNELS)], [np.full(len(MEASURES), ALL_SEXES)],
+                [np.full(len(MEASURES), ALL_AGES)]]
+        vals = [np.zeros(len(MEASURES))]
+        for mid, o, d, ch, s, a, v in self._pending:
+            m.append(mid)
+            for col, x in zip(cols, (o, d, ch, s, a)):
+                col.append(x)
+            vals.append(v)
+        self._pending.clear()
+        o, d, ch, s, a = (np.concatenate(c) for c in cols)
+        key = ((((np.concatenate(m) * nc + o) * nc + d) * len(CHANNELS) + ch) * len(SEXES) + s) * len(AGE_GROUPS) + a
+        uniq, inv = np.unique(key, return_inverse=True)
+        sums = np.bincount(inv, weights=np.concatenate(vals))
+        keep = (sums != 0) | np.isin(uniq, _zero_keys(nc))
+        self._months.append((month, uniq[keep], sums[keep]))
+
+    def totals(self) -> dict[str, float]:
+        """Each measure summed over all months (for stocks: over all month ends)."""
+        out = dict.fromkeys(MEASURES, 0.0)
+        for _, keys, sums in self._months:
+            mids = self._decode(keys)[0]
+            for i, s in zip(*_group_sum(mids, sums)):
+                out[MEASURES[i]] += s
+        return out
+
+    def last(self, measure: str) -> float:
+        """A measure's total in the last recorded month."""
+        if not self._months:
+            return 0.0
+        _, keys, sums = self._months[-1]
+        mids = self._decode(keys)[0]
+        return float(sums[mids == MEASURE_ID[measure]].sum())
+
+    def month_totals(self, month_index: int = -1) -> dict[str, float]:
+        """Every measure's total in one recorded month (default: the last)."""
+        out = dict.fromkeys(MEASURES, 0.0)
+        if not self._months:
+            return out
+        _, keys, sums = self._months[month_index]
+        for i, s in zip(*_group_sum(self._decode(keys)[0], sums)):
+            out[MEASURES[i]] = float(s)
+        return out
+
+    def _decode(self, keys: np.ndarray):
+        nc = len(self.codes)
+        a = keys % len(AGE_GROUPS); keys = keys // len(AGE_GROUPS)
+        s = keys % len(SEXES); keys = keys // len(SEXES)
+        ch = keys % len(CHANNELS); keys = keys // len(CHANNELS)
+        d = keys % nc; keys = keys // nc
+        o = keys % nc
+        m = keys // nc
+        return m, o, d, ch, s, a
+
+    def frame(self, scenario: str, replicate: int, seed: int) -> pd.DataFrame:
+        """The long timeseries in the DESIGN.md schema."""
+        if not self._months:
+            return pd.DataFrame(columns=["scenario", "replicate", "seed", "month", "origin", "destination",
+                                         "channel", "sex", "age_group", "measure", "value"])
+        months = np.concatenate([np.full(len(k), mo) for mo, k, _ in self._months])
+        keys = np.concatenate([k for _, k, _ in self._months])
+        values = np.concatenate([v for _, _, v in self._months])
+        m, o, d, ch, s, a = self._decode(keys)
+        cat = pd.Categorical.from_codes
+        return pd.DataFrame({
+            "scenario": scenario,
+            "replicate": np.full(len(keys), replicate, dtype=np.int32),
+            "seed": np.full(len(keys), seed, dtype=np.int64),
+            "month": months.astype(np.int32),
+            "origin": cat(o, categories=self.codes),
+            "destination": cat(d, categories=self.codes),
+            "channel": cat(ch, categories=list(CHANNELS)),
+            "sex": cat(s, categories=list(SEXES)),
+            "age_group": cat(a, categories=list(AGE_GROUPS)),
+            "measure": cat(m, categories=list(MEASURES)),
+            "value": values,
+        })
+
+
+def _zero_keys(nc: int) -> np.ndarray:
+    ids = np.arange(len(MEASURES), dtype=np.int64)
+    return ((((ids * nc + nc - 1) * nc + nc - 1) * len(CHANNELS) + ALL_CHANNELS) * len(SEXES) + ALL_SEXES) \
+        * len(AGE_GROUPS) + ALL_AGES
+
+
+def _group_sum(ids: np.ndarray, values: np.ndarray):
+    u, inv = np.unique(ids, return_inverse=True)
+    return u, np.bincount(inv, weights=values)
+
+
+def indicators(rec: Recorder) -> dict[str, float]:
+    """Run-level indicators (DESIGN.md names plus documented extensions)."""
+    t = rec.totals()
+    irr, reg = t["departures_irregular"], t["departures_regular"]
+    attempts = t["leg_attempts"]
+    out = {
+        "irregular_departures": irr,
+        "regular_departures": reg,
+        "irregular_share": irr / (irr + reg) if irr + reg > 0 else 0.0,
+        "deaths": t["deaths"],
+        "deaths_per_1000_crossings": 1000.0 * t["deaths"] / attempts if attempts > 0 else 0.0,
+        "remittance_cost_pct": 100.0 * t["remittance_fees_usd"] / t["remittances_sent_usd"]
+        if t["remittances_sent_usd"] > 0 else 0.0,
+        "recruitment_cost_months": rec.recruitment_months_num / rec.recruitment_months_den
+        if rec.recruitment_months_den > 0 else 0.0,
+        "returns": t["returns_forced"] + t["returns_voluntary"],
+        "stock_irregular_end": rec.last("stock_irregular"),
+        "remittances_received_usd": t["remittances_received_usd"],
+        "interceptions": t["interceptions"],
+        "smuggling_fee_per_crossing_usd": t["smuggling_fees_usd"] / attempts if attempts > 0 else 0.0,
+        "arrivals_irregular": t["arrivals_irregular"],
+        "overstays": t["overstays"],
+        "returns_forced": t["returns_forced"],
+        "returns_voluntary": t["returns_voluntary"],
+        "departures_internal": t["departures_internal"],
+        "climate_affected_households": t["climate_affected_households"],
+        "trafficking_victims": t["trafficking_victims"],
+        "asylum_claims": t["asylum_claims"],
+        "stock_regular_end": rec.last("stock_regular"),
+        "stranded_in_transit_end": rec.last("stranded_in_transit"),
+        "detained_children_end": rec.last("detained_children"),
+        "remittances_sent_usd": t["remittances_sent_usd"],
+    }
+    assert set(out) == set(INDICATORS)
+    return out

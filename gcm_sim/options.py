@@ -1,0 +1,185 @@
+"""The options open to an origin's households this month, as arrays (one entry per option).
+
+Built each month by the model from the effective corridor rules, the institutions'
+current state (smuggler prices, interception and death rates households have
+heard of, employers' hiring, recruiters' fees) and the policy. Pure: no random
+numbers, no state changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .categories import FAMILY, HUMANITARIAN, INTERNAL, LABOUR, REGIONAL, SMUGGLED, VISITOR
+
+ASC_KEY = {INTERNAL: "asc_internal", LABOUR: "asc_labour", FAMILY: "asc_family",
+           HUMANITARIAN: "asc_humanitarian", VISITOR: "asc_visitor", REGIONAL: "asc_regional",
+           SMUGGLED: "asc_smuggled"}
+
+
+@dataclass
+class OptionSet:
+    origin: int
+    dest: np.ndarray            # int: destination country (the origin itself for internal moves)
+    channel: np.ndarray         # int: entry channel code
+    route: np.ndarray           # int: index into world.routes, -1 for regular/internal
+    quota: np.ndarray           # int: index into the model's quota budgets, -1 if unlimited
+    skills_route: np.ndarray    # bool: a skills-partnership place (training + recognised skills)
+    asc: np.ndarray
+    cost_usd: np.ndarray        # upfront: fees, travel, expected recruitment fee
+    recruitment_fee_usd: np.ndarray  # corridor fee before caps (labour only)
+    wage_usd: np.ndarray        # [K, 3] expected monthly earnings abroad by skill (net of remittance cost)
+    success: np.ndarray         # believed probability the move goes through (visa, interception)
+    refusal: np.ndarray         # visa refusal probability (regular channels that need a visa)
+    death_truth: np.ndarray     # probability of dying on the way, as households hear of it
+    death_prior: np.ndarray     # what households without information believe
+    delay_months: np.ndarray
+    credit_share: np.ndarray    # share of credit_base_usd lent by intermediaries
+    credit_base_usd: np.ndarray
+    international: np.ndarray   # 1.0 for international moves
+    needs_regular_tie: np.ndarray
+    needs_rural: np.ndarray
+    min_insecurity: np.ndarray
+    skill_mask: np.ndarray      # [K, 3] bool: skills eligible
+
+    def __len__(self) -> int:
+        return len(self.dest)
+
+
+@dataclass
+class Context:
+    """What the options depend on besides the world: the model's current state, as arrays."""
+
+    wage: np.ndarray                 # [n_countries, 3] monthly wage by skill
+    informal_penalty: np.ndarray     # [n_countries] 0-1
+    p_employed_regular: float        # steady-state employment share, regular migrants
+    p_employed_informal: np.ndarray  # [n_countries]
+    p_protection: np.ndarray         # [n_origins... indexed by country] P(claim) x P(recognised)
+    asylum_system: np.ndarray        # [n_countries] bool
+    leg_price_usd: np.ndarray        # [n_legs]
+    leg_interception: np.ndarray     # [n_legs] believed per-attempt interception probability
+    leg_death: np.ndarray            # [n_legs] true per-attempt death probability (incl. rescue)
+    recruiter_fee: callable          # (origin, fee_usd[K], wage_usd[K]) -> expected worker fee [K]
+    skill_recognition: float
+    family_processing_months: float
+    quota_chance: np.ndarray         # [n_quotas] believed chance of getting a place (supply / demand)
+
+
+def build(origin: int, world, rules, quotas: dict, ctx: Context, b, rural_any: bool) -> OptionSet:
+    """All options of one origin (households' own eligibility is checked in decisions)."""
+    rows: list[dict] = []
+    wage_reg = _recognised_wage(ctx.wage, ctx.skill_recognition)
+    remit = b["remit_share"]
+    if rural_any:
+        rows.append(dict(dest=origin, channel=INTERNAL, cost=b["internal_move_cost_usd"],
+                         wage=np.full(3, np.nan), success=1.0, needs_rural=True, international=0.0))
+    for d in range(len(world.codes)):
+        if d == origin:
+            continue
+        net = 1.0 - remit * rules.remittance_cost_pct[origin, d] / 100.0
+        travel = rules.travel_cost_usd[origin, d]
+        visa_fee = rules.visa_fee_usd[origin, d] if rules.visa_required[origin, d] else 0.0
+        refusal = rules.refusal_rate[origin, d] if rules.visa_required[origin, d] else 0.0
+        processing = rules.processing_months[origin, d] if rules.visa_required[origin, d] else 0.0
+        regular_wage = wage_reg[d] * ctx.p_employed_regular * net
+        informal_wage = (ctx.wage[d, 0] * (1 - ctx.informal_penalty[d]) * ctx.p_employed_informal[d] * net)
+        if ("labour", origin, d) in quotas:
+            fee = rules.recruitment_fee_usd[origin, d]
+            wage_full = wage_reg[d] * net
+            worker_fee = ctx.recruiter_fee(origin, np.array([fee]), np.array([ctx.wage[d, 0]]))[0]
+            rows.append(dict(dest=d, channel=LABOUR, quota=quotas[("labour", origin, d)],
+                             cost=visa_fee + travel + worker_fee, fee=fee, wage=wage_full,
+                             success=1.0 - 0.5 * refusal, refusal=0.5 * refusal, delay=processing,
+                             credit_share=b["recruiter_credit_share"], credit_base=worker_fee))
+        for level in range(3):
+            if ("labour_skill", origin, d, level) not in quotas:
+                continue
+            fee = rules.recruitment_fee_usd[origin, d]
+            worker_fee = ctx.recruiter_fee(origin, np.array([fee]), np.array([ctx.wage[d, level]]))[0]
+            mask = np.arange(3) == level
+            rows.append(dict(dest=d, channel=LABOUR, quota=quotas[("labour_skill", origin, d, level)],
+                             cost=visa_fee + travel + worker_fee, fee=fee, wage=ctx.wage[d, level] * net,
+                             success=1.0 - 0.5 * refusal, refusal=0.5 * refusal, delay=processing,
+                             credit_share=b["recruiter_credit_share"], credit_base=worker_fee,
+                             skill_mask=mask))
+        if ("skills", origin, d) in quotas:
+            rows.append(dict(dest=d, channel=LABOUR, quota=quotas[("skills", origin, d)], skills=True,
+                             cost=travel, wage=np.full(3, ctx.wage[d, 1] * net), success=1.0,
+                             delay=processing + b["skills_training_months"],
+                             skill_mask=np.array([True, True, False])))
+        if ("family", origin, d) in quotas:
+            rows.append(dict(dest=d, channel=FAMILY, quota=quotas[("family", origin, d)],
+                             cost=rules.visa_fee_usd[origin, d] + travel, wage=regular_wage,
+                             success=1.0 - b["family_refusal_rate"], refusal=b["family_refusal_rate"],
+                             delay=ctx.family_processing_months, needs_regular_tie=True))
+        if ("humanitarian", origin, d) in quotas:
+            rows.append(dict(dest=d, channel=HUMANITARIAN, quota=quotas[("humanitarian", origin, d)],
+                             cost=0.0, wage=regular_wage, success=1.0, delay=processing,
+                             min_insecurity=b["humanitarian_min_insecurity"]))
+        if rules.regional[origin, d] and "destination" in world.countries.iloc[d]["roles"]:
+            rows.append(dict(dest=d, channel=REGIONAL, cost=0.5 * travel, wage=regular_wage, success=1.0))
+        elif rules.exists[origin, d]:
+            rows.append(dict(dest=d, channel=VISITOR, cost=visa_fee + travel, wage=np.full(3, informal_wage),
+                             success=1.0 - refusal, refusal=refusal, delay=processing))
+    prior_leg = b["prior_death_belief_per_leg"]
+    for r, route in enumerate(world.routes):
+        if world.index[route.origin] != origin:
+            continue
+        legs = np.asarray(route.legs)
+        d = world.index[route.destination]
+        net = 1.0 - remit * rules.remittance_cost_pct[origin, d] / 100.0
+        p_prot = ctx.p_protection[origin] if ctx.asylum_system[d] else 0.0
+        informal = ctx.wage[d, 0] * (1 - ctx.informal_penalty[d]) * ctx.p_employed_informal[d]
+        expected = (p_prot * wage_reg[d] * ctx.p_employed_regular + (1 - p_prot) * informal) * net
+        fees = float(ctx.leg_price_usd[legs].sum())
+        rows.append(dict(dest=d, channel=SMUGGLED, route=r, cost=fees,
+                         credit_share=b["smuggler_credit_share"], credit_base=fees,
+                         wage=expected,
+                         success=float(np.prod(1 - ctx.leg_interception[legs] ** b["attempts_expected"])),
+                         death=1.0 - float(np.prod(1 - ctx.leg_death[legs])),
+                         prior=1.0 - (1.0 - prior_leg) ** len(legs)))
+    return _pack(origin, rows, b, ctx.quota_chance)
+
+
+def _recognised_wage(wage: np.ndarray, recognition: float) -> np.ndarray:
+    """Expected regular wage by skill: unrecognised skills earn the low-skill wage."""
+    out = wage.copy()
+    out[:, 1:] = recognition * wage[:, 1:] + (1 - recognition) * wage[:, :1]
+    return out
+
+
+def _pack(origin: int, rows: list[dict], b, quota_chance: np.ndarray) -> OptionSet:
+    k = len(rows)
+    get = lambda key, default: np.array([r.get(key, default) for r in rows], dtype=float)  # noqa: E731
+    wage = np.array([np.broadcast_to(r["wage"], (3,)) for r in rows], dtype=float).reshape(k, 3)
+    channel = np.array([r["channel"] for r in rows], dtype=np.int8)
+    quota = np.array([r.get("quota", -1) for r in rows], dtype=np.int32)
+    # a rationed pathway is as good as the chance of getting one of its places
+    chance = np.where(quota >= 0, quota_chance[np.maximum(quota, 0)] if len(quota_chance) else 1.0, 1.0)
+    return OptionSet(
+        origin=origin,
+        dest=np.array([r["dest"] for r in rows], dtype=np.int16),
+        channel=channel,
+        route=np.array([r.get("route", -1) for r in rows], dtype=np.int32),
+        quota=quota,
+        skills_route=np.array([r.get("skills", False) for r in rows], dtype=bool),
+        asc=np.array([b[ASC_KEY[c]] for c in channel], dtype=float),
+        cost_usd=get("cost", 0.0),
+        recruitment_fee_usd=get("fee", 0.0),
+        wage_usd=wage,
+        success=get("success", 1.0) * chance,
+        refusal=get("refusal", 0.0),
+        death_truth=get("death", 0.0),
+        death_prior=get("prior", 0.0),
+        delay_months=get("delay", 0.0),
+        credit_share=get("credit_share", 0.0),
+        credit_base_usd=get("credit_base", 0.0),
+        international=get("international", 1.0),
+        needs_regular_tie=np.array([r.get("needs_regular_tie", False) for r in rows], dtype=bool),
+        needs_rural=np.array([r.get("needs_rural", False) for r in rows], dtype=bool),
+        min_insecurity=get("min_insecurity", 0.0),
+        skill_mask=np.array([np.broadcast_to(r.get("skill_mask", True), (3,)) for r in rows],
+                            dtype=bool).reshape(k, 3),
+    )

@@ -1,0 +1,437 @@
+"""Typed configuration: the policy levers, the run size and the behavioural parameters.
+
+The whole resolved configuration (after Hydra has composed it) is turned into
+a tree of frozen dataclasses by :func:`build_config`, exactly once, at the
+boundary. Every problem raises :class:`ConfigError`, which names the key, the
+bad value and what is allowed; the CLI turns it into exit code 2. Inside the
+model the config is trusted plain Python.
+
+Precedence of corridor values (DESIGN.md): the world data holds each
+corridor's baseline; a ``policy.*.default`` value, when set, replaces it on
+every corridor; an entry of a ``corridors`` list replaces it on the corridors
+it selects and wins over ``default``. ``None`` means "the world data speaks".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value: the message names key, value and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"invalid config: {key}={value!r}: {allowed}")
+
+
+# --- small typed pieces ------------------------------------------------------------
+
+Selector = tuple[str, ...]  # ISO3 codes or region/bloc tags; an empty tuple selects every country
+
+
+def _rng(lo: float | None = None, hi: float | None = None):
+    """Field metadata: an allowed closed range for a number."""
+    return {"range": (lo, hi)}
+
+
+def _f(default, lo=None, hi=None, doc=""):
+    return field(default=default, metadata={**_rng(lo, hi), "doc": doc})
+
+
+def _sel(doc=""):
+    return field(default=(), metadata={"selector": True, "doc": doc})
+
+
+def _choice(default, choices, doc=""):
+    return field(default=default, metadata={"choices": tuple(choices), "doc": doc})
+
+
+@dataclass(frozen=True)
+class VisaRule:
+    """Visa regime for a corridor (GCM objectives 5, 11, 12)."""
+
+    required: bool | None = field(default=None, metadata={"doc": "a visa is needed to enter"})
+    fee_usd: float | None = _f(None, 0, 100_000, "visa fee paid by the applicant")
+    refusal_rate: float | None = _f(None, 0, 1, "share of applications refused")
+    processing_months: float | None = _f(None, 0, 60, "months from application to decision")
+    multi_entry: bool | None = field(default=None, metadata={"doc": "visas allow repeated entry"})
+
+
+@dataclass(frozen=True)
+class VisaOverride(VisaRule):
+    origin: Selector = _sel("origin countries or tags")
+    destination: Selector = _sel("destination countries or tags")
+
+
+@dataclass(frozen=True)
+class VisaPolicy:
+    default: VisaRule = field(default_factory=VisaRule)
+    corridors: tuple[VisaOverride, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabourAgreement:
+    """A bilateral labour agreement: extra annual work visas on a corridor (GCM 5, 6)."""
+
+    origin: Selector = _sel()
+    destination: Selector = _sel()
+    annual_quota: float = _f(0.0, 0, 1e8, "extra work visas a year, real people, per corridor")
+    skill: str = _choice("any", ("low", "mid", "high", "any"), "skill level recruited")
+
+
+@dataclass(frozen=True)
+class SkillsPartnership:
+    """Global skills partnership: origin training plus a recognised-skills work route (GCM 5, 18)."""
+
+    origin: Selector = _sel()
+    destination: Selector = _sel()
+    annual_quota: float = _f(0.0, 0, 1e8, "trainees a year who may migrate, real people, per corridor")
+    home_track_share: float = _f(0.5, 0, 1, "share of trainees trained for the home labour market")
+
+
+@dataclass(frozen=True)
+class FamilyReunification:
+    """Family reunification for regular migrants' relatives (GCM 5, 12)."""
+
+    enabled: bool = True
+    quota_multiplier: float = _f(1.0, 0, 100, "multiplies the world's annual family visa quotas")
+    processing_months: float | None = _f(None, 0, 120, "months to a decision; null = world data")
+
+
+@dataclass(frozen=True)
+class HumanitarianPathway:
+    """Humanitarian visas / resettlement places (GCM 5, 7)."""
+
+    origin: Selector = _sel()
+    destination: Selector = _sel()
+    annual_quota: float = _f(0.0, 0, 1e8, "places a year, real people, per corridor")
+
+
+@dataclass(frozen=True)
+class Pathways:
+    labour_agreements: tuple[LabourAgreement, ...] = ()
+    skills_partnerships: tuple[SkillsPartnership, ...] = ()
+    family_reunification: FamilyReunification = field(default_factory=FamilyReunification)
+    humanitarian: tuple[HumanitarianPathway, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recruitment:
+    """Fair and ethical recruitment (GCM 6; SDG 10.7.1)."""
+
+    fee_cap_months: float | None = _f(None, 0, 60, "cap on worker-paid fees, months of foreign wage")
+    employer_pays: bool = False
+    licensing_enforcement: float = _f(0.0, 0, 1, "share of unlicensed recruiters put out of business")
+
+
+@dataclass(frozen=True)
+class RemittanceOverride:
+    origin: Selector = _sel()
+    destination: Selector = _sel()
+    cost_pct: float = _f(0.0, 0, 100, "cost of sending USD 200, % of amount")
+
+
+@dataclass(frozen=True)
+class Remittances:
+    """Remittance cost (GCM 19, 20; SDG 10.c.1)."""
+
+    cost_pct: float | None = _f(None, 0, 100, "cost on every corridor, % of amount; null = world data")
+    corridors: tuple[RemittanceOverride, ...] = ()
+
+
+@dataclass(frozen=True)
+class Detention:
+    alternatives_share: float | None = _f(None, 0, 1, "share of intercepted people not detained")
+
+
+@dataclass(frozen=True)
+class Returns:
+    readmission_rate: float | None = _f(None, 0, 1, "share of return decisions the origin accepts")
+    reintegration_usd: float = _f(0.0, 0, 1e6, "reintegration support per returnee")
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """Border management, smuggling, detention, returns (GCM 8-11, 13, 21)."""
+
+    interception_multiplier: float = _f(1.0, 0, 100, "enforcement effort m: p -> 1-(1-p)^m")
+    anti_smuggling: float = _f(0.0, 0, 1, "effort against smuggling networks")
+    search_and_rescue: float = _f(0.0, 0, 1, "added search-and-rescue capacity on sea legs")
+    employer_sanctions: float = _f(0.0, 0, 1, "enforcement against informal hiring")
+    detention: Detention = field(default_factory=Detention)
+    returns: Returns = field(default_factory=Returns)
+
+
+@dataclass(frozen=True)
+class Development:
+    """Adverse drivers and skills (GCM 2, 18)."""
+
+    origin_employment: float = _f(0.0, 0, 1, "share of low-income households given programme jobs")
+    vocational_training: float = _f(0.0, 0, 1, "share of low-skill adults trained each year")
+    origin: Selector = _sel("origins the programmes run in; empty = all origins")
+
+
+@dataclass(frozen=True)
+class Policy:
+    visa: VisaPolicy = field(default_factory=VisaPolicy)
+    pathways: Pathways = field(default_factory=Pathways)
+    recruitment: Recruitment = field(default_factory=Recruitment)
+    remittances: Remittances = field(default_factory=Remittances)
+    enforcement: Enforcement = field(default_factory=Enforcement)
+    development: Development = field(default_factory=Development)
+
+
+@dataclass(frozen=True)
+class ClimateShock:
+    """A climate shock on an origin: income and asset losses of exposed households (GCM 2)."""
+
+    origin: Selector = _sel()
+    start_month: int = _f(12, 1, 100_000, "first month of the shock")
+    duration_months: int = _f(12, 1, 1200, "months the income loss lasts")
+    income_loss_pct: float = _f(30.0, 0, 100, "income lost by exposed households")
+    asset_loss_pct: float = _f(0.0, 0, 100, "assets lost by exposed households at the start")
+    exposed_share: float | None = _f(None, 0, 1, "share of households exposed; null = rural farm share")
+
+
+@dataclass(frozen=True)
+class Climate:
+    shocks: tuple[ClimateShock, ...] = ()
+    early_assistance: float = _f(0.0, 0, 1, "share of affected households given early assistance")
+
+
+@dataclass(frozen=True)
+class Run:
+    months: int = _f(120, 1, 1200, "months simulated")
+    households: int = _f(20_000, 100, 50_000_000, "simulated households")
+    seed: int = _f(0, 0, 2**63 - 1, "root seed; replicate r uses SeedSequence(seed).spawn()[r]")
+    replicates: int = _f(5, 1, 10_000, "independent replicates")
+    engine: str = _choice("fast", ("fast", "reference"), "vectorised or per-household Mesa agents")
+    workers: int = _f(1, 1, 512, "processes the replicates are spread over")
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a scenario is: shown in reports, never read by the model."""
+
+    name: str = "baseline"
+    description: str = ""
+    gcm_objectives: tuple[int, ...] = ()
+    question: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    run: Run = field(default_factory=Run)
+    policy: Policy = field(default_factory=Policy)
+    climate: Climate = field(default_factory=Climate)
+    behaviour: types.MappingProxyType = field(default_factory=lambda: types.MappingProxyType({}))
+    world: str | None = None  # folder holding countries.csv, corridors.csv, legs.csv; None = embedded
+    scenario: Meta = field(default_factory=Meta)
+    expect: types.MappingProxyType = field(default_factory=lambda: types.MappingProxyType({}))
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+
+EXPECT_DIRECTIONS = ("up", "down", "flat", "any")
+
+
+# --- building and validating ---------------------------------------------------------
+
+
+def _is_optional(tp) -> tuple[bool, Any]:
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return True, rest[0]
+    return False, tp
+
+
+def _build(cls, raw: Any, key: str, countries: frozenset[str], tags: frozenset[str]):
+    """Build dataclass ``cls`` from a plain mapping, checking every key and value."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(key, raw, f"expected a mapping with keys {_field_names(cls)}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        bad = f"{key}.{unknown[0]}" if key else unknown[0]
+        raise ConfigError(bad, raw[unknown[0]], f"unknown key; allowed keys here: {_field_names(cls)}")
+    values = {}
+    for name, f in names.items():
+        sub = f"{key}.{name}" if key else name
+        if name not in raw:
+            continue
+        values[name] = _value(hints[name], f, raw[name], sub, countries, tags)
+    return cls(**values)
+
+
+def _field_names(cls) -> str:
+    return ", ".join(f.name for f in dataclasses.fields(cls))
+
+
+def _value(tp, f, v, key, countries, tags):
+    optional, tp = _is_optional(tp)
+    meta = f.metadata if f is not None else {}
+    if v is None:
+        if optional:
+            return None
+        raise ConfigError(key, v, "a value is required (null is not allowed here)")
+    if meta.get("selector"):
+        return _selector(v, key, countries, tags)
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, v, key, countries, tags)
+    if origin is tuple:
+        (item,) = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        if not isinstance(v, (list, tuple)):
+            raise ConfigError(key, v, "expected a list")
+        return tuple(_value(item, None, x, f"{key}[{i}]", countries, tags) for i, x in enumerate(v))
+    if tp is bool:
+        if not isinstance(v, bool):
+            raise ConfigError(key, v, "expected true or false")
+        return v
+    if tp in (int, float):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(key, v, f"expected a number{_range_text(meta)}")
+        if tp is int and float(v) != int(v):
+            raise ConfigError(key, v, f"expected a whole number{_range_text(meta)}")
+        if not math.isfinite(float(v)):
+            raise ConfigError(key, v, f"expected a finite number{_range_text(meta)}")
+        lo, hi = meta.get("range", (None, None))
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise ConfigError(key, v, f"out of range{_range_text(meta)}")
+        return tp(v)
+    if tp is str:
+        if not isinstance(v, str):
+            raise ConfigError(key, v, "expected a string")
+        choices = meta.get("choices")
+        if choices and v not in choices:
+            raise ConfigError(key, v, f"allowed values: {', '.join(choices)}")
+        return v
+    raise TypeError(f"unsupported config type {tp} at {key}")  # pragma: no cover - schema bug
+
+
+def _range_text(meta) -> str:
+    lo, hi = meta.get("range", (None, None))
+    if lo is not None and hi is not None:
+        return f"; allowed range {_num(lo)} to {_num(hi)}"
+    if lo is not None:
+        return f"; allowed: >= {_num(lo)}"
+    return ""
+
+
+def _num(x) -> str:
+    """1e8 -> '100000000', 0.5 -> '0.5' (so a user can paste the bound back)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _selector(v, key, countries, tags) -> Selector:
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) for x in items):
+        raise ConfigError(key, v, "expected an ISO3 code, a region tag, or a list of them")
+    for x in items:
+        if x not in countries and x not in tags:
+            raise ConfigError(
+                key, x,
+                f"unknown country or tag; known countries: {', '.join(sorted(countries))}; "
+                f"tags: {', '.join(sorted(tags))}",
+            )
+    return tuple(items)
+
+
+def build_config(raw: dict, countries: frozenset[str], tags: frozenset[str],
+                 behaviour_defaults: dict[str, float]) -> Config:
+    """Validate a plain composed config (nested dicts/lists) and build the frozen tree.
+
+    ``countries`` and ``tags`` are the ISO3 codes and region/bloc tags of the world the
+    config will run on; ``behaviour_defaults`` the world's behavioural parameters (the
+    only ``behaviour.*`` keys allowed).
+    """
+    raw = dict(raw or {})
+    behaviour = raw.pop("behaviour", None) or {}
+    expect = raw.pop("expect", None) or {}
+    if not isinstance(behaviour, dict):
+        raise ConfigError("behaviour", behaviour, "expected a mapping of parameter names to numbers")
+    merged = dict(behaviour_defaults)
+    for name, value in behaviour.items():
+        if name not in behaviour_defaults:
+            raise ConfigError(f"behaviour.{name}", value,
+                              f"unknown key; allowed keys: {', '.join(sorted(behaviour_defaults))}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"behaviour.{name}", value, "expected a finite number")
+        merged[name] = float(value)
+    if not isinstance(expect, dict):
+        raise ConfigError("expect", expect, "expected a mapping of indicator names to up/down/flat/any")
+    for name, direction in expect.items():
+        if direction not in EXPECT_DIRECTIONS:
+            raise ConfigError(f"expect.{name}", direction, f"allowed: {', '.join(EXPECT_DIRECTIONS)}")
+    cfg = _build(Config, raw, "", countries, tags)
+    cfg = dataclasses.replace(cfg, behaviour=types.MappingProxyType(merged),
+                              expect=types.MappingProxyType(dict(expect)))
+    _check_consistency(cfg)
+    return cfg
+
+
+def _check_consistency(cfg: Config) -> None:
+    """Rules that involve more than one key."""
+    for i, s in enumerate(cfg.climate.shocks):
+        if not s.origin:
+            raise ConfigError(f"climate.shocks[{i}].origin", list(s.origin),
+                              "a shock needs at least one origin country or tag")
+    for group, entries in (("labour_agreements", cfg.policy.pathways.labour_agreements),
+                           ("skills_partnerships", cfg.policy.pathways.skills_partnerships),
+                           ("humanitarian", cfg.policy.pathways.humanitarian)):
+        for i, e in enumerate(entries):
+            for side in ("origin", "destination"):
+                if not getattr(e, side):
+                    raise ConfigError(f"policy.pathways.{group}[{i}].{side}", [],
+                                      "name at least one country or tag")
+    if cfg.run.engine == "reference" and cfg.run.households > 200_000:
+        raise ConfigError("run.households", cfg.run.households,
+                          "the reference engine (one Mesa agent per household) allows at most 200000; "
+                          "use run.engine=fast for larger runs")
+
+
+def to_dict(obj) -> Any:
+    """A frozen config (or part of it) as plain nested dicts/lists, for writing to YAML."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [to_dict(x) for x in obj]
+    if isinstance(obj, (dict, types.MappingProxyType)):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def lever_table() -> list[dict]:
+    """Every leaf key of the config schema with its type, default, range and doc (for docs)."""
+    rows: list[dict] = []
+
+    def walk(cls, prefix):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            key = f"{prefix}.{f.name}" if prefix else f.name
+            _, tp = _is_optional(hints[f.name])
+            if dataclasses.is_dataclass(tp):
+                walk(tp, key)
+                continue
+            if typing.get_origin(tp) is tuple and not f.metadata.get("selector"):
+                (item,) = [a for a in typing.get_args(tp) if a is not Ellipsis]
+                if dataclasses.is_dataclass(item):
+                    walk(item, key + "[]")
+                    continue
+            default = f.default if f.default is not dataclasses.MISSING else "(see below)"
+            rows.append({"key": key, "default": default, "range": f.metadata.get("range"),
+                         "choices": f.metadata.get("choices"), "doc": f.metadata.get("doc", "")})
+
+    walk(Config, "")
+    return rows
