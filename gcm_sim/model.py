@@ -18,7 +18,7 @@ from .agents.migrants import Migrants
 from .agents.recruiters import Recruiter, Smuggler
 from .categories import FAMILY, HUMANITARIAN, INTERNAL, LABOUR, PENDING, SMUGGLED, TRANSIT, VISITOR
 from .corridors import resolve
-from .decisions import Weights, choose, option_utilities
+from .decisions import Weights, choose, logit_shares, option_utilities
 from .measures import Recorder, indicators
 from .options import Context, build
 from .policy import Config, build_config, to_dict
@@ -85,6 +85,22 @@ def apply_keywords(cfg: Config, world: World, levers: dict) -> Config:
         raw["climate"]["shocks"] = list(raw["climate"]["shocks"]) + [shock]
     raw["behaviour"] = dict(cfg.behaviour)
     return build_config(raw, world.iso3, world.tags, world.behaviour)
+
+
+def ration(weight: np.ndarray, budget: float, rng: np.random.Generator) -> np.ndarray:
+    """First come, first served within a budget of real people.
+
+    Applicants whose cumulative weight fits are admitted; the one that crosses the
+    budget is admitted with probability (room left / its weight), so admissions equal
+    the budget in expectation whatever the household weights.
+    """
+    cum = np.cumsum(weight)
+    ok = cum <= budget
+    k = int(ok.sum())
+    if k < len(weight) and budget > 0:
+        room = budget - (cum[k - 1] if k else 0.0)
+        ok[k] = rng.random() < room / weight[k]
+    return ok
 
 
 class MigrationModel(mesa.Model):
@@ -221,8 +237,13 @@ class MigrationModel(mesa.Model):
                         annual.append(q)
         self.quota_keys = keys
         self.quota_annual = np.asarray(annual, dtype=float)
+        # unused places carry over up to half a year's quota, or two households' weight when a
+        # simulated household stands for more people than that (so rationing stays unbiased)
+        w_origin = np.array([self.households.weight[self.households.country == k[1]].max() for k in keys])
+        self.quota_cap = np.maximum(self.quota_annual / 2, 2 * w_origin) if keys else np.zeros(0)
         self.quota_budget = self.quota_annual / 12.0
         self.quota_demand = self.quota_annual / 12.0  # smoothed monthly applicants, real people
+        self.expected_demand = np.zeros_like(self.quota_annual)
 
     def _development(self) -> None:
         dev = self.cfg.policy.development
@@ -255,13 +276,10 @@ class MigrationModel(mesa.Model):
     def earn_and_save(self, month: int) -> None:
         hh, dev = self.households, self.cfg.policy.development
         if dev.vocational_training > 0:
-            trainee = self.development_mask & (hh.skill == 0) & (self.rng.random(hh.n) < dev.vocational_training / 12)
-            hh.skill[trainee] = 1
-            hh.trained[trainee] = True
-            hh.base_income_usd[trainee] *= 1 + self.b["training_income_gain"]
+            hh.train(dev.vocational_training / 12, self.b["training_income_gain"], self.development_mask, self.rng)
         growth = (1 + self.growth) ** (month / 12)
         hh.earn_and_save(growth, self.b["saving_rate"], self.programme_income)
-        self.quota_budget = np.minimum(self.quota_budget + self.quota_annual / 12, self.quota_annual / 2)
+        self.quota_budget = np.minimum(self.quota_budget + self.quota_annual / 12, self.quota_cap)
 
     def options(self) -> dict[int, object]:
         """This month's options per origin (prices and beliefs change monthly)."""
@@ -283,6 +301,8 @@ class MigrationModel(mesa.Model):
     def decide(self, month: int) -> list[tuple[int, object, np.ndarray, np.ndarray]]:
         """Households that consider a move choose among their feasible options."""
         hh = self.households
+        if self.cfg.run.engine == "reference":
+            return hh.decide(self)
         hazard = (self.b["consider_rate"] * (1 + self.b["insecurity_consider_boost"] * self.insecurity[hh.country])
                   * np.where(hh.shock_loss > 0, self.b["shock_consider_boost"], 1.0))
         considering = np.flatnonzero(self.rng.random(hh.n) < hazard)
@@ -309,15 +329,29 @@ class MigrationModel(mesa.Model):
                 opts, hh.skill[sel], earnings[sel],
                 hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(self.insecurity[o]),
                 hh.rural[sel], hh.shock_loss[sel], quota_open, 0.0, self.weights)
+            self.add_expected_demand(opts, u, feasible, hh.weight[sel])
             col = choose(u, feasible, self.rng.random(len(sel)))
             go = col >= 0
             if go.any():
                 out.append((o, opts, sel[go], col[go]))
         return out
 
+    def add_expected_demand(self, opts, u: np.ndarray, feasible: np.ndarray, weight: np.ndarray) -> None:
+        rationed = opts.quota >= 0
+        if rationed.any():
+            shares = logit_shares(u[:, rationed], feasible[:, rationed])[:, 1:]
+            np.add.at(self.expected_demand, opts.quota[rationed], weight @ shares)
+
     def place_regular(self, movers, month: int) -> None:
         """Internal moves; regular applications: quotas, visas, recruiters (fees, deception)."""
         hh, m, rng = self.households, self.migrants, self.rng
+        # applicants per place, smoothed: what households expect their chances to be. The
+        # expected demand (choice probabilities x weights) is used rather than the realised
+        # choices, so the belief does not depend on how many households are simulated.
+        keep = self.b["belief_memory"]
+        demand = np.maximum(self.expected_demand, self.quota_annual / 12)
+        self.quota_demand = keep * self.quota_demand + (1 - keep) * demand
+        self.expected_demand = np.zeros_like(self.quota_annual)
         for o, opts, idx, col in movers:
             ch = opts.channel[col]
             internal = ch == INTERNAL
@@ -331,13 +365,9 @@ class MigrationModel(mesa.Model):
             idx, col = idx[order], col[order]
             q = opts.quota[col]
             ok = np.ones(len(idx), bool)
-            demand = np.bincount(q[q >= 0], weights=hh.weight[idx[q >= 0]], minlength=len(self.quota_demand))
-            keep = self.b["belief_memory"]
-            self.quota_demand = keep * self.quota_demand + (1 - keep) * np.maximum(demand, self.quota_annual / 12)
             for key in np.unique(q[q >= 0]):
                 sel = np.flatnonzero(q == key)
-                used = np.cumsum(hh.weight[idx[sel]]) - hh.weight[idx[sel]]
-                ok[sel] = used < self.quota_budget[key]
+                ok[sel] = ration(hh.weight[idx[sel]], self.quota_budget[key], rng)
                 self.quota_budget[key] -= hh.weight[idx[sel][ok[sel]]].sum()
             idx, col = idx[ok], col[ok]
             member = member_draw(hh.members[idx], self._propensity(opts.channel[col]), rng.random(len(idx)))

@@ -91,6 +91,14 @@ class Households:
         self.assets_usd += saved - repay
         self.remittances_usd[:] = 0
 
+    def train(self, share_per_month: float, income_gain: float, eligible: np.ndarray,
+              rng: np.random.Generator) -> None:
+        """Vocational training: low-skill households gain mid skills and earn more at home."""
+        trainee = eligible & (self.skill == 0) & (rng.random(self.n) < share_per_month)
+        self.skill[trainee] = 1
+        self.trained[trainee] = True
+        self.base_income_usd[trainee] *= 1 + income_gain
+
     def receive(self, household: np.ndarray, usd: np.ndarray) -> None:
         """Remittances (net of fees) arriving this month."""
         np.add.at(self.remittances_usd, household, usd.astype(np.float32))

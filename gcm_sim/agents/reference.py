@@ -1,0 +1,135 @@
+"""The reference engine: one ``mesa.Agent`` per household, running the same rules.
+
+For cross-checking the fast engine and for teaching. Each :class:`HouseholdAgent`
+earns, saves, considers a move and chooses in its own ``step``-style methods,
+called through Mesa's ``AgentSet.shuffle_do`` in random order every month, with
+scalar Python arithmetic and the same choice kernel (``decisions.py``) applied to
+a single row. Households' state lives in the same arrays as the fast engine's (an
+agent reads and writes its own row), so the migrants, institutions and measures
+are shared code and the two engines differ only in how household behaviour is
+executed. ``tests/test_engines.py`` checks that they agree statistically.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+from mesa.agent import AgentSet
+import numpy as np
+
+from ..decisions import choose, option_utilities
+from .households import Households
+
+
+class HouseholdAgent(mesa.Agent):
+    """One origin household (a row of the household store)."""
+
+    def __init__(self, model, store: Households, row: int):
+        super().__init__(model)
+        self.store = store
+        self.row = row
+        self.story: list[str] = []  # what happened, month by month, for the dashboard
+
+    # state, read from and written to this household's row
+    @property
+    def country(self) -> int:
+        return int(self.store.country[self.row])
+
+    @property
+    def assets_usd(self) -> float:
+        return float(self.store.assets_usd[self.row])
+
+    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray) -> None:
+        """Monthly income (trend, shock, programme job); save a share, repay debt first."""
+        s, i = self.store, self.row
+        income = (s.base_income_usd[i] * growth_factor[s.country[i]] * (1.0 - s.shock_loss[i])
+                  + (programme_income[i] if s.programme[i] else 0.0))
+        s.income_usd[i] = income
+        saved = saving_rate * (income + s.remittances_usd[i])
+        repay = min(float(s.debt_usd[i]), saved)
+        s.debt_usd[i] -= repay
+        s.assets_usd[i] += saved - repay
+        s.remittances_usd[i] = 0.0
+
+    def train(self, share_per_month: float, income_gain: float, eligible: bool) -> None:
+        """Vocational training: a low-skill household may gain mid skills this month."""
+        s, i = self.store, self.row
+        if eligible and s.skill[i] == 0 and self.model.rng.random() < share_per_month:
+            s.skill[i] = 1
+            s.trained[i] = True
+            s.base_income_usd[i] *= 1 + income_gain
+            self.story.append(f"month {self.model.steps}: trained, now mid-skilled")
+
+    def decide(self, options: dict, quota_budget: np.ndarray, b: dict, insecurity: np.ndarray,
+               community: np.ndarray, weights) -> None:
+        """Consider a move with the monthly hazard; if so, choose among feasible options.
+
+        Sets ``self.choice`` to the chosen option's column in ``options[country]``, or -1.
+        """
+        self.choice = -1
+        s, i, rng = self.store, self.row, self.model.rng
+        c = int(s.country[i])
+        hazard = b["consider_rate"] * (1 + b["insecurity_consider_boost"] * insecurity[c])
+        if s.shock_loss[i] > 0:
+            hazard *= b["shock_consider_boost"]
+        if rng.random() >= hazard:
+            return
+        opts = options.get(c)
+        if opts is None or not len(opts):
+            return
+        dest = opts.dest.astype(np.int64)
+        ties = np.array([[s.abroad[i, d] + community[c, d] for d in dest]])
+        regular_tie = np.array([[s.abroad_regular[i, d] > 0 for d in dest]])
+        quota_open = np.array([q < 0 or quota_budget[q] > 0 for q in opts.quota])
+        adults = int(s.members[i, :4].sum())
+        earnings = float(s.income_usd[i]) / max(adults, 1)
+        u, feasible = option_utilities(
+            opts, np.array([s.skill[i]]), np.array([earnings]), np.array([s.income_usd[i]]),
+            np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
+            np.array([s.shock_loss[i]]), quota_open, 0.0, weights)
+        self.model.add_expected_demand(opts, u, feasible, np.array([s.weight[i]], dtype=float))
+        col = int(choose(u, feasible, np.array([rng.random()]))[0])
+        if col >= 0:
+            names = self.model.world.codes
+            self.story.append(f"month {self.model.steps}: chose {_channel(opts.channel[col])} "
+                              f"to {names[opts.dest[col]]} (assets USD {math.floor(s.assets_usd[i])})")
+        self.choice = col
+
+
+def _channel(code: int) -> str:
+    from ..categories import CHANNELS
+
+    return CHANNELS[int(code)]
+
+
+class ReferenceHouseholds(Households):
+    """The household store plus one Mesa agent per household (reference engine)."""
+
+    def __init__(self, model, base: Households):
+        self.__dict__.update(base.__dict__)
+        self.model = model
+        self.by_row = [HouseholdAgent(model, self, i) for i in range(base.n)]
+        self.agents = AgentSet(self.by_row, random=model.random)
+
+    def earn_and_save(self, growth_factor, saving_rate, programme_income) -> None:
+        self.agents.shuffle_do("earn_and_save", growth_factor, saving_rate, programme_income)
+
+    def train(self, share_per_month: float, income_gain: float, eligible: np.ndarray, rng=None) -> None:
+        for a in self.agents.shuffle():
+            a.train(share_per_month, income_gain, bool(eligible[a.row]))
+
+    def decide(self, model) -> list:
+        """Every household agent decides in random order; movers grouped by origin."""
+        options = model.options()
+        self.agents.shuffle_do("decide", options, model.quota_budget, model.b, model.insecurity,
+                               model.community, model.weights)
+        movers = {}
+        for a in self.agents:
+            if a.choice >= 0:
+                movers.setdefault(a.country, []).append((a.row, a.choice))
+        out = []
+        for o, rows in movers.items():
+            idx, col = (np.array(x, dtype=np.int64) for x in zip(*rows))
+            out.append((o, options[o], idx, col))
+        return out
