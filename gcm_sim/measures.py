@@ -44,6 +44,7 @@ INDICATORS = {
     "remittances_received_usd": "formal (net of fees) plus informal remittances received, USD",
     "interceptions": "interceptions on irregular legs, people",
     "smuggling_fee_per_crossing_usd": "smuggling fees paid per attempted leg crossing, USD",
+    "interception_rate": "interceptions per attempted irregular leg crossing",
     "arrivals_irregular": "irregular arrivals in destinations, people",
     "overstays": "visitors who overstayed, people",
     "returns_forced": "forced returns, people",
@@ -104,7 +105,12 @@ class Recorder:
         key = ((((np.concatenate(m) * nc + o) * nc + d) * len(CHANNELS) + ch) * len(SEXES) + s) * len(AGE_GROUPS) + a
         uniq, inv = np.unique(key, return_inverse=True)
         sums = np.bincount(inv, weights=np.concatenate(vals))
-        keep = (sums != 0) | np.isin(uniq, _zero_keys(nc))
+        # a zero 'all' row only for measures with nothing else this month
+        nonzero = sums != 0
+        present = np.unique(self._decode(uniq[nonzero])[0])
+        zero_rows = _zero_keys(nc)
+        zero_rows = zero_rows[~np.isin(np.arange(len(MEASURES)), present)]
+        keep = nonzero | np.isin(uniq, zero_rows)
         self._months.append((month, uniq[keep], sums[keep]))
 
     def totals(self) -> dict[str, float]:
@@ -200,6 +206,7 @@ def indicators(rec: Recorder) -> dict[str, float]:
         "remittances_received_usd": t["remittances_received_usd"],
         "interceptions": t["interceptions"],
         "smuggling_fee_per_crossing_usd": t["smuggling_fees_usd"] / attempts if attempts > 0 else 0.0,
+        "interception_rate": t["interceptions"] / attempts if attempts > 0 else 0.0,
         "arrivals_irregular": t["arrivals_irregular"],
         "overstays": t["overstays"],
         "returns_forced": t["returns_forced"],

@@ -134,6 +134,7 @@ class MigrationModel(mesa.Model):
         self._quotas()
         self._development()
         self.weights = Weights.from_behaviour(self.b)
+        self._options = None
         self.recorder = Recorder(world.codes)
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.recorder.month_totals().get(name, 0.0))
@@ -282,8 +283,18 @@ class MigrationModel(mesa.Model):
         self.quota_budget = np.minimum(self.quota_budget + self.quota_annual / 12, self.quota_cap)
 
     def options(self) -> dict[int, object]:
-        """This month's options per origin (prices and beliefs change monthly)."""
-        ctx = Context(wage=self.wage, informal_penalty=self.informal_penalty,
+        """This month's options per origin: built once, refreshed monthly (prices, beliefs, quotas)."""
+        ctx = self._context()
+        if self._options is None:
+            self._options = {o: build(o, self.world, self.rules, self.quota_keys, ctx, self.b, True)
+                             for o in self.recruiters}
+        else:
+            for opts in self._options.values():
+                opts.refresh(ctx, self.b)
+        return self._options
+
+    def _context(self) -> Context:
+        return Context(wage=self.wage, informal_penalty=self.informal_penalty,
                       p_employed_regular=self.p_employed_regular, p_employed_informal=self.p_employed_informal,
                       p_protection=self.p_claim * self.recognition, asylum_system=self.asylum_system,
                       leg_price_usd=self.leg_price, leg_interception=self.belief_interception,
@@ -292,7 +303,6 @@ class MigrationModel(mesa.Model):
                       skill_recognition=self.b["skill_recognition"],
                       family_processing_months=self._family_processing(),
                       quota_chance=np.minimum(1.0, (self.quota_annual / 12) / np.maximum(self.quota_demand, 1e-9)))
-        return {o: build(o, self.world, self.rules, self.quota_keys, ctx, self.b, True) for o in self.recruiters}
 
     def _family_processing(self) -> float:
         months = self.cfg.policy.pathways.family_reunification.processing_months

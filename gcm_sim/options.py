@@ -43,9 +43,28 @@ class OptionSet:
     needs_rural: np.ndarray
     min_insecurity: np.ndarray
     skill_mask: np.ndarray      # [K, 3] bool: skills eligible
+    base_success: np.ndarray    # success before rationing (regular options)
+    route_legs: np.ndarray      # [K, 6] leg indices of irregular options, -1 padded
 
     def __len__(self) -> int:
         return len(self.dest)
+
+    def refresh(self, ctx: "Context", b) -> None:
+        """Update what changes monthly: smuggling prices, route beliefs, quota chances."""
+        irregular = self.route >= 0
+        if irregular.any():
+            legs = self.route_legs[irregular]
+            real = legs >= 0
+            li = np.maximum(legs, 0)
+            fees = np.where(real, ctx.leg_price_usd[li], 0.0).sum(axis=1)
+            self.cost_usd[irregular] = fees
+            self.credit_base_usd[irregular] = fees
+            self.success[irregular] = np.where(real, 1 - ctx.leg_interception[li] ** b["attempts_expected"],
+                                               1.0).prod(axis=1)
+            self.death_truth[irregular] = 1 - np.where(real, 1 - ctx.leg_death[li], 1.0).prod(axis=1)
+        rationed = self.quota >= 0
+        if rationed.any():
+            self.success[rationed] = self.base_success[rationed] * ctx.quota_chance[self.quota[rationed]]
 
 
 @dataclass
@@ -134,13 +153,15 @@ def build(origin: int, world, rules, quotas: dict, ctx: Context, b, rural_any: b
         informal = ctx.wage[d, 0] * (1 - ctx.informal_penalty[d]) * ctx.p_employed_informal[d]
         expected = (p_prot * wage_reg[d] * ctx.p_employed_regular + (1 - p_prot) * informal) * net
         fees = float(ctx.leg_price_usd[legs].sum())
-        rows.append(dict(dest=d, channel=SMUGGLED, route=r, cost=fees,
+        rows.append(dict(dest=d, channel=SMUGGLED, route=r, cost=fees, legs=legs,
                          credit_share=b["smuggler_credit_share"], credit_base=fees,
                          wage=expected,
                          success=float(np.prod(1 - ctx.leg_interception[legs] ** b["attempts_expected"])),
                          death=1.0 - float(np.prod(1 - ctx.leg_death[legs])),
                          prior=1.0 - (1.0 - prior_leg) ** len(legs)))
-    return _pack(origin, rows, b, ctx.quota_chance)
+    opts = _pack(origin, rows, b)
+    opts.refresh(ctx, b)
+    return opts
 
 
 def _recognised_wage(wage: np.ndarray, recognition: float) -> np.ndarray:
@@ -150,14 +171,16 @@ def _recognised_wage(wage: np.ndarray, recognition: float) -> np.ndarray:
     return out
 
 
-def _pack(origin: int, rows: list[dict], b, quota_chance: np.ndarray) -> OptionSet:
+def _pack(origin: int, rows: list[dict], b) -> OptionSet:
     k = len(rows)
     get = lambda key, default: np.array([r.get(key, default) for r in rows], dtype=float)  # noqa: E731
     wage = np.array([np.broadcast_to(r["wage"], (3,)) for r in rows], dtype=float).reshape(k, 3)
     channel = np.array([r["channel"] for r in rows], dtype=np.int8)
     quota = np.array([r.get("quota", -1) for r in rows], dtype=np.int32)
-    # a rationed pathway is as good as the chance of getting one of its places
-    chance = np.where(quota >= 0, quota_chance[np.maximum(quota, 0)] if len(quota_chance) else 1.0, 1.0)
+    route_legs = np.full((k, 6), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        if "legs" in r:
+            route_legs[i, : len(r["legs"])] = r["legs"]
     return OptionSet(
         origin=origin,
         dest=np.array([r["dest"] for r in rows], dtype=np.int16),
@@ -169,7 +192,7 @@ def _pack(origin: int, rows: list[dict], b, quota_chance: np.ndarray) -> OptionS
         cost_usd=get("cost", 0.0),
         recruitment_fee_usd=get("fee", 0.0),
         wage_usd=wage,
-        success=get("success", 1.0) * chance,
+        success=get("success", 1.0),
         refusal=get("refusal", 0.0),
         death_truth=get("death", 0.0),
         death_prior=get("prior", 0.0),
@@ -182,4 +205,7 @@ def _pack(origin: int, rows: list[dict], b, quota_chance: np.ndarray) -> OptionS
         min_insecurity=get("min_insecurity", 0.0),
         skill_mask=np.array([np.broadcast_to(r.get("skill_mask", True), (3,)) for r in rows],
                             dtype=bool).reshape(k, 3),
+        # a rationed pathway is as good as the chance of getting one of its places (refresh)
+        base_success=get("success", 1.0),
+        route_legs=route_legs,
     )
