@@ -63,8 +63,9 @@ def remit_and_return(model) -> None:
     work = abroad[m.employed[abroad]]
     o, d = m.origin[work], m.destination[work]
     wage = m.wage_usd[work] * np.where(m.trafficked[work], 1 - b["exploitation_wage_loss"], 1.0)
-    amount = b["remit_share"] * wage
     cost = model.rules.remittance_cost_pct[o, d]
+    # cheaper transfers: migrants send more (Kpodar & Imam 2024) and more of it formally
+    amount = b["remit_share"] * wage * np.exp(-b["remit_cost_semi_elasticity"] * cost / 100.0)
     formal_share = m.has_id[work] / (1.0 + np.exp(b["formal_logit_slope"] * (cost - b["formal_midpoint_pct"])))
     formal = amount * formal_share
     informal = amount - formal
@@ -76,7 +77,7 @@ def remit_and_return(model) -> None:
     record_people(model, "remittances_informal_usd", work, value=w * informal)
     record_people(model, "remittances_received_usd", work, value=w * received)
     model.households.receive(m.household[work], received)
-    saved = (1 - b["remit_share"] - b["living_cost_share"]) * wage
+    saved = np.maximum(wage * (1 - b["living_cost_share"]) - amount, 0.0)
     repay = np.minimum(m.debt_usd[work], saved)
     m.debt_usd[work] -= repay
     m.savings_usd[work] += (saved - repay).astype(np.float32)

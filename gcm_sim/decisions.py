@@ -10,8 +10,8 @@ Grogger & Hanson 2011; Beine, Docquier & Ozden 2011 for diaspora networks):
           - b_death * P(death believed) - b_cost * upfront cost / annual income
           - b_delay * months of waiting + b_insecurity * insecurity (international moves)
 
-and the household draws one option from the multinomial logit over feasible
-options. Upfront costs must be financed from assets plus credit from ties (and,
+and the household draws one option from a nested logit over feasible options
+(stay | every way of moving). Upfront costs must be financed from assets plus credit from ties (and,
 for labour pathways, recruiters): options it cannot finance are not in its
 choice set, which produces the migration hump (Clemens 2014, 2020).
 
@@ -41,13 +41,14 @@ class Weights:
     info_per_tie: float
     lend_per_tie_usd: float
     urban_premium: float
+    nest: float
 
     @classmethod
     def from_behaviour(cls, b) -> "Weights":
         return cls(gain=b["b_gain"], ties=b["b_ties"], cost=b["b_cost"], death=b["b_death"],
                    delay=b["b_delay"], insecurity=b["b_insecurity"], info_per_tie=b["info_per_tie"],
                    lend_per_tie_usd=b["lend_per_tie_usd"],
-                   urban_premium=b["urban_income_premium"])
+                   urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"])
 
 
 def consider(hazard: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -95,30 +96,46 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     return u, feasible
 
 
-def choose(utilities: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Multinomial logit draw per row against staying (utility 0).
+def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nested logit: P(move) [n] and P(option | move) [n, K].
+
+    Staying is one nest, moving (every internal, regular and irregular option) the
+    other, with dissimilarity ``nest`` in (0, 1]: below 1, options of moving are
+    closer substitutes for one another than for staying, so opening a regular
+    pathway draws people mostly from the other ways of leaving (Simon et al. 2018
+    find restricted regular channels push people into irregular ones). ``nest = 1``
+    is the plain multinomial logit. McFadden (1978); Train (2009), ch. 4.
+    """
+    v = np.where(feasible, utilities / nest, -np.inf)
+    top = v.max(axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.where(feasible, np.exp(v - top), 0.0)
+    total = e.sum(axis=1)
+    inclusive = np.where(total > 0, np.log(np.maximum(total, 1e-300)) + top[:, 0], -np.inf)
+    p_move = np.where(total > 0, 1.0 / (1.0 + np.exp(-np.clip(nest * inclusive, -700, 700))), 0.0)
+    within = e / np.maximum(total, 1e-300)[:, None]
+    return p_move, within
+
+
+def choose(utilities: np.ndarray, feasible: np.ndarray, u: np.ndarray, nest: float = 1.0) -> np.ndarray:
+    """Draw one option per row from the nested logit (staying has utility 0).
 
     Returns the chosen option's column, or -1 for "stay". Infeasible options are
     never chosen. ``u`` holds one uniform draw per row.
     """
-    if utilities.shape[1] == 0:
+    n, k = utilities.shape
+    if k == 0:
         return np.full(len(u), -1)
-    top = np.maximum(np.where(feasible, utilities, -np.inf).max(axis=1), 0.0)
-    expu = np.where(feasible, np.exp(utilities - top[:, None]), 0.0)
-    stay = np.exp(-top)
-    total = stay + expu.sum(axis=1)
-    cum = np.cumsum(expu, axis=1) / total[:, None]
-    pick_stay = u < stay / total
-    col = (cum < (u - stay / total)[:, None] + 0.0).sum(axis=1)
-    col = np.minimum(col, utilities.shape[1] - 1)
-    ok = feasible[np.arange(len(col)), col]  # guards against rounding at the top of the cumsum
-    return np.where(pick_stay | ~ok, -1, col)
+    p_move, within = nest_probabilities(utilities, feasible, nest)
+    move = u < p_move
+    u2 = np.where(move, u / np.maximum(p_move, 1e-300), 0.0)  # uniform again, given a move
+    cum = np.cumsum(within, axis=1)
+    col = np.minimum((cum < u2[:, None]).sum(axis=1), k - 1)
+    ok = feasible[np.arange(n), col]  # guards against rounding at the top of the cumsum
+    return np.where(move & ok, col, -1)
 
 
-def logit_shares(utilities: np.ndarray, feasible: np.ndarray) -> np.ndarray:
-    """Choice probabilities [n, 1 + K] (column 0 = stay), for tests and the reference engine."""
-    x = np.where(feasible, utilities, -np.inf)
-    x = np.concatenate([np.zeros((x.shape[0], 1)), x], axis=1)
-    x = x - x.max(axis=1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(axis=1, keepdims=True)
+def logit_shares(utilities: np.ndarray, feasible: np.ndarray, nest: float = 1.0) -> np.ndarray:
+    """Choice probabilities [n, 1 + K] (column 0 = stay)."""
+    p_move, within = nest_probabilities(utilities, feasible, nest)
+    return np.concatenate([(1 - p_move)[:, None], p_move[:, None] * within], axis=1)

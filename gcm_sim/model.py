@@ -340,7 +340,7 @@ class MigrationModel(mesa.Model):
                 hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(self.insecurity[o]),
                 hh.rural[sel], hh.shock_loss[sel], quota_open, 0.0, self.weights)
             self.add_expected_demand(opts, u, feasible, hh.weight[sel])
-            col = choose(u, feasible, self.rng.random(len(sel)))
+            col = choose(u, feasible, self.rng.random(len(sel)), self.weights.nest)
             go = col >= 0
             if go.any():
                 out.append((o, opts, sel[go], col[go]))
@@ -349,8 +349,8 @@ class MigrationModel(mesa.Model):
     def add_expected_demand(self, opts, u: np.ndarray, feasible: np.ndarray, weight: np.ndarray) -> None:
         rationed = opts.quota >= 0
         if rationed.any():
-            shares = logit_shares(u[:, rationed], feasible[:, rationed])[:, 1:]
-            np.add.at(self.expected_demand, opts.quota[rationed], weight @ shares)
+            shares = logit_shares(u, feasible, self.weights.nest)[:, 1:]
+            np.add.at(self.expected_demand, opts.quota[rationed], weight @ shares[:, rationed])
 
     def place_regular(self, movers, month: int) -> None:
         """Internal moves; regular applications: quotas, visas, recruiters (fees, deception)."""

@@ -19,8 +19,8 @@ def world():
 # A high-mobility variant of the default world for lever tests: ten times the monthly
 # consideration rate and more attractive moves, so that flows (and hence the number of
 # migrant records) are large enough for small paired samples to show a lever's effect.
-MOBILE = {"consider_rate": 0.1, "asc_labour": -3.0, "asc_family": -4.0, "asc_visitor": -8.0,
-          "asc_regional": -7.0, "asc_smuggled": -5.0, "asc_humanitarian": -3.0, "asc_internal": -3.5}
+MOBILE = {"consider_rate": 0.1,
+          **{k: v + 1.0 for k, v in load_world().behaviour.items() if k.startswith("asc_")}}
 
 
 def config(behaviour=None, **dotted):

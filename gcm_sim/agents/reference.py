@@ -89,7 +89,7 @@ class HouseholdAgent(mesa.Agent):
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
             np.array([s.shock_loss[i]]), quota_open, 0.0, weights)
         self.model.add_expected_demand(opts, u, feasible, np.array([s.weight[i]], dtype=float))
-        col = int(choose(u, feasible, np.array([rng.random()]))[0])
+        col = int(choose(u, feasible, np.array([rng.random()]), weights.nest)[0])
         if col >= 0:
             names = self.model.world.codes
             self.story.append(f"month {self.model.steps}: chose {_channel(opts.channel[col])} "

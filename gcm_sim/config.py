@@ -1,0 +1,242 @@
+"""Compose a run's configuration with Hydra and validate it into a frozen :class:`Config`.
+
+Why this module exists: Hydra composes the config tree (primary config, then the
+selected scenario file, then command-line overrides) and :func:`gcm_sim.policy.build_config`
+validates the result. Between the two sit the rules a user would otherwise trip
+over: a scenario name must name a file in ``conf/scenario/``; every error, whether
+Hydra's own (bad override syntax, unknown key without ``+``) or ours (bad value,
+unknown country), becomes one :class:`ConfigError` naming the key, the bad value and
+what is allowed, before any work starts.
+
+Scenario files are ``# @package _global_`` and describe themselves under ``meta:``
+(``scenario`` is the config-group name, so it cannot also be a value key); the
+loader maps ``meta`` onto ``Config.scenario`` and sets ``meta.name`` to the chosen
+scenario unless an override sets it.
+
+Hydra keeps its state in a process-wide singleton, so :func:`load_config` saves and
+restores it around each composition (it can be called repeatedly, and from inside a
+Hydra app), but it is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, OverrideParseException
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from gcm_sim import policy
+from gcm_sim.policy import Config, ConfigError
+
+CONF_MODULE = "gcm_sim.conf"
+SCENARIO_GROUP = "scenario"  # the folder conf/scenario/ (repository alias: scenarios/)
+META_KEY = "meta"  # where scenario files describe themselves; becomes Config.scenario
+TOP_LEVEL_KEYS = ("run", "policy", "climate", "behaviour", "world", META_KEY, "expect")
+
+
+def list_scenarios() -> list[str]:
+    """Names of the scenario files shipped in ``gcm_sim/conf/scenario/``, sorted."""
+    folder = resources.files(CONF_MODULE) / SCENARIO_GROUP
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(scenario: str = "baseline", overrides: Sequence[str] = (), world=None) -> Config:
+    """Compose ``scenario`` plus Hydra-syntax ``overrides`` and validate against the world.
+
+    A ``scenario=NAME`` among ``overrides`` wins over the ``scenario`` argument (it is
+    the command line). ``world`` is a loaded :class:`gcm_sim.world.World` to validate
+    country codes, tags and behaviour names against; when ``None`` the world named by
+    the config's ``world`` key (or the embedded one) is loaded, and a malformed world
+    raises :class:`gcm_sim.world.WorldDataError`.
+    """
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    parsed = [_parse(text) for text in overrides]
+    scenario, rest = _pick_scenario(scenario, parsed)
+    known = list_scenarios()
+    if not isinstance(scenario, str) or scenario not in known:
+        raise ConfigError("scenario", scenario, f"known scenarios: {', '.join(known)}")
+    texts = [_hydra_text(text, ov) for text, ov in rest]
+    raw = _compose([f"{SCENARIO_GROUP}={scenario}", *texts], dict(rest))
+    if not any(ov.key_or_group == f"{META_KEY}.name" for _, ov in rest):
+        meta = raw.get(META_KEY)
+        if isinstance(meta, dict):
+            meta["name"] = scenario
+    return _validate(raw, world)
+
+
+# --- overrides ------------------------------------------------------------------------
+
+
+def _parse(text: str):
+    """One override string -> Hydra ``Override``; syntax errors name the key."""
+    if not isinstance(text, str):
+        raise ConfigError("overrides", text, "each override is a string such as run.months=24")
+    try:
+        (ov,) = OverridesParser.create().parse_overrides([text])
+    except OverrideParseException as e:
+        key, _, value = text.lstrip("+~").partition("=")
+        hint = str(e).splitlines()
+        hint = hint[1] if len(hint) > 1 and hint[0].startswith("Error parsing") else hint[0]
+        raise ConfigError(key or text, value if "=" in text else text,
+                          f"not a valid override ({hint}); write KEY=VALUE, lists as [a,b], "
+                          "mappings as {k:v}, and quote the whole argument in the shell") from None
+    if ov.key_or_group.split(".")[0] == "hydra":
+        raise ConfigError(ov.key_or_group, _value_of(ov),
+                          "hydra.* settings are not config values; the command line accepts hydra.run.dir=DIR")
+    if ov.is_sweep_override():
+        raise ConfigError(ov.key_or_group, _value_of(ov),
+                          "one value per key here; sweeps (a,b,c or range()) belong to `gcm-sim sweep -m`")
+    return text, ov
+
+
+def _value_of(ov) -> Any:
+    """The override's value as the user wrote it (for messages)."""
+    return ov.input_line.partition("=")[2] if ov.input_line else None
+
+
+def _is_plain(ov) -> bool:
+    """KEY=VALUE, without +, ++ or ~."""
+    return not (ov.is_add() or ov.is_force_add() or ov.is_delete())
+
+
+def _pick_scenario(default: str, parsed: list) -> tuple[str, list]:
+    """Take ``scenario=NAME`` out of the overrides (the last one wins over ``default``)."""
+    scenario, rest = default, []
+    for text, ov in parsed:
+        if ov.key_or_group == SCENARIO_GROUP:
+            if _is_plain(ov) is False or ov.value() is None:
+                raise ConfigError("scenario", _value_of(ov), "write scenario=NAME (no + or ~)")
+            scenario = ov.value()
+        else:
+            rest.append((text, ov))
+    return scenario, rest
+
+
+def _hydra_text(text: str, ov) -> str:
+    """``behaviour.NAME=V`` sets a parameter the world defines, so add-or-override it.
+
+    ``behaviour`` is empty in config.yaml (the world data holds the defaults), so
+    Hydra would demand ``+``; validation then rejects names the world lacks.
+    """
+    if ov.key_or_group.startswith("behaviour.") and _is_plain(ov):
+        return "++" + text
+    return text
+
+
+# --- composition ----------------------------------------------------------------------
+
+
+def _compose(overrides: list[str], by_text: dict) -> dict:
+    """Run Hydra's compose API and return the resolved plain config."""
+    backup = get_gh_backup() if GlobalHydra.instance().is_initialized() else None
+    if backup is not None:  # called from inside a Hydra app: step aside, then restore
+        GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONF_MODULE, version_base=None):
+            cfg = compose(config_name="config", overrides=overrides)
+            raw = OmegaConf.to_container(cfg, resolve=True)
+    except HydraException as e:
+        raise _hydra_error(e, by_text) from None
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or "config"
+        raise ConfigError(key, _override_value(key, by_text), _first_line(e)) from None
+    finally:
+        if backup is not None:
+            restore_gh_from_backup(backup)
+    raw.pop("hydra", None)
+    return raw
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _override_value(key: str, by_text: dict) -> Any:
+    for ov in by_text.values():
+        if ov.key_or_group == key:
+            return _value_of(ov)
+    return None
+
+
+def _hydra_error(e: HydraException, by_text: dict) -> ConfigError:
+    """Turn a Hydra composition error into a ConfigError naming the override's key."""
+    msg = str(e)
+    m = re.search(r"Could not override '([^']+)'", msg)
+    if m:
+        key = m.group(1)
+        return ConfigError(key, _override_value(key, by_text), f"unknown key; {_allowed_here(key)}")
+    m = re.search(r"An item is already at '([^']+)'", msg)
+    if m:
+        key = m.group(1)
+        return ConfigError(key, _override_value(key, by_text),
+                           f"the key exists: set it with {key}=VALUE (without +)")
+    m = re.search(r"Could not delete from config. '([^']+)'", msg)
+    if m:
+        key = m.group(1)
+        return ConfigError(key, None, f"cannot delete a key that does not exist; {_allowed_here(key)}")
+    m = re.search(r"Error merging override ([^=\s]+)=", msg)
+    if m:  # the reason is OmegaConf's, in the cause (list index out of range, dict vs list, ...)
+        key = m.group(1)
+        reason = _first_line(e.__cause__) if e.__cause__ is not None else _first_line(e)
+        return ConfigError(key, _override_value(key, by_text),
+                           f"cannot set this key ({reason}); set the whole list or mapping instead")
+    return ConfigError("overrides", [ov.input_line for ov in by_text.values()], _first_line(e))
+
+
+def _allowed_here(key: str) -> str:
+    """What keys exist beside ``key`` in the schema (for 'unknown key' messages)."""
+    parts = key.split(".")
+    if len(parts) == 1:
+        return f"allowed top-level keys: {', '.join(TOP_LEVEL_KEYS)}"
+    cls: Any = Config
+    for i, name in enumerate(parts[:-1]):
+        if i == 0 and name == META_KEY:
+            name = "scenario"
+        fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
+        if name not in fields:
+            return f"{'.'.join(parts[:i + 1])} is not a known key"
+        _, tp = policy._is_optional(typing.get_type_hints(cls)[name])
+        if not dataclasses.is_dataclass(tp):
+            return f"{'.'.join(parts[:i + 1])} is a value, not a group of keys"
+        cls = tp
+    return f"allowed keys in {'.'.join(parts[:-1])}: {', '.join(f.name for f in dataclasses.fields(cls))}"
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def _validate(raw: dict, world) -> Config:
+    """Map ``meta`` onto ``scenario``, resolve the world and run policy.build_config."""
+    unknown = [k for k in raw if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise ConfigError(unknown[0], raw[unknown[0]], f"unknown key; {_allowed_here(unknown[0])}")
+    raw = dict(raw)
+    raw["scenario"] = raw.pop(META_KEY, None)
+    path = raw.get("world")
+    if path is not None:
+        if not isinstance(path, str) or not path.strip():
+            raise ConfigError("world", path, "a folder holding countries.csv, corridors.csv, legs.csv "
+                                             "and behaviour.yaml, or null for the embedded world")
+        raw["world"] = str(Path(path).expanduser().resolve())  # the saved config must not depend on the CWD
+    if world is None:
+        from gcm_sim.world import load_world  # the world module pulls in networkx/pandas: import late
+
+        world = load_world(raw["world"]) if raw.get("world") else load_world()
+    try:
+        return policy.build_config(raw, world.iso3, world.tags, world.behaviour)
+    except ConfigError as e:
+        if e.key == "scenario" or e.key.startswith("scenario."):
+            raise ConfigError(META_KEY + e.key[len("scenario"):], e.value, e.allowed) from None
+        raise

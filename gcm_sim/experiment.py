@@ -1,0 +1,275 @@
+"""Replicates and scenario comparisons: run the model R times and summarise with uncertainty.
+
+Why: one run of a stochastic model is an anecdote. :func:`run` runs
+``cfg.run.replicates`` independent replicates (replicate r seeded with the r-th child
+of ``numpy.random.SeedSequence(cfg.run.seed)``) and reports each indicator's mean
+with a 95% t-interval. :func:`compare` runs baseline and named scenarios on the
+*same* seeds (common random numbers), so the per-replicate difference to baseline
+isolates the policy's effect from noise; its interval is the paired one.
+
+Replicates are independent, so ``cfg.run.workers > 1`` spreads them over processes
+("spawn" context: safe on every platform and with threads in the parent). Results
+are identical to a serial run because each replicate's randomness depends only on
+its own seed, and results are put back in replicate order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gcm_sim import policy
+from gcm_sim.policy import Config
+
+SUMMARY_COLUMNS = ["scenario", "indicator", "n", "mean", "ci_low", "ci_high"]
+DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct"]
+BASELINE = "baseline"
+
+Progress = Callable[[int, int], None]  # (steps done so far, steps in total)
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, in the data-contract layouts (DESIGN.md, Outputs).
+
+    ``config`` is the run's resolved config (for a comparison: the baseline's);
+    ``configs`` maps every scenario run to its resolved config.
+    """
+
+    timeseries: pd.DataFrame
+    indicators: pd.DataFrame
+    summary: pd.DataFrame
+    config: Config
+    configs: dict[str, Config] = field(default_factory=dict)
+
+
+def replicate_seeds(cfg: Config) -> list[np.random.SeedSequence]:
+    """Replicate r's seed: the r-th child of ``SeedSequence(cfg.run.seed)`` (the contract)."""
+    return np.random.SeedSequence(cfg.run.seed).spawn(cfg.run.replicates)
+
+
+def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult:
+    """Run every replicate of ``cfg`` and summarise the indicators over replicates.
+
+    With ``cfg.run.workers > 1`` replicates run in "spawn" worker processes: a
+    script calling this must guard its entry point with ``if __name__ == "__main__":``
+    (Python's rule for spawned processes; the CLI and notebooks need nothing).
+    ``progress``: True draws a tqdm bar on stderr; a callable gets (done, total) months.
+    """
+    world = _world(cfg, world)
+    with _progress(progress, cfg.run.replicates * cfg.run.months, cfg.scenario.name) as tick:
+        parts = _run_all([(cfg, r) for r in range(cfg.run.replicates)], cfg.run.workers, world, tick)
+    ts, ind = _collect(parts)
+    return RunResult(ts, ind, summarise(ind), cfg, {cfg.scenario.name: cfg})
+
+
+def compare(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = (),
+            progress: bool | Progress = False, world=None) -> RunResult:
+    """Run baseline and each named scenario on the same replicate seeds; add paired differences.
+
+    Each scenario is composed with the same ``overrides`` (so a user's changes apply to
+    every arm); ``run`` settings (size, seed, replicates, workers) and the world are
+    taken from ``cfg`` for every arm so the seeds, and hence the random numbers, are
+    shared. Baseline is always run and comes first, whether or not it is listed.
+    """
+    from gcm_sim.config import load_config  # config imports Hydra; keep experiment importable without it
+
+    for o in overrides:
+        if o.split("=", 1)[0].lstrip("+~") == "scenario":
+            raise policy.ConfigError("scenario", o.split("=", 1)[-1],
+                                     "compare takes scenario names in `scenarios`, not as a scenario= override")
+    world = _world(cfg, world)
+    names = [BASELINE] + [s for s in dict.fromkeys(scenarios) if s != BASELINE]
+    configs = {}
+    for name in names:
+        c = load_config(name, overrides, world=world)
+        meta = dataclasses.replace(c.scenario, name=name)  # arms are told apart by name, even if meta.name was set
+        configs[name] = c.replace(run=cfg.run, world=cfg.world, scenario=meta)
+    total = len(names) * cfg.run.replicates * cfg.run.months
+    with _progress(progress, total, "compare") as tick:
+        jobs = [(c, r) for c in configs.values() for r in range(cfg.run.replicates)]
+        parts = _run_all(jobs, cfg.run.workers, world, tick)
+    ts, ind = _collect(parts)
+    return RunResult(ts, ind, summarise(ind, baseline=BASELINE), configs[BASELINE], configs)
+
+
+# --- replicates -------------------------------------------------------------------------
+
+
+def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[], None] | None = None):
+    """One replicate: build the model on its seed, step ``cfg.run.months`` times.
+
+    Returns ``(timeseries DataFrame, {indicator: value})``.
+    """
+    from gcm_sim.model import MigrationModel
+
+    seed = replicate_seeds(cfg)[replicate]
+    model = MigrationModel(cfg, rng=seed, replicate=replicate, world=world)
+    for _ in range(cfg.run.months):
+        model.step()
+        if on_month is not None:
+            on_month()
+    return model.timeseries(), dict(model.indicators())
+
+
+def _remote_replicate(cfg_dict: dict, replicate: int, world):
+    """Process-pool entry point: the frozen config travels as plain data and is rebuilt.
+
+    (Config holds MappingProxyType fields, which do not pickle; rebuilding also
+    re-validates, which is cheap.)
+    """
+    cfg = policy.build_config(cfg_dict, world.iso3, world.tags, world.behaviour)
+    return run_replicate(cfg, replicate, world)
+
+
+def _run_all(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None]):
+    """Run (config, replicate) jobs serially or on a process pool; results in job order."""
+    if workers <= 1 or len(jobs) <= 1:
+        out = []
+        for c, r in jobs:
+            out.append((c, r, *run_replicate(c, r, world, on_month=lambda: tick(1))))
+        return out
+    results: list = [None] * len(jobs)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
+                             initializer=_worker_init) as pool:
+        pending = {pool.submit(_remote_replicate, policy.to_dict(c), r, world): i
+                   for i, (c, r) in enumerate(jobs)}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    c, r = jobs[i]
+                    results[i] = (c, r, *fut.result())
+                    tick(c.run.months)
+        except BaseException:  # Ctrl-C or a failed replicate: stop the other workers now
+            for fut in pending:
+                fut.cancel()
+            for proc in list(getattr(pool, "_processes", {}).values()):  # no public API before 3.14
+                proc.terminate()
+            raise
+    return results
+
+
+def _worker_init() -> None:
+    """Workers ignore Ctrl-C: the parent handles it (one message, no worker tracebacks)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _world(cfg: Config, world):
+    if world is not None:
+        return world
+    from gcm_sim.world import load_world
+
+    return load_world(cfg.world) if cfg.world else load_world()
+
+
+def _collect(parts) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stack replicate outputs into the timeseries and indicators tables."""
+    ts = pd.concat([p[2] for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    rows = [(c.scenario.name, r, name, float(v)) for c, r, _, ind in parts for name, v in ind.items()]
+    ind = pd.DataFrame(rows, columns=["scenario", "replicate", "indicator", "value"])
+    return ts, ind
+
+
+# --- summaries --------------------------------------------------------------------------
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided t-interval of the mean; NaN bounds when n < 2."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(x.mean())
+    if n < 2:
+        return mean, float("nan"), float("nan")
+    from scipy import stats  # slow to import (~1 s); only needed here
+
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half
+
+
+def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
+    """Per scenario and indicator: n, mean and 95% t-interval over replicates.
+
+    With ``baseline`` (a comparison) also the paired difference to baseline, matched
+    by replicate (same seed): ``diff`` (mean of per-replicate differences),
+    ``diff_ci_low``/``diff_ci_high`` (its 95% t-interval) and ``diff_pct``
+    (100 * diff / baseline mean; NaN when the baseline mean is 0). Baseline rows
+    carry NaN in these columns: a difference to itself is not a result.
+    Non-finite values (e.g. a ratio with no denominator) are left out; ``n`` counts
+    the finite ones.
+    """
+    rows = []
+    for (scen, name), g in indicators.groupby(["scenario", "indicator"], sort=False):
+        vals = g["value"].to_numpy(dtype=float)
+        mean, lo, hi = t_interval(vals)
+        rows.append({"scenario": scen, "indicator": name, "n": int(np.isfinite(vals).sum()),
+                     "mean": mean, "ci_low": lo, "ci_high": hi})
+    out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    if baseline is None:
+        return out
+    base = indicators[indicators["scenario"] == baseline].set_index(["indicator", "replicate"])["value"]
+    diffs = []
+    for row in out.itertuples(index=False):
+        if row.scenario == baseline:
+            diffs.append((np.nan,) * 4)
+            continue
+        arm = indicators[(indicators["scenario"] == row.scenario) & (indicators["indicator"] == row.indicator)]
+        arm = arm.set_index("replicate")["value"]
+        try:
+            paired = arm.to_numpy(float) - base.loc[row.indicator].reindex(arm.index).to_numpy(float)
+        except KeyError:  # indicator absent in baseline
+            diffs.append((np.nan,) * 4)
+            continue
+        d, lo, hi = t_interval(paired)
+        b = base.loc[row.indicator].to_numpy(float)
+        b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else np.nan
+        pct = 100.0 * d / b_mean if b_mean not in (0.0,) and np.isfinite(b_mean) else np.nan
+        diffs.append((d, lo, hi, pct))
+    out[DIFF_COLUMNS] = pd.DataFrame(diffs, columns=DIFF_COLUMNS, index=out.index)
+    return out
+
+
+# --- progress ---------------------------------------------------------------------------
+
+
+class _progress:
+    """Context manager yielding ``tick(n)``: a tqdm bar on stderr, a callback, or nothing."""
+
+    def __init__(self, progress: bool | Progress, total: int, label: str):
+        self.progress, self.total, self.label = progress, total, label
+        self.done, self.bar = 0, None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if self.progress is True:
+            from tqdm import tqdm
+
+            import sys
+
+            tty = sys.stderr.isatty()  # in a log file, redraw rarely
+            self.bar = tqdm(total=self.total, desc=self.label, unit="month", leave=False, dynamic_ncols=True,
+                            mininterval=0.1 if tty else 10.0, file=sys.stderr)
+        return self.tick
+
+    def tick(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif callable(self.progress):
+            self.progress(self.done, self.total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()

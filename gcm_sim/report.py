@@ -1,0 +1,255 @@
+"""Write a run's results to its run directory: tables, resolved config, report.md, figures.
+
+Why atomic writes: users script against these files and runs get interrupted. Each
+file is written to a temporary file in the same folder and moved into place with
+``os.replace``, so a reader sees either the old file, the new file, or none, never
+half of one. Tables are written before ``report.md`` (the report is written last,
+so its presence means the run directory is complete).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from gcm_sim.policy import to_dict
+
+FLOW_MEASURES = ("departures_regular", "departures_irregular", "departures_internal")
+STOCK_MEASURES = ("stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit")
+
+
+def write_run_dir(result, run_dir: str | os.PathLike) -> Path:
+    """Write every output of ``result`` (an experiment.RunResult) into ``run_dir``; returns it."""
+    d = Path(run_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    _atomic(d / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, engine="pyarrow", index=False),
+            binary=True)
+    _atomic(d / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
+    _atomic(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
+    _atomic(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
+    if len(result.configs) > 1:  # a comparison: every arm's resolved config too
+        for name, cfg in result.configs.items():
+            _atomic(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))
+    figures = write_figures(result.timeseries, d / "figures")
+    _atomic(d / "report.md", lambda f: f.write(report_markdown(result, figures, d)))
+    return d
+
+
+# --- atomic files -------------------------------------------------------------------
+
+
+def _atomic(path: Path, write: Callable, binary: bool = False) -> None:
+    """Write via a temp file in the same folder, then ``os.replace`` it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # open(..., "x") rather than mkstemp: the file gets the user's umask, not mode 0600
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "xb" if binary else "x", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _yaml(data) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+# --- terminal and markdown tables -------------------------------------------------------
+
+
+def _fmt(x) -> str:
+    """Numbers for people: thousands separators, 3 significant digits for small values."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    x = float(x)
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if x == 0:
+        return "0"
+    return f"{x:.3g}"
+
+
+def _table_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    has_diff = "diff" in summary.columns
+    head = ["indicator", "scenario", "mean", "95% CI"] + (["diff vs baseline", "95% CI", "diff %"] if has_diff else [])
+    rows = []
+    for r in summary.sort_values(["indicator"], kind="stable").itertuples(index=False):
+        row = [r.indicator, r.scenario, _fmt(r.mean), f"{_fmt(r.ci_low)} .. {_fmt(r.ci_high)}"]
+        if has_diff:
+            row += [_fmt(r.diff), f"{_fmt(r.diff_ci_low)} .. {_fmt(r.diff_ci_high)}",
+                    "-" if not math.isfinite(r.diff_pct) else f"{r.diff_pct:+.1f}%"]
+        rows.append(row)
+    return head, rows
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """A compact plain-text table of the summary, for the terminal."""
+    head, rows = _table_rows(summary)
+    if not rows:
+        return "(no indicators)"
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    left = {0, 1}
+    line = lambda cells: "  ".join(c.ljust(w) if i in left else c.rjust(w)  # noqa: E731
+                                   for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    head, rows = _table_rows(summary)
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def report_markdown(result, figures: list[Path], run_dir: Path) -> str:
+    """report.md: what was run, the question, the summary table, expectations, figures."""
+    cfg = result.config
+    buf = io.StringIO()
+    names = list(result.configs) or [cfg.scenario.name]
+    title = f"{names[0]}" if len(names) == 1 else f"{', '.join(names[1:])} vs baseline"
+    buf.write(f"# gcm-sim: {title}\n\n")
+    buf.write(f"{cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} simulated "
+              f"households, seed {cfg.run.seed}, engine {cfg.run.engine}, world "
+              f"{cfg.world or 'embedded'}. Intervals are 95% t-intervals over replicates"
+              + ("; differences are paired by replicate (same seeds)." if len(names) > 1 else ".") + "\n\n")
+    for name in names:
+        meta = result.configs.get(name, cfg).scenario
+        buf.write(f"## Scenario `{name}`\n\n")
+        if meta.description:
+            buf.write(f"{meta.description}\n\n")
+        if meta.question:
+            buf.write(f"**Question.** {meta.question}\n\n")
+        if meta.gcm_objectives:
+            buf.write(f"**GCM objectives:** {', '.join(str(o) for o in meta.gcm_objectives)}\n\n")
+    buf.write("## Results\n\n" + markdown_table(result.summary) + "\n\n")
+    checks = expectation_checks(result)
+    if checks:
+        buf.write("## Expected direction vs result\n\n| scenario | indicator | expected | diff 95% CI | verdict |\n"
+                  "|---|---|---|---|---|\n")
+        for c in checks:
+            buf.write(f"| {c['scenario']} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
+        buf.write("\n")
+    if figures:
+        buf.write("## Figures\n\n")
+        for f in figures:
+            buf.write(f"![{f.stem}]({f.relative_to(run_dir).as_posix()})\n\n")
+    buf.write("Files: `timeseries.parquet` (monthly measures, long format), `indicators.csv` (per replicate), "
+              "`summary.csv`, `config.yaml` (the resolved config).\n")
+    return buf.getvalue()
+
+
+def expectation_checks(result) -> list[dict]:
+    """Each scenario's ``expect`` entries against the paired difference to baseline.
+
+    Verdict: 'as expected' when the interval excludes 0 on the expected side (or, for
+    'flat', includes 0), 'opposite' when it excludes 0 on the other side, 'unclear'
+    otherwise; 'any' entries are reported without a verdict.
+    """
+    s = result.summary
+    if "diff" not in s.columns:
+        return []
+    out = []
+    for name, cfg in result.configs.items():
+        for ind, expected in cfg.expect.items():
+            row = s[(s["scenario"] == name) & (s["indicator"] == ind)]
+            if row.empty:
+                out.append({"scenario": name, "indicator": ind, "expected": expected,
+                            "interval": "-", "verdict": "indicator not produced"})
+                continue
+            lo, hi = float(row["diff_ci_low"].iloc[0]), float(row["diff_ci_high"].iloc[0])
+            interval = f"{_fmt(lo)} .. {_fmt(hi)}"
+            if expected == "any":
+                verdict = "(no expectation)"
+            elif not (math.isfinite(lo) and math.isfinite(hi)):
+                verdict = "unclear (too few replicates)"
+            elif expected == "flat":
+                verdict = "as expected" if lo <= 0 <= hi else "not flat"
+            else:
+                up = lo > 0
+                down = hi < 0
+                verdict = ("as expected" if (up and expected == "up") or (down and expected == "down")
+                           else "opposite" if up or down else "unclear")
+            out.append({"scenario": name, "indicator": ind, "expected": expected,
+                        "interval": interval, "verdict": verdict})
+    return out
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def _monthly(ts: pd.DataFrame, measures, by: str) -> dict:
+    """Monthly totals of ``measures`` by (scenario, ``by``): mean over replicates and a band.
+
+    Rows whose value is 0 may be left out of the timeseries (the contract), so every
+    (scenario, key, replicate) gets every month, filled with 0, before averaging.
+    Returns {scenario: {key: (months, mean, lo, hi)}}; the band is the 2.5-97.5
+    percentile range over replicates.
+    """
+    sub = ts[ts["measure"].isin(measures)]
+    if by == "channel":
+        sub = sub[sub["channel"].astype(str) != "all"]  # 'all' rows here are zero placeholders
+    if sub.empty:
+        return {}
+    months = list(range(1, int(ts["month"].max()) + 1))
+    reps = sorted(ts["replicate"].unique())
+    g = sub.groupby(["scenario", by, "replicate", "month"], observed=True)["value"].sum()
+    wide = g.unstack("month", fill_value=0.0).reindex(columns=months, fill_value=0.0)
+    pairs = list(dict.fromkeys((s, k) for s, k, _ in wide.index))
+    full = pd.MultiIndex.from_tuples([(s, k, r) for s, k in pairs for r in reps], names=wide.index.names)
+    wide = wide.reindex(full, fill_value=0.0)
+    out: dict = {}
+    for (scen, key), block in wide.groupby(level=[0, 1], sort=False, observed=True):
+        x = block.to_numpy(dtype=float)
+        out.setdefault(scen, {})[str(key)] = (months, x.mean(axis=0), np.percentile(x, 2.5, axis=0),
+                                              np.percentile(x, 97.5, axis=0))
+    return out
+
+
+def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
+    """Monthly departures by channel and stocks by legal status: mean over replicates, 95% band."""
+    if ts is None or ts.empty or "measure" not in ts.columns:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    written = []
+    specs = [("departures", FLOW_MEASURES, "channel", "people departing per month, by entry channel"),
+             ("stocks", STOCK_MEASURES, "measure", "people abroad or in transit at month end")]
+    for stem, measures, by, ylabel in specs:
+        data = _monthly(ts, measures, by)
+        if not data:
+            continue
+        fig, axes = plt.subplots(1, len(data), figsize=(6 * len(data), 4), sharey=True, squeeze=False)
+        for ax, (scen, lines) in zip(axes[0], data.items()):
+            for label, (x, mean, lo, hi) in lines.items():
+                line, = ax.plot(x, mean, label=label)
+                ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+            ax.set_title(scen)
+            ax.set_xlabel("month")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel(ylabel)
+        axes[0][-1].legend(fontsize="small", loc="best")
+        fig.suptitle("mean over replicates; band: 2.5-97.5 percentile of replicates", fontsize="small")
+        fig.tight_layout()
+        path = folder / f"{stem}.png"
+        _atomic(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=110), binary=True)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -1,0 +1,78 @@
+"""Replicate summaries, paired differences, output files (experiment.py, report.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from gcm_sim.experiment import DIFF_COLUMNS, SUMMARY_COLUMNS, replicate_seeds, summarise, t_interval
+from gcm_sim.policy import Config, Run
+
+
+def test_t_interval_matches_scipy():
+    x = np.array([3.0, 5.0, 4.0, 8.0, 6.0])
+    mean, lo, hi = t_interval(x)
+    ref = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert mean == pytest.approx(x.mean()) and (lo, hi) == pytest.approx(ref)
+
+
+def test_single_replicate_has_nan_bounds():
+    mean, lo, hi = t_interval(np.array([2.0]))
+    assert mean == 2.0 and math.isnan(lo) and math.isnan(hi)
+
+
+def _indicators():
+    rows = []
+    for r, (b, s) in enumerate([(10.0, 7.0), (12.0, 10.0), (11.0, 8.0)]):
+        rows += [("baseline", r, "irregular_departures", b), ("visa", r, "irregular_departures", s)]
+    return pd.DataFrame(rows, columns=["scenario", "replicate", "indicator", "value"])
+
+
+def test_summary_columns_and_paired_difference():
+    s = summarise(_indicators(), baseline="baseline")
+    assert list(s.columns) == SUMMARY_COLUMNS + DIFF_COLUMNS
+    base = s[s.scenario == "baseline"].iloc[0]
+    assert all(math.isnan(base[c]) for c in DIFF_COLUMNS), "baseline rows carry NaN differences"
+    arm = s[s.scenario == "visa"].iloc[0]
+    d = np.array([-3.0, -2.0, -3.0])  # per-replicate differences: the paired interval is narrow
+    assert arm["diff"] == pytest.approx(d.mean())
+    assert (arm.diff_ci_low, arm.diff_ci_high) == pytest.approx(
+        stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d)))
+    assert arm.diff_pct == pytest.approx(100 * d.mean() / 11.0)
+    assert arm.n == 3
+
+
+def test_plain_summary_has_no_diff_columns():
+    assert list(summarise(_indicators()).columns) == SUMMARY_COLUMNS
+
+
+def test_replicate_seeds_follow_the_contract():
+    cfg = Config(run=Run(seed=11, replicates=3))
+    want = np.random.SeedSequence(11).spawn(3)
+    got = replicate_seeds(cfg)
+    assert [g.generate_state(4).tolist() for g in got] == [w.generate_state(4).tolist() for w in want]
+
+
+def test_format_summary_and_atomic_outputs(tmp_path):
+    from gcm_sim.experiment import RunResult
+    from gcm_sim.report import format_summary, write_run_dir
+
+    ind = _indicators()
+    ts = pd.DataFrame({"scenario": "baseline", "replicate": [0, 1], "seed": 0, "month": 1, "origin": "SEN",
+                       "destination": "ITA", "channel": "smuggled", "sex": "all", "age_group": "all",
+                       "measure": "departures_irregular", "value": [5.0, 6.0]})
+    res = RunResult(ts, ind, summarise(ind, baseline="baseline"), Config(), {"baseline": Config(), "visa": Config()})
+    text = format_summary(res.summary)
+    assert "irregular_departures" in text and "diff" in text
+    d = write_run_dir(res, tmp_path / "run")
+    for f in ["timeseries.parquet", "indicators.csv", "summary.csv", "config.yaml", "report.md",
+              "figures/departures.png", "configs/visa.yaml"]:
+        assert (d / f).is_file(), f
+    assert not list(d.rglob("*.tmp")), "no temp files left behind"
+    back = pd.read_parquet(d / "timeseries.parquet")
+    assert list(back.columns) == list(ts.columns)
+    assert pd.read_csv(d / "summary.csv").columns.tolist() == SUMMARY_COLUMNS + DIFF_COLUMNS
