@@ -7,7 +7,6 @@ The Python API (DESIGN.md)::
     result = gcm_sim.run(cfg)
 """
 
-from .model import MigrationModel
 from .policy import Config, ConfigError
 from .world import World, WorldDataError, load_world
 
@@ -33,6 +32,15 @@ def compare(*args, **kwargs):
     from .experiment import compare as _compare
 
     return _compare(*args, **kwargs)
+
+
+def __getattr__(name):
+    # MigrationModel imports Mesa (slow); load it on first use so the CLI reports bad input fast
+    if name == "MigrationModel":
+        from .model import MigrationModel
+
+        return MigrationModel
+    raise AttributeError(f"module 'gcm_sim' has no attribute {name!r}")
 
 
 __all__ = ["MigrationModel", "Config", "ConfigError", "World", "WorldDataError", "load_world",
