@@ -10,7 +10,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from . import abroad, journeys
+from . import abroad, gcm_levers, journeys
 from .agents.border import BorderAuthority
 from .agents.employers import Employer
 from .agents.households import member_draw, member_sex_age
@@ -120,6 +120,7 @@ class MigrationModel(mesa.Model):
         super().__init__(rng=rng)
         self.cfg, self.world, self.replicate = cfg, world, replicate
         self.b = dict(cfg.behaviour)
+        gcm_levers.effective_behaviour(self.b, cfg.policy)  # rates GCM levers change (ID, skills, detection)
         self.rules = resolve(world, cfg)
         self._country_arrays()
         self._legs()
@@ -134,6 +135,8 @@ class MigrationModel(mesa.Model):
         self._quotas()
         self._development()
         self.weights = Weights.from_behaviour(self.b)
+        self.info_boost = gcm_levers.info_boost(world, cfg)  # information campaigns, per origin
+        self.propensity_table = gcm_levers.propensity_table(world, cfg)  # who leaves, by channel
         self._options = None
         self.recorder = Recorder(world.codes)
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -255,6 +258,7 @@ class MigrationModel(mesa.Model):
             poor = hh.income_usd < np.median(hh.income_usd)
             pick = self.development_mask & poor & (self.rng.random(hh.n) < dev.origin_employment / 0.5)
             hh.programme[pick] = True
+        gcm_levers.enrol(self)  # youth programmes, development budget, climate resilience
         self.programme_income = self.b["programme_income_share"] * self.wage[hh.country, 0]
 
     # --- monthly mechanisms -----------------------------------------------------------
@@ -271,6 +275,7 @@ class MigrationModel(mesa.Model):
                 exposed = np.isin(hh.country, origins) & hh.rural & (self.rng.random(hh.n) < s.exposed_share)
             idx = np.flatnonzero(exposed)
             assisted = self.rng.random(len(idx)) < climate.early_assistance
+            assisted |= self.resilient[idx]  # resilience investments cut losses as assistance does
             hh.strike(idx, month, s.duration_months, s.income_loss_pct / 100, s.asset_loss_pct / 100,
                       assisted, self.b["early_assistance_effect"])
 
@@ -338,7 +343,7 @@ class MigrationModel(mesa.Model):
             u, feasible = option_utilities(
                 opts, hh.skill[sel], earnings[sel],
                 hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(self.insecurity[o]),
-                hh.rural[sel], hh.shock_loss[sel], quota_open, 0.0, self.weights)
+                hh.rural[sel], hh.shock_loss[sel], quota_open, float(self.info_boost[o]), self.weights)
             self.add_expected_demand(opts, u, feasible, hh.weight[sel])
             col = choose(u, feasible, self.rng.random(len(sel)), self.weights.nest)
             go = col >= 0
@@ -441,7 +446,7 @@ class MigrationModel(mesa.Model):
         hh.exposed[idx] = False
         hh.base_income_usd[idx] *= self.b["urban_income_premium"]
         hh.shock_loss[idx] = 0
-        self.recorder.add("departures_internal", hh.weight[idx] * hh.people()[idx],
+        self.recorder.add("departures_internal", hh.weight[idx] * hh.members[idx].sum(axis=1),
                           origin=hh.country[idx], destination=hh.country[idx], channel=INTERNAL)
 
     def sell_passage(self, movers) -> None:
@@ -468,12 +473,15 @@ class MigrationModel(mesa.Model):
             journeys.start_journeys(self, rows)
 
     def _propensity(self, channel: np.ndarray) -> np.ndarray:
-        table = np.array([self.world.member_propensity[name] for name in PROPENSITY_NAME])
+        table = self.propensity_table
         return table[channel]
 
     def hire(self) -> None:
+        """Each employer hires among the job seekers of its destination and sector."""
+        from .agents.employers import job_seekers
+        groups = job_seekers(self.migrants, self.b["asylum_work_wait_months"])
         for e in self.employers:
-            e.hire(self.migrants, self.rng)
+            e.hire(self.migrants, groups.get((e.destination, e.skill), ()), self.rng)
 
     # --- measures -------------------------------------------------------------------------
     def record(self, month: int) -> None:
@@ -483,12 +491,16 @@ class MigrationModel(mesa.Model):
             idx = np.flatnonzero(mask)
             where = m.location[idx] if name in ("stranded_in_transit", "detained", "detained_children") else None
             journeys.record_people(self, name, idx, destination=where)
-        at_home = hh.people() * hh.weight
+        # household-level measures are summed by origin first (one row per country, not per household)
+        n = len(self.world.codes)
+        countries = np.arange(n)
+        at_home = np.bincount(hh.country, weights=hh.people() * hh.weight, minlength=n)
         pending = np.flatnonzero(m.view("state") == PENDING)
-        rec.add("people_at_home", at_home, origin=hh.country)
-        rec.add("people_at_home", m.weight[pending], origin=m.origin[pending])
+        at_home += np.bincount(m.origin[pending], weights=m.weight[pending], minlength=n)
+        rec.add("people_at_home", at_home, origin=countries)
         shocked = hh.shock_until > month
-        rec.add("climate_affected_households", hh.weight[shocked], origin=hh.country[shocked])
+        rec.add("climate_affected_households",
+                np.bincount(hh.country[shocked], weights=hh.weight[shocked], minlength=n), origin=countries)
         rec.close_month(month)
 
     # --- results ------------------------------------------------------------------------

@@ -31,20 +31,16 @@ class Employer(mesa.Agent):
         self.asylum_wait_months = b["asylum_work_wait_months"]
         self.workers = 0.0
 
-    def hire(self, m, rng: np.random.Generator) -> None:
-        """Separations, then hiring among this employer's job seekers."""
-        state, status = m.view("state"), m.view("status")
-        here = (state == ABROAD) & (m.view("location") == self.destination)
-        sector = np.where(m.view("skill_recognised"), m.view("skill"), 0)
-        regular = here & ((status == REGULAR)) & (sector == self.skill)
-        informal = here & (self.skill == 0) & (
-            (status == IRREGULAR) | (status == VISITING)
-            | ((status == ASYLUM_PENDING) & (m.view("months_abroad") >= self.asylum_wait_months)))
+    def hire(self, m, seekers, rng: np.random.Generator) -> None:
+        """Separations, then hiring among this employer's job seekers.
+
+        ``seekers`` is a pair (regular rows, informal rows) for this destination and sector.
+        """
         employed = m.view("employed")
-        for mask, sep, rate, wage in ((regular, self.separation_regular, self.regular_rate, self.wage_usd),
-                                      (informal, self.separation_informal, self.informal_rate,
-                                       self.informal_wage_usd)):
-            idx = np.flatnonzero(mask)
+        for idx, sep, rate, wage in zip(seekers or (np.empty(0, np.int64),) * 2,
+                                        (self.separation_regular, self.separation_informal),
+                                        (self.regular_rate, self.informal_rate),
+                                        (self.wage_usd, self.informal_wage_usd)):
             if not len(idx):
                 continue
             u = rng.random(len(idx))
@@ -52,10 +48,34 @@ class Employer(mesa.Agent):
             lose = work & (u < sep)
             gain = ~work & (u < rate)
             employed[idx[lose]] = False
-            hired = idx[gain]
-            employed[hired] = True
-            m.wage_usd[hired] = wage
-            # a status change (e.g. recognition) moves a worker to the formal wage on rehiring;
-            # existing workers keep the wage of their channel
-            m.wage_usd[idx[work & ~lose]] = wage
-        self.workers = float((m.view("weight")[(regular | informal) & employed]).sum())
+            employed[idx[gain]] = True
+            # a status change (e.g. recognition) moves a worker to this sector's wage
+            m.wage_usd[idx[(work & ~lose) | gain]] = wage
+        rows = np.concatenate(seekers) if seekers else np.empty(0, np.int64)
+        self.workers = float(m.weight[rows[employed[rows]]].sum()) if len(rows) else 0.0
+
+
+def job_seekers(m, asylum_wait_months: float) -> dict:
+    """Migrants abroad grouped by (destination, sector): (regular rows, informal rows).
+
+    Regular migrants work in the sector of their recognised skill; people without
+    status (and asylum seekers after the waiting period) work informally, low-skill.
+    """
+    state, status = m.view("state"), m.view("status")
+    abroad = np.flatnonzero(state == ABROAD)
+    st = status[abroad]
+    sector = np.where(m.skill_recognised[abroad], m.skill[abroad], 0)
+    regular = st == REGULAR
+    informal = (st == IRREGULAR) | (st == VISITING) | (
+        (st == ASYLUM_PENDING) & (m.months_abroad[abroad] >= asylum_wait_months))
+    out: dict = {}
+    for kind, mask in ((0, regular), (1, informal)):
+        rows = abroad[mask]
+        keys = m.location[rows].astype(np.int64) * 3 + (sector[mask] if kind == 0 else 0)
+        order = np.argsort(keys, kind="stable")
+        rows, keys = rows[order], keys[order]
+        uniq, start = np.unique(keys, return_index=True)
+        for key, part in zip(uniq, np.split(rows, start[1:])):
+            pair = out.setdefault((int(key // 3), int(key % 3)), [np.empty(0, np.int64), np.empty(0, np.int64)])
+            pair[kind] = part
+    return out
