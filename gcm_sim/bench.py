@@ -1,0 +1,180 @@
+"""Benchmarks: speed, memory and scaling of the engines, measured in one run.
+
+``gcm-sim bench`` runs each measurement in a fresh process (so peak memory is its
+own) and reports household-months per second, start-up, stepping and output-writing
+time separately, the floor kernel (the same per-month household arithmetic with no
+bookkeeping), the fast/reference ratio and the speed-up of replicates on several
+processes. Machines here are shared and noisy: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class Measurement:
+    kind: str              # fast | reference | floor | replicates
+    households: int
+    months: int
+    startup_s: float
+    step_s: float
+    output_s: float
+    peak_rss_mb: float
+    household_months_per_s: float
+    bytes_per_household: float = float("nan")
+    bytes_per_migrant: float = float("nan")
+    migrants: int = 0
+    note: str = ""
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _engine(engine: str, households: int, months: int, seed: int) -> Measurement:
+    from .model import MigrationModel
+
+    t0 = time.perf_counter()
+    m = MigrationModel(rng=seed, households=households, engine=engine)
+    t1 = time.perf_counter()
+    for _ in range(months):
+        m.step()
+    t2 = time.perf_counter()
+    ts = m.timeseries()
+    import io
+
+    ts.to_parquet(io.BytesIO())
+    t3 = time.perf_counter()
+    hh = m.households
+    hh_bytes = sum(v.nbytes for v in vars(hh).values() if isinstance(v, np.ndarray))
+    return Measurement(engine, households, months, t1 - t0, t2 - t1, t3 - t2, _peak_rss_mb(),
+                       households * months / (t2 - t1), hh_bytes / hh.n,
+                       m.migrants.nbytes() / max(m.migrants._cap, 1), m.migrants.n)
+
+
+def floor_kernel(households: int, months: int, seed: int, n_options: int = 12) -> Measurement:
+    """The household arithmetic of a month with no bookkeeping: income and saving, the
+    consideration draw, utilities and a logit choice for those who consider."""
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    income = rng.lognormal(5, 0.6, households).astype(np.float32)
+    assets = (4 * income).astype(np.float32)
+    hazard = np.full(households, 0.02, np.float32)
+    asc = rng.normal(-4, 1, n_options)
+    cost = rng.uniform(100, 5000, n_options)
+    wage = rng.uniform(200, 2000, n_options)
+    t1 = time.perf_counter()
+    for month in range(months):
+        income *= np.float32(1.0 + 0.002)
+        assets += np.float32(0.08) * income
+        idx = np.flatnonzero(rng.random(households, dtype=np.float32) < hazard)
+        u = asc + np.log(wage)[None, :] - np.log(income[idx])[:, None] - 0.5 * cost[None, :] / (12 * income[idx, None])
+        feasible = cost[None, :] <= assets[idx, None]
+        e = np.where(feasible, np.exp(u), 0.0)
+        p = e / (1 + e.sum(axis=1, keepdims=True))
+        pick = (np.cumsum(p, axis=1) < rng.random(len(idx))[:, None]).sum(axis=1)
+        assets[idx[pick < n_options]] *= 0.5
+    t2 = time.perf_counter()
+    return Measurement("floor", households, months, t1 - t0, t2 - t1, 0.0, _peak_rss_mb(),
+                       households * months / (t2 - t1))
+
+
+def _replicates(workers: int, households: int, months: int, replicates: int) -> Measurement:
+    from .config import load_config
+    from .experiment import run
+
+    cfg = load_config(overrides=[f"run.households={households}", f"run.months={months}",
+                                 f"run.replicates={replicates}", f"run.workers={workers}"])
+    t0 = time.perf_counter()
+    run(cfg)
+    t1 = time.perf_counter()
+    return Measurement("replicates", households, months, 0.0, t1 - t0, 0.0, _peak_rss_mb(),
+                       households * months * replicates / (t1 - t0), note=f"workers={workers}")
+
+
+def _child(fn, args, queue):
+    queue.put(asdict(fn(*args)))
+
+
+def isolated(fn, *args) -> Measurement:
+    """Run one measurement in a fresh process, so its peak memory is its own."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(fn, args, q))
+    p.start()
+    out = q.get()
+    p.join()
+    return Measurement(**out)
+
+
+def run_all(sizes=(10_000, 100_000, 1_000_000), months: int = 120, reference_sizes=(10_000,),
+            replicate_check=(20_000, 60, 4), seed: int = 1, progress=print) -> list[Measurement]:
+    results = []
+    for n in sizes:
+        for kind, fn, args in (("fast", _engine, ("fast", n, months, seed)),
+                               ("floor", floor_kernel, (n, months, seed))):
+            r = isolated(fn, *args)
+            progress(f"{kind:>10} {n:>9,} households: {r.household_months_per_s:,.0f} household-months/s")
+            results.append(r)
+    for n in reference_sizes:
+        r = isolated(_engine, "reference", n, months, seed)
+        progress(f"{'reference':>10} {n:>9,} households: {r.household_months_per_s:,.0f} household-months/s")
+        results.append(r)
+    if replicate_check:
+        h, mo, reps = replicate_check
+        for workers in (1, 2):
+            r = isolated(_replicates, workers, h, mo, reps)
+            progress(f"{'replicates':>10} workers={workers}: {r.step_s:.1f} s")
+            results.append(r)
+    return results
+
+
+def summarise(results: list[Measurement]) -> dict[str, float]:
+    """Headline figures: marginal throughput, ratio to floor and to reference, slope, speed-up."""
+    by = {(r.kind, r.households): r for r in results}
+    fast = sorted((r for r in results if r.kind == "fast"), key=lambda r: r.households)
+    out: dict[str, float] = {}
+    if len(fast) >= 2:
+        a, b = fast[-2], fast[-1]
+        out["marginal_household_months_per_s"] = (b.households - a.households) * b.months / (b.step_s - a.step_s)
+        out["loglog_slope"] = float(np.log(b.step_s / a.step_s) / np.log(b.households / a.households))
+        fa, fb = by.get(("floor", a.households)), by.get(("floor", b.households))
+        if fa and fb:
+            floor_marginal = (b.households - a.households) * b.months / (fb.step_s - fa.step_s)
+            out["ratio_to_floor"] = floor_marginal / out["marginal_household_months_per_s"]
+        out["peak_rss_mb_largest"] = b.peak_rss_mb
+    for r in results:
+        if r.kind == "reference" and ("fast", r.households) in by:
+            out[f"fast_over_reference_{r.households}"] = (by[("fast", r.households)].household_months_per_s
+                                                          / r.household_months_per_s)
+    reps = {r.note: r for r in results if r.kind == "replicates"}
+    if "workers=1" in reps and "workers=2" in reps:
+        out["replicate_speedup_2_workers"] = reps["workers=1"].step_s / reps["workers=2"].step_s
+    return out
+
+
+def plot(results: list[Measurement], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for kind, style in (("fast", "o-"), ("floor", "s--"), ("reference", "^:")):
+        rs = sorted((r for r in results if r.kind == kind), key=lambda r: r.households)
+        if rs:
+            ax.loglog([r.households for r in rs], [r.step_s for r in rs], style, label=kind)
+    ax.set_xlabel("households")
+    ax.set_ylabel(f"seconds for {results[0].months} months (stepping only)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax.set_title("gcm-sim: time against households")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
