@@ -58,28 +58,60 @@ def _engine(engine: str, households: int, months: int, seed: int) -> Measurement
                        m.migrants.nbytes() / max(m.migrants._cap, 1), m.migrants.n)
 
 
-def floor_kernel(households: int, months: int, seed: int, n_options: int = 12) -> Measurement:
-    """The household arithmetic of a month with no bookkeeping: income and saving, the
-    consideration draw, utilities and a logit choice for those who consider."""
+def floor_kernel(households: int, months: int, seed: int, n_options: int = 25,
+                 n_countries: int = 28) -> Measurement:
+    """The household arithmetic of the fast engine's month with no bookkeeping: income with
+    trend, shock and programme; saving and debt repayment; the consideration draw; utilities
+    with ties and a nested-logit choice for those who consider; people at home by country.
+    No options refresh, quotas, migrants, institutions or measures."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    income = rng.lognormal(5, 0.6, households).astype(np.float32)
-    assets = (4 * income).astype(np.float32)
-    hazard = np.full(households, 0.02, np.float32)
+    n = households
+    country = rng.integers(0, 18, n).astype(np.int16)
+    base = rng.lognormal(5, 0.6, n).astype(np.float32)
+    income = base.copy()
+    assets = (4 * base).astype(np.float32)
+    debt = np.zeros(n, np.float32)
+    remit = np.zeros(n, np.float32)
+    shock = np.zeros(n, np.float32)
+    programme = np.zeros(n, bool)
+    members = rng.integers(0, 3, (n, 5)).astype(np.int8)
+    weight = np.ones(n, np.float32)
+    abroad = np.zeros((n, n_countries), np.int8)
+    base_hazard = np.full(n, 0.01, np.float32)
+    trend = np.ones(n_countries, np.float32)
     asc = rng.normal(-4, 1, n_options)
     cost = rng.uniform(100, 5000, n_options)
     wage = rng.uniform(200, 2000, n_options)
+    dest = rng.integers(0, n_countries, n_options)
     t1 = time.perf_counter()
     for month in range(months):
-        income *= np.float32(1.0 + 0.002)
-        assets += np.float32(0.08) * income
-        idx = np.flatnonzero(rng.random(households, dtype=np.float32) < hazard)
-        u = asc + np.log(wage)[None, :] - np.log(income[idx])[:, None] - 0.5 * cost[None, :] / (12 * income[idx, None])
-        feasible = cost[None, :] <= assets[idx, None]
-        e = np.where(feasible, np.exp(u), 0.0)
-        p = e / (1 + e.sum(axis=1, keepdims=True))
-        pick = (np.cumsum(p, axis=1) < rng.random(len(idx))[:, None]).sum(axis=1)
-        assets[idx[pick < n_options]] *= 0.5
+        trend *= np.float32(1.002)
+        income = base * trend[country] * (1 - shock) + np.float32(50.0) * programme
+        saved = np.float32(0.08) * (income + remit)
+        repay = np.minimum(debt, saved)
+        debt -= repay
+        assets += saved - repay
+        remit[:] = 0
+        u = rng.random(n, dtype=np.float32)
+        u[shock > 0] /= np.float32(2.0)
+        idx = np.flatnonzero(u < base_hazard)
+        ties = abroad[idx][:, dest].astype(np.float64)
+        earn = income[idx] / np.maximum(members[idx, :4].sum(axis=1), 1)
+        util = (asc + np.log(wage)[None, :] - np.log(earn)[:, None] + 0.6 * np.log1p(ties)
+                - 0.5 * cost[None, :] / (12 * income[idx, None]))
+        feasible = cost[None, :] <= assets[idx, None] + 600 * np.log1p(ties)
+        v = np.where(feasible, util / 0.6, -np.inf)
+        top = np.maximum(v.max(axis=1, keepdims=True), -1e300)
+        e = np.where(feasible, np.exp(v - top), 0.0)
+        tot = e.sum(axis=1)
+        p_move = 1 / (1 + np.exp(np.clip(-0.6 * (np.log(np.maximum(tot, 1e-300)) + top[:, 0]), -700, 700)))
+        draw = rng.random(len(idx))
+        move = draw < p_move
+        pick = (np.cumsum(e / np.maximum(tot, 1e-300)[:, None], axis=1) < (draw / np.maximum(p_move, 1e-300))[:, None]).sum(axis=1)
+        go = idx[move & (pick < n_options)]
+        assets[go] *= 0.5
+        np.bincount(country, weights=members.sum(axis=1) * weight, minlength=n_countries)
     t2 = time.perf_counter()
     return Measurement("floor", households, months, t1 - t0, t2 - t1, 0.0, _peak_rss_mb(),
                        households * months / (t2 - t1))
