@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import gcm_levers
 from .categories import ABROAD, ASYLUM_PENDING, IRREGULAR, OVERSTAY, REGULAR, VISITING
 from .journeys import record_people, return_home
 
@@ -36,6 +37,7 @@ def border_process(model, month: int) -> None:
         model.households.add_regular_tie(m.household[recognised], m.destination[recognised], 1)
         record_people(model, "asylum_recognised", recognised)
         record_people(model, "asylum_rejected", rejected)
+        rejected = gcm_levers.temporary_stay(model, rejected)  # vulnerable: temporary stay
         back = rejected[rng.random(len(rejected)) < model.readmission[m.origin[rejected]]]
         m.status[rejected] = IRREGULAR
         return_home(model, back, forced=True)

@@ -61,10 +61,102 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_compare)
     ls = sub.add_parser("list", help="list the named scenarios")
     ls.set_defaults(func=_cmd_list)
+    d = sub.add_parser("dashboard", help="serve the trainer dashboard in the browser (dashboard.port=8765, "
+                                         "dashboard.host=127.0.0.1)")
+    d.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dashboard.port=N, dashboard.host=ADDR, and config overrides the page starts from")
+    d.set_defaults(func=_cmd_dashboard)
+    sw = sub.add_parser("sweep", help="Hydra multirun: -m key=a,b run.seed=1,2 [hydra/launcher=joblib|submitit_slurm]")
+    sw.add_argument("-m", "--multirun", action="store_true", help="accepted for Hydra habit; a sweep is always a multirun")
+    sw.add_argument("overrides", nargs="*", metavar="KEY=V1,V2", help="config overrides and sweeps, hydra.* settings")
+    sw.set_defaults(func=_cmd_sweep)
+    ex = sub.add_parser("explore", help="a study file: SALib designs (sobol, morris, lhs, grid), local or on Dask")
+    ex.add_argument("items", nargs="+", metavar="KEY=VALUE",
+                    help="study=FILE.yaml [executor=processes|dask|serial] [executor.address=tcp://HOST:PORT] "
+                         "[executor.workers=N] [hydra.run.dir=DIR] [config overrides]")
+    ex.set_defaults(func=_cmd_explore)
+    dc = sub.add_parser("discover", help="scenario discovery (PRIM) on a study's or sweep's results.parquet")
+    dc.add_argument("items", nargs="+", metavar="KEY=VALUE",
+                    help="results=DIR/results.parquet outcome=INDICATOR threshold=X [direction=above|below] "
+                         "[inputs=a,b] [min_coverage=0.5] [max_boxes=2] [hydra.run.dir=DIR]")
+    dc.set_defaults(func=_cmd_discover)
+    bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png)")
+    bn.add_argument("items", nargs="*", metavar="KEY=VALUE",
+                    help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,60,4 "
+                         "[hydra.run.dir=DIR]")
+    bn.set_defaults(func=_cmd_bench)
+    cal = sub.add_parser("calibrate", help="fit behavioural parameters to the published targets (calibration.md)")
+    cal.add_argument("items", nargs="*", metavar="KEY=VALUE",
+                     help="[params=consider_rate,asc_smuggled,...] [maxfev=60] [final_replicates=3] "
+                          "[targets=FILE.yaml] [write=true] [hydra.run.dir=DIR] [config overrides]")
+    cal.set_defaults(func=_cmd_calibrate)
+    val = sub.add_parser("validate", help="run the validation checks the calibration did not fit (validation.md)")
+    val.add_argument("items", nargs="*", metavar="KEY=VALUE",
+                     help="[checks=hump,remittance_elasticity,family_vs_skilled,mexico_crop_shock] "
+                          "[replicates=R] [hydra.run.dir=DIR] [config overrides]")
+    val.set_defaults(func=_cmd_validate)
     return p
 
 
+def _cmd_calibrate(args) -> int:
+    from gcm_sim import calibration
+
+    run_dir, items = _split_run_dir(args.items)
+    return calibration.main(items, run_dir, _resolve_run_dir)
+
+
+def _cmd_validate(args) -> int:
+    from gcm_sim import validation
+
+    run_dir, items = _split_run_dir(args.items)
+    return validation.main(items, run_dir, _resolve_run_dir)
+
+
 # --- commands -------------------------------------------------------------------------
+
+
+def _cmd_bench(args) -> int:
+    import pandas as pd
+
+    from gcm_sim import bench
+
+    run_dir, items = _split_run_dir(args.items)
+    allowed = {"sizes", "months", "reference_sizes", "replicates"}
+    opts = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in allowed or not value:
+            raise ConfigError(key, value or None, f"bench takes {', '.join(sorted(allowed))} (KEY=VALUE)")
+        try:
+            nums = [int(x) for x in value.split(",") if x]
+        except ValueError:
+            raise ConfigError(key, value, "whole numbers separated by commas") from None
+        if any(x < 0 for x in nums) or (key != "reference_sizes" and key != "replicates" and not nums):
+            raise ConfigError(key, value, "positive whole numbers separated by commas")
+        if key == "replicates" and nums and len(nums) != 3:
+            raise ConfigError(key, value, "households,months,replicates (three numbers) or empty to skip")
+        opts[key] = nums
+    run_dir = _resolve_run_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"gcm-sim: benchmark; results will go to {run_dir}", flush=True)
+    results = bench.run_all(sizes=tuple(opts.get("sizes", (10_000, 100_000, 1_000_000))),
+                            months=(opts.get("months") or [120])[0],
+                            reference_sizes=tuple(opts.get("reference_sizes", (10_000,))),
+                            replicate_check=tuple(opts["replicates"]) if "replicates" in opts
+                            else (20_000, 60, 4),
+                            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    table = pd.DataFrame([vars(r) for r in results])
+    tmp = run_dir / "bench.csv.tmp"
+    table.to_csv(tmp, index=False)
+    tmp.replace(run_dir / "bench.csv")
+    bench.plot(results, run_dir / "bench.png")
+    cols = ["kind", "households", "months", "startup_s", "step_s", "output_s", "peak_rss_mb",
+            "household_months_per_s", "note"]
+    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:,.3g}"))
+    for key, value in bench.summarise(results).items():
+        print(f"{key}: {value:,.3g}")
+    print(f"gcm-sim: results in {run_dir} (bench.csv, bench.png)")
+    return 0
 
 
 def _cmd_run(args) -> int:
@@ -121,6 +213,99 @@ def _cmd_list(args) -> int:
     for name in list_scenarios():
         meta = load_config(name, world=world).scenario
         print(f"{name:22s} {meta.description.split('. ')[0] if meta.description else ''}")
+    return 0
+
+
+def _cmd_dashboard(args) -> int:
+    from gcm_sim import app
+
+    settings = app.parse_args(args.overrides)
+    app.validate(settings)  # the starting config must compose and validate, as for `run`
+    print(f"gcm-sim: dashboard at http://{settings.host}:{settings.port}/ (scenario {settings.scenario}, "
+          f"{int(settings.households):,} households; Ctrl+C to stop)", flush=True)
+    app.serve(settings)
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from gcm_sim import sweep
+
+    plan = sweep.prepare(list(args.overrides))  # every combination validated before any job starts
+    print(f"gcm-sim: sweep of {len(plan['jobs'])} jobs; results will go to {plan['sweep_dir']}", flush=True)
+    out = sweep.launch(plan)
+    return _study_end(out["sweep_dir"], len(out["failed"]) + len(out["missing"]))
+
+
+def _cmd_explore(args) -> int:
+    from gcm_sim import explore
+
+    opts, overrides = _options(args.items, ("study", "executor", "executor.address", "executor.workers"))
+    if "study" not in opts:
+        raise ConfigError("study", None, "name a study file: gcm-sim explore study=FILE.yaml")
+    executor = opts.get("executor", "dask" if "executor.address" in opts else "processes")
+    if executor not in ("processes", "dask", "serial"):
+        raise ConfigError("executor", executor, "processes, dask or serial")
+    if "executor.address" in opts and executor != "dask":
+        raise ConfigError("executor.address", opts["executor.address"], "only with executor=dask")
+    workers = opts.get("executor.workers")
+    if workers is not None and (not workers.isdigit() or int(workers) < 1):
+        raise ConfigError("executor.workers", workers, "an integer >= 1")
+    run_dir, overrides = _split_run_dir(overrides)
+    study = explore.load_study(opts["study"], overrides)  # samples and validates every run's config
+    run_dir = _resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name))
+    print(f"gcm-sim: study {study.name}: {study.design}, {len(study.points)} points x {study.replicates} replicates "
+          f"on {executor}{' at ' + opts['executor.address'] if 'executor.address' in opts else ''}; "
+          f"results will go to {run_dir}", flush=True)
+    out = explore.run_study(study, run_dir, executor=executor, workers=int(workers) if workers else None,
+                            address=opts.get("executor.address"))
+    o = out["outcome"]
+    return _study_end(run_dir, o.total - o.skipped - len(o.done))
+
+
+def _cmd_discover(args) -> int:
+    import yaml
+
+    from gcm_sim import discovery
+
+    keys = ("results", "outcome", "threshold", "direction", "inputs", "min_coverage", "max_boxes", "peel_alpha",
+            "mass_min")
+    opts, rest = _options(args.items, keys)
+    run_dir, rest = _split_run_dir(rest)
+    if rest:
+        raise ConfigError(rest[0].split("=", 1)[0], rest[0], f"unknown; allowed: {', '.join(keys)}, hydra.run.dir")
+    if "results" not in opts:
+        raise ConfigError("results", None, "results=DIR/results.parquet (from gcm-sim explore or sweep)")
+    spec = {k: (yaml.safe_load(v) if k not in ("outcome", "direction", "inputs") else v)
+            for k, v in opts.items() if k != "results"}
+    if "inputs" in spec:
+        spec["inputs"] = [s for s in spec["inputs"].split(",") if s]
+    out_dir = _resolve_run_dir(run_dir) if run_dir else None
+    res = discovery.discover_file(opts["results"], spec, out_dir)
+    print(res["summary"])
+    print(f"gcm-sim: discovery written to {out_dir or Path(opts['results']).parent}")
+    return 0
+
+
+def _options(items, keys) -> tuple[dict, list[str]]:
+    """Take ``key=value`` items with the given keys out of a list (the rest are config overrides)."""
+    opts, rest = {}, []
+    for item in items:
+        key, eq, value = item.partition("=")
+        if eq and key in keys:
+            opts[key] = value
+        elif not eq:
+            raise ConfigError(item, None, "write KEY=VALUE")
+        else:
+            rest.append(item)
+    return opts, rest
+
+
+def _study_end(run_dir, unfinished: int) -> int:
+    if unfinished:
+        print(f"gcm-sim: {unfinished} runs failed or unfinished (see {run_dir}/failures.csv); "
+              "rerun the same command to retry them; finished runs are kept", file=sys.stderr)
+        return 1
+    print(f"gcm-sim: results in {run_dir} (results.parquet)")
     return 0
 
 

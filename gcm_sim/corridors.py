@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import gcm_levers
 from .policy import Config
 from .world import World
 
@@ -108,6 +109,7 @@ def resolve(world: World, cfg: Config) -> CorridorRules:
         r.exists |= sel
     fam = pw.family_reunification
     r.family_quota_year *= fam.quota_multiplier if fam.enabled else 0.0
+    gcm_levers.corridor_levers(r, world, cfg)  # digital visas, border passes, regional, seasonal
     np.fill_diagonal(r.exists, False)
     np.fill_diagonal(r.regional, False)
     return r

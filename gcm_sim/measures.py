@@ -57,6 +57,19 @@ INDICATORS = {
     "stranded_in_transit_end": "people waiting in transit countries in the last month",
     "detained_children_end": "children in detention in the last month",
     "remittances_sent_usd": "formal remittances sent, USD",
+    # GCM scorecard extensions (issue 3; docs/scorecard.md)
+    "trafficking_detected": "trafficking victims identified by border authorities, people (GCM 10)",
+    "trafficking_detected_share": "victims identified / victims deceived over the horizon (GCM 10)",
+    "smuggling_revenue_usd": "smuggling fees paid over the horizon, USD (GCM 9)",
+    "detention_person_months": "person-months in detention (sum of month-end stocks; GCM 13)",
+    "detained_children_person_months": "child-months in detention (GCM 13)",
+    "formal_remittance_share": "formal / (formal + informal) remittances sent (GCM 4, 20)",
+    "departures_female": "women and girls leaving internationally, people (GCM 1)",
+    "female_share_departures": "women and girls / all international departures (GCM 1)",
+    "female_share_regular_departures": "women and girls / all regular departures (GCM 1, 5)",
+    "departures_youth": "18-29 year-olds leaving internationally, people (GCM 1, 2)",
+    "youth_share_departures": "18-29 year-olds / all international departures (GCM 1, 2)",
+    "departures_children": "children (0-17) leaving internationally, people (GCM 1, 7)",
 }
 
 
@@ -103,8 +116,10 @@ class Recorder:
         self._pending.clear()
         o, d, ch, s, a = (np.concatenate(c) for c in cols)
         key = ((((np.concatenate(m) * nc + o) * nc + d) * len(CHANNELS) + ch) * len(SEXES) + s) * len(AGE_GROUPS) + a
-        uniq, inv = np.unique(key, return_inverse=True)
-        sums = np.bincount(inv, weights=np.concatenate(vals))
+        # a dense sum over the whole key space is faster than sorting the events
+        dense = np.bincount(key, weights=np.concatenate(vals), minlength=self._key_space())
+        uniq = np.union1d(np.flatnonzero(dense), _zero_keys(nc))
+        sums = dense[uniq]
         # a zero 'all' row only for measures with nothing else this month
         nonzero = sums != 0
         present = np.unique(self._decode(uniq[nonzero])[0])
@@ -112,6 +127,9 @@ class Recorder:
         zero_rows = zero_rows[~np.isin(np.arange(len(MEASURES)), present)]
         keep = nonzero | np.isin(uniq, zero_rows)
         self._months.append((month, uniq[keep], sums[keep]))
+
+    def _key_space(self) -> int:
+        return len(MEASURES) * len(self.codes) ** 2 * len(CHANNELS) * len(SEXES) * len(AGE_GROUPS)
 
     def totals(self) -> dict[str, float]:
         """Each measure summed over all months (for stocks: over all month ends)."""
@@ -121,6 +139,20 @@ class Recorder:
             for i, s in zip(*_group_sum(mids, sums)):
                 out[MEASURES[i]] += s
         return out
+
+    def split_total(self, measures, sex: int | None = None, age: int | None = None) -> float:
+        """``measures`` summed over all months for one sex and/or age group (rows with that split)."""
+        ids = [MEASURE_ID[x] for x in measures]
+        total = 0.0
+        for _, keys, sums in self._months:
+            m, _, _, _, s, a = self._decode(keys)
+            sel = np.isin(m, ids)
+            if sex is not None:
+                sel &= s == sex
+            if age is not None:
+                sel &= a == age
+            total += float(sums[sel].sum())
+        return total
 
     def last(self, measure: str) -> float:
         """A measure's total in the last recorded month."""
@@ -186,6 +218,36 @@ def _group_sum(ids: np.ndarray, values: np.ndarray):
     return u, np.bincount(inv, weights=values)
 
 
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else 0.0
+
+
+def _scorecard(rec: Recorder, t: dict) -> dict[str, float]:
+    """GCM scorecard indicators (docs/scorecard.md): protection, detention, remittances, sex and age."""
+    from .categories import CHILD, FEMALE, YOUTH
+
+    intl = ("departures_regular", "departures_irregular")
+    female = rec.split_total(intl, sex=FEMALE)
+    youth = rec.split_total(intl, age=YOUTH)
+    all_dep = t["departures_regular"] + t["departures_irregular"]
+    return {
+        "trafficking_detected": t["trafficking_detected"],
+        "trafficking_detected_share": _ratio(t["trafficking_detected"], t["trafficking_victims"]),
+        "smuggling_revenue_usd": t["smuggling_fees_usd"],
+        "detention_person_months": t["detained"],
+        "detained_children_person_months": t["detained_children"],
+        "formal_remittance_share": _ratio(t["remittances_sent_usd"],
+                                          t["remittances_sent_usd"] + t["remittances_informal_usd"]),
+        "departures_female": female,
+        "female_share_departures": _ratio(female, all_dep),
+        "female_share_regular_departures": _ratio(rec.split_total(("departures_regular",), sex=FEMALE),
+                                                  t["departures_regular"]),
+        "departures_youth": youth,
+        "youth_share_departures": _ratio(youth, all_dep),
+        "departures_children": rec.split_total(intl, age=CHILD),
+    }
+
+
 def indicators(rec: Recorder) -> dict[str, float]:
     """Run-level indicators (DESIGN.md names plus documented extensions)."""
     t = rec.totals()
@@ -219,6 +281,7 @@ def indicators(rec: Recorder) -> dict[str, float]:
         "stranded_in_transit_end": rec.last("stranded_in_transit"),
         "detained_children_end": rec.last("detained_children"),
         "remittances_sent_usd": t["remittances_sent_usd"],
+        **_scorecard(rec, t),
     }
     assert set(out) == set(INDICATORS)
     return out

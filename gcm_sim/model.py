@@ -55,6 +55,8 @@ KEYWORD_LEVERS = {
 SHOCK_KEYWORDS = {"climate_origin": "origin", "climate_start_month": "start_month",
                   "climate_duration_months": "duration_months", "climate_income_loss_pct": "income_loss_pct",
                   "climate_asset_loss_pct": "asset_loss_pct"}
+# extra annual work visas (real people) on every origin -> destination corridor row of the world
+LABOUR_QUOTA_KEYWORD = "labour_agreement_quota"
 PROPENSITY_NAME = ("labour", "family", "humanitarian", "visitor", "regional", "smuggled", "overstay")
 
 
@@ -72,10 +74,16 @@ def apply_keywords(cfg: Config, world: World, levers: dict) -> Config:
         if name in SHOCK_KEYWORDS:
             shock[SHOCK_KEYWORDS[name]] = value
             continue
+        if name == LABOUR_QUOTA_KEYWORD:
+            if value:  # one agreement per corridor row; validation checks the quota's range
+                raw["policy"]["pathways"]["labour_agreements"] = list(raw["policy"]["pathways"]["labour_agreements"]) + [
+                    {"origin": [o], "destination": [d], "annual_quota": value, "skill": "any"}
+                    for o, d in zip(world.corridors["origin"], world.corridors["destination"])]
+            continue
         if name not in KEYWORD_LEVERS:
             from .policy import ConfigError
             raise ConfigError(name, value, "unknown keyword lever; allowed: "
-                              + ", ".join(sorted([*KEYWORD_LEVERS, *SHOCK_KEYWORDS])))
+                              + ", ".join(sorted([*KEYWORD_LEVERS, *SHOCK_KEYWORDS, LABOUR_QUOTA_KEYWORD])))
         node = raw
         *path, leaf = KEYWORD_LEVERS[name].split(".")
         for part in path:
@@ -138,6 +146,7 @@ class MigrationModel(mesa.Model):
         self.info_boost = gcm_levers.info_boost(world, cfg)  # information campaigns, per origin
         self.propensity_table = gcm_levers.propensity_table(world, cfg)  # who leaves, by channel
         self._options = None
+        self._base_hazard = None
         self.recorder = Recorder(world.codes)
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.recorder.month_totals().get(name, 0.0))
@@ -318,9 +327,13 @@ class MigrationModel(mesa.Model):
         hh = self.households
         if self.cfg.run.engine == "reference":
             return hh.decide(self)
-        hazard = (self.b["consider_rate"] * (1 + self.b["insecurity_consider_boost"] * self.insecurity[hh.country])
-                  * np.where(hh.shock_loss > 0, self.b["shock_consider_boost"], 1.0))
-        considering = np.flatnonzero(self.rng.random(hh.n) < hazard)
+        if self._base_hazard is None:  # constant per household: computed once
+            self._base_hazard = (self.b["consider_rate"] * (
+                1 + self.b["insecurity_consider_boost"] * self.insecurity[hh.country])).astype(np.float32)
+        u = self.rng.random(hh.n, dtype=np.float32)
+        shocked = hh.shock_loss > 0
+        u[shocked] /= np.float32(self.b["shock_consider_boost"])  # u < h*k  <=>  u/k < h
+        considering = np.flatnonzero(u < self._base_hazard)
         return self.choose_for(considering)
 
     def choose_for(self, considering: np.ndarray) -> list[tuple[int, object, np.ndarray, np.ndarray]]:
@@ -330,10 +343,11 @@ class MigrationModel(mesa.Model):
             return out
         opts_by_origin = self.options()
         country = hh.country[considering]
-        earnings = np.zeros(hh.n, np.float32)
-        earnings[considering] = hh.earnings_per_adult_of(considering)
+        earnings_all = hh.earnings_per_adult_of(considering)
         for o, opts in opts_by_origin.items():
-            sel = considering[country == o]
+            mine = country == o
+            sel = considering[mine]
+            earnings = earnings_all[mine]
             if not len(sel) or not len(opts):
                 continue
             dest = opts.dest.astype(np.int64)
@@ -341,7 +355,7 @@ class MigrationModel(mesa.Model):
             regular_tie = hh.abroad_regular[sel][:, dest] > 0
             quota_open = (opts.quota < 0) | (self.quota_budget[np.maximum(opts.quota, 0)] > 0)
             u, feasible = option_utilities(
-                opts, hh.skill[sel], earnings[sel],
+                opts, hh.skill[sel], earnings,
                 hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(self.insecurity[o]),
                 hh.rural[sel], hh.shock_loss[sel], quota_open, float(self.info_boost[o]), self.weights)
             self.add_expected_demand(opts, u, feasible, hh.weight[sel])

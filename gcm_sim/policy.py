@@ -70,9 +70,20 @@ class VisaOverride(VisaRule):
 
 
 @dataclass(frozen=True)
+class BorderCommunity:
+    """Local border-traffic passes for border communities (GCM 11): free, multi-entry, no wait."""
+
+    origin: Selector = _sel("home countries of the border communities")
+    destination: Selector = _sel("neighbouring countries the pass admits to")
+
+
+@dataclass(frozen=True)
 class VisaPolicy:
     default: VisaRule = field(default_factory=VisaRule)
     corridors: tuple[VisaOverride, ...] = ()
+    digital_processing: float = _f(0.0, 0, 1, "rollout of digital identity and e-visa processing: cuts "
+                                   "processing time, fees and refusals of bona fide applicants (GCM 4, 5, 12)")
+    border_communities: tuple[BorderCommunity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,11 +125,33 @@ class HumanitarianPathway:
 
 
 @dataclass(frozen=True)
+class RegionalMobility:
+    """A regional free-movement agreement among the selected countries (GCM 5, 23)."""
+
+    countries: Selector = _sel("countries whose nationals move freely among one another")
+
+
+@dataclass(frozen=True)
+class SeasonalScheme:
+    """Circular / seasonal labour scheme: work places with multi-entry permits (GCM 5, 6, 21)."""
+
+    origin: Selector = _sel()
+    destination: Selector = _sel()
+    annual_quota: float = _f(0.0, 0, 1e8, "seasonal work places a year, real people, per corridor")
+
+
+@dataclass(frozen=True)
 class Pathways:
     labour_agreements: tuple[LabourAgreement, ...] = ()
     skills_partnerships: tuple[SkillsPartnership, ...] = ()
     family_reunification: FamilyReunification = field(default_factory=FamilyReunification)
     humanitarian: tuple[HumanitarianPathway, ...] = ()
+    regional_mobility: tuple[RegionalMobility, ...] = ()
+    seasonal: tuple[SeasonalScheme, ...] = ()
+    temporary_protection: float = _f(0.0, 0, 1, "share of rejected asylum seekers given temporary stay "
+                                     "(vulnerable, not qualifying for protection; GCM 7)")
+    skills_recognition: float = _f(0.0, 0, 1, "closes this share of the gap to full recognition of "
+                                   "migrants' skills abroad (GCM 18)")
 
 
 @dataclass(frozen=True)
@@ -148,6 +181,8 @@ class Remittances:
 @dataclass(frozen=True)
 class Detention:
     alternatives_share: float | None = _f(None, 0, 1, "share of intercepted people not detained")
+    children_alternatives: float = _f(0.0, 0, 1, "share of intercepted children placed under alternatives "
+                                      "even when adults are detained (GCM 7, 13)")
 
 
 @dataclass(frozen=True)
@@ -164,6 +199,8 @@ class Enforcement:
     anti_smuggling: float = _f(0.0, 0, 1, "effort against smuggling networks")
     search_and_rescue: float = _f(0.0, 0, 1, "added search-and-rescue capacity on sea legs")
     employer_sanctions: float = _f(0.0, 0, 1, "enforcement against informal hiring")
+    trafficking_training: float = _f(0.0, 0, 1, "share of border officials trained to identify trafficking "
+                                     "victims (GCM 10, 11)")
     detention: Detention = field(default_factory=Detention)
     returns: Returns = field(default_factory=Returns)
 
@@ -174,7 +211,30 @@ class Development:
 
     origin_employment: float = _f(0.0, 0, 1, "share of low-income households given programme jobs")
     vocational_training: float = _f(0.0, 0, 1, "share of low-skill adults trained each year")
+    youth_employment: float = _f(0.0, 0, 1, "share of households with young adults (18-29) given "
+                                 "youth employment / entrepreneurship programme jobs (GCM 2)")
+    budget_usd_year: float = _f(0.0, 0, 1e12, "migration-linked development budget, USD a year, spent "
+                                "on programme jobs for the poorest households (GCM 2, 19)")
     origin: Selector = _sel("origins the programmes run in; empty = all origins")
+
+
+@dataclass(frozen=True)
+class Information:
+    """Information campaigns for would-be migrants (GCM 3)."""
+
+    campaign: float = _f(0.0, 0, 1, "reach of accurate information on route risks: pulls believed risks "
+                         "toward the truth, as ties do")
+    origin: Selector = _sel("origins the campaign runs in; empty = all origins")
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    """Identity documents and gender-responsive policy (GCM 4, 7, 15, 20)."""
+
+    local_id: float = _f(0.0, 0, 1, "share of migrants without status and without ID given a local identity "
+                         "document (formal remittance channels, services)")
+    gender_responsive: float = _f(0.0, 0, 1, "removes this share of the barriers that keep women out of "
+                                  "regular labour and visitor channels")
 
 
 @dataclass(frozen=True)
@@ -185,6 +245,8 @@ class Policy:
     remittances: Remittances = field(default_factory=Remittances)
     enforcement: Enforcement = field(default_factory=Enforcement)
     development: Development = field(default_factory=Development)
+    information: Information = field(default_factory=Information)
+    inclusion: Inclusion = field(default_factory=Inclusion)
 
 
 @dataclass(frozen=True)
@@ -203,6 +265,8 @@ class ClimateShock:
 class Climate:
     shocks: tuple[ClimateShock, ...] = ()
     early_assistance: float = _f(0.0, 0, 1, "share of affected households given early assistance")
+    resilience: float = _f(0.0, 0, 1, "share of climate-exposed households with resilience investments "
+                           "(irrigation, insurance) that cut a shock's losses")
 
 
 @dataclass(frozen=True)
@@ -395,6 +459,16 @@ def _check_consistency(cfg: Config) -> None:
                 if not getattr(e, side):
                     raise ConfigError(f"policy.pathways.{group}[{i}].{side}", [],
                                       "name at least one country or tag")
+    for i, e in enumerate(cfg.policy.pathways.regional_mobility):
+        if len(e.countries) < 1:
+            raise ConfigError(f"policy.pathways.regional_mobility[{i}].countries", [],
+                              "name the member countries or tags")
+    for group, entries in (("policy.pathways.seasonal", cfg.policy.pathways.seasonal),
+                           ("policy.visa.border_communities", cfg.policy.visa.border_communities)):
+        for i, e in enumerate(entries):
+            for side in ("origin", "destination"):
+                if not getattr(e, side):
+                    raise ConfigError(f"{group}[{i}].{side}", [], "name at least one country or tag")
     if cfg.run.engine == "reference" and cfg.run.households > 200_000:
         raise ConfigError("run.households", cfg.run.households,
                           "the reference engine (one Mesa agent per household) allows at most 200000; "

@@ -39,6 +39,7 @@ def write_run_dir(result, run_dir: str | os.PathLike) -> Path:
         for name, cfg in result.configs.items():
             _atomic(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))
     figures = write_figures(result.timeseries, d / "figures")
+    figures += write_forest(result.summary, d / "figures")
     _atomic(d / "report.md", lambda f: f.write(report_markdown(result, figures, d)))
     return d
 
@@ -136,6 +137,8 @@ def report_markdown(result, figures: list[Path], run_dir: Path) -> str:
             buf.write(f"**Question.** {meta.question}\n\n")
         if meta.gcm_objectives:
             buf.write(f"**GCM objectives:** {', '.join(str(o) for o in meta.gcm_objectives)}\n\n")
+    buf.write(scenario_paragraphs(result))
+    buf.write(scorecard_markdown(result))
     buf.write("## Results\n\n" + markdown_table(result.summary) + "\n\n")
     checks = expectation_checks(result)
     if checks:
@@ -253,3 +256,202 @@ def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+# --- "this policy vs doing nothing, how sure are we": headlines, forest plot, scorecard ------
+
+# Indicators that are shares (0-1) or percentages: their change is reported in percentage points.
+SHARE_INDICATORS = ("irregular_share", "interception_rate", "trafficking_detected_share", "formal_remittance_share",
+                    "female_share_departures", "female_share_regular_departures", "youth_share_departures")
+POINT_INDICATORS = ("remittance_cost_pct",)
+HEADLINE_INDICATORS = ("irregular_departures", "regular_departures", "deaths")
+FOREST_INDICATORS = ("irregular_departures", "regular_departures", "deaths_per_1000_crossings",
+                     "remittances_received_usd", "recruitment_cost_months", "detention_person_months")
+
+# GCM scorecard (docs/scorecard.md): objective -> indicators that measure progress on it.
+SCORECARD = (
+    ("1 data by sex and age", ("female_share_departures", "youth_share_departures", "departures_children")),
+    ("5 regular pathways", ("irregular_share", "regular_departures")),
+    ("6 fair recruitment (SDG 10.7.1)", ("recruitment_cost_months",)),
+    ("8 save lives (SDG 10.7.3)", ("deaths_per_1000_crossings", "deaths")),
+    ("9 smuggling", ("smuggling_revenue_usd", "smuggling_fee_per_crossing_usd")),
+    ("10 trafficking", ("trafficking_victims", "trafficking_detected_share")),
+    ("13 detention as last resort", ("detention_person_months", "detained_children_person_months")),
+    ("20 remittance cost (SDG 10.c.1)", ("remittance_cost_pct", "formal_remittance_share")),
+    ("21 return and reintegration", ("returns_forced", "returns_voluntary")),
+)
+
+
+def _label(indicator: str) -> str:
+    return indicator.replace("_usd", " (USD)").replace("_pct", " (%)").replace("_", " ")
+
+
+def _scenario_title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def effect(row, indicator: str) -> dict:
+    """Size, interval and clarity of one paired difference, in the unit a reader expects.
+
+    Shares (0-1) and percentages change in percentage points; everything else in % of
+    the baseline mean. ``clear`` is False when the 95% interval includes 0.
+    """
+    d, lo, hi = float(row["diff"]), float(row["diff_ci_low"]), float(row["diff_ci_high"])
+    base = float(row["mean"]) - d  # baseline mean (the arm's mean minus the mean paired difference)
+    if indicator in SHARE_INDICATORS:
+        scale, unit = 100.0, " points"
+    elif indicator in POINT_INDICATORS:
+        scale, unit = 1.0, " points"
+    elif base != 0 and math.isfinite(base):
+        scale, unit = 100.0 / abs(base), "%"
+    else:
+        scale, unit = 1.0, ""
+    finite = all(math.isfinite(x) for x in (d, lo, hi))
+    return {"d": d * scale, "lo": lo * scale, "hi": hi * scale, "unit": unit, "finite": finite,
+            "clear": finite and (lo > 0 or hi < 0)}
+
+
+def _num_signed(x: float) -> str:
+    return f"{x:+.1f}" if abs(x) < 1000 else f"{x:+,.0f}"
+
+
+def effect_text(e: dict) -> str:
+    """'-18% (95% CI -24% to -12%)', or a statement that no effect can be told from zero."""
+    if not e["finite"]:
+        return "not estimable (too few replicates)"
+    if e["lo"] == e["hi"] == 0:
+        return "unchanged in every replicate"
+    ci = f"95% CI {_num_signed(e['lo'])}{e['unit']} to {_num_signed(e['hi'])}{e['unit']}"
+    if not e["clear"]:
+        return f"no change distinguishable from zero ({ci})"
+    return f"{_num_signed(e['d'])}{e['unit']} ({ci})"
+
+
+def headline_sentences(result) -> dict[str, list[str]]:
+    """Per scenario: one sentence per key indicator (its expect: entries plus the headline set)."""
+    s, out = result.summary, {}
+    if "diff" not in s.columns:
+        return out
+    years = result.config.run.months / 12
+    horizon = f"over {years:g} years" if years >= 1 else f"over {result.config.run.months} months"
+    for name, cfg in result.configs.items():
+        if name == "baseline":
+            continue
+        rows = s[s["scenario"] == name].set_index("indicator")
+        keys = list(dict.fromkeys([*cfg.expect, *HEADLINE_INDICATORS]))
+        out[name] = [f"{_scenario_title(name)}: {_label(k)} {effect_text(effect(rows.loc[k], k))} {horizon}."
+                     for k in keys if k in rows.index]
+    return out
+
+
+def scenario_paragraphs(result) -> str:
+    """report.md section: per scenario, what changed, by how much, and whether expect: held."""
+    sentences = headline_sentences(result)
+    if not sentences:
+        return ""
+    checks = expectation_checks(result)
+    buf = io.StringIO()
+    buf.write("## This policy against doing nothing\n\n"
+              "Each scenario is run on the same random numbers as the baseline (current policies), so the "
+              "differences below are the policy's effect. The intervals are 95% confidence intervals over "
+              "replicates; where an interval includes zero, the model cannot tell the effect from chance, and "
+              "the report says so instead of giving a direction.\n\n")
+    for name, lines in sentences.items():
+        meta = result.configs[name].scenario
+        what = meta.description.split(". ")[0].rstrip(".") + "." if meta.description else ""
+        buf.write(f"**{_scenario_title(name)}.** {what} " + " ".join(lines[i].split(": ", 1)[1][0].upper()
+                                                                         + lines[i].split(": ", 1)[1][1:]
+                                                                         for i in range(len(lines))))
+        mine = [c for c in checks if c["scenario"] == name and c["expected"] != "any"]
+        held = [c for c in mine if c["verdict"] == "as expected"]
+        if mine:
+            buf.write(f" Expected directions held for {len(held)} of {len(mine)} indicators")
+            missed = [f"{_label(c['indicator'])} ({c['expected']}: {c['verdict']})" for c in mine
+                      if c["verdict"] != "as expected"]
+            buf.write("; not supported: " + "; ".join(missed) + "." if missed else ".")
+        buf.write("\n\n")
+    return buf.getvalue()
+
+
+def scorecard_markdown(result) -> str:
+    """report.md section: GCM objective -> indicator -> baseline level and change per scenario."""
+    s = result.summary
+    if "diff" not in s.columns:
+        return ""
+    names = [n for n in result.configs if n != "baseline"]
+    base = s[s["scenario"] == "baseline"].set_index("indicator")["mean"]
+    rows = {n: s[s["scenario"] == n].set_index("indicator") for n in names}
+
+    def cell(n, ind):
+        if ind not in rows[n].index:
+            return "-"
+        e = effect(rows[n].loc[ind], ind)
+        if not e["finite"]:
+            return "n/a"
+        if e["lo"] == e["hi"] == 0:
+            return "0"
+        ci = f"{_num_signed(e['lo'])} to {_num_signed(e['hi'])}"
+        return f"{_num_signed(e['d'])}{e['unit']} [{ci}]" if e["clear"] else f"~0 [{ci}]"
+
+    buf = io.StringIO()
+    buf.write("## GCM scorecard\n\nChange against baseline with its 95% interval in brackets; `~0` means the "
+              "interval includes zero (no change the model can distinguish). Shares and costs in % change in "
+              "percentage points; other indicators in % of the baseline level. Definitions and the objectives "
+              "the model cannot speak to: `docs/scorecard.md`.\n\n")
+    items = [(obj, ind) for obj, inds in SCORECARD for ind in inds]
+    if len(names) <= 4:
+        buf.write("| GCM objective | indicator | baseline | " + " | ".join(names) + " |\n")
+        buf.write("|---|---|---:|" + "---:|" * len(names) + "\n")
+        for obj, ind in items:
+            buf.write(f"| {obj} | {_label(ind)} | {_fmt(base.get(ind, float('nan')))} | "
+                      + " | ".join(cell(n, ind) for n in names) + " |\n")
+    else:  # many scenarios: one row per scenario, one column per indicator
+        buf.write("| scenario | " + " | ".join(f"{_label(ind)} (obj. {obj.split()[0]})" for obj, ind in items)
+                  + " |\n|---|" + "---:|" * len(items) + "\n")
+        buf.write("| baseline level | " + " | ".join(_fmt(base.get(ind, float("nan"))) for _, ind in items)
+                  + " |\n")
+        for n in names:
+            buf.write(f"| {n} | " + " | ".join(cell(n, ind) for _, ind in items) + " |\n")
+    return buf.getvalue() + "\n"
+
+
+def write_forest(summary: pd.DataFrame, folder: Path) -> list[Path]:
+    """Forest plot: each scenario's change vs baseline with its 95% interval, one panel per indicator."""
+    if summary is None or "diff" not in summary.columns:
+        return []
+    names = [n for n in dict.fromkeys(summary["scenario"]) if n != "baseline"]
+    inds = [i for i in FOREST_INDICATORS if i in set(summary["indicator"])]
+    if not names or not inds:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(inds), figsize=(3.2 * len(inds), 1.2 + 0.32 * len(names)), sharey=True,
+                             squeeze=False)
+    y = np.arange(len(names))[::-1]
+    for ax, ind in zip(axes[0], inds):
+        sub = summary[summary["indicator"] == ind].set_index("scenario")
+        for yi, n in zip(y, names):
+            if n not in sub.index:
+                continue
+            e = effect(sub.loc[n], ind)
+            if not e["finite"]:
+                continue
+            color = "tab:blue" if e["clear"] else "0.6"
+            ax.errorbar(e["d"], yi, xerr=[[e["d"] - e["lo"]], [e["hi"] - e["d"]]], fmt="o", color=color,
+                        ms=4, capsize=2)
+        ax.axvline(0, color="k", lw=0.8)
+        unit = "points" if ind in SHARE_INDICATORS + POINT_INDICATORS else "% of baseline"
+        ax.set_title(_label(ind), fontsize="small")
+        ax.set_xlabel(f"change, {unit}", fontsize="small")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(y)
+    axes[0][0].set_yticklabels(names, fontsize="small")
+    fig.suptitle("change vs baseline, 95% interval (grey: not distinguishable from zero)", fontsize="small")
+    fig.tight_layout()
+    path = folder / "forest.png"
+    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=110), binary=True)
+    plt.close(fig)
+    return [path]

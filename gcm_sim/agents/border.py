@@ -12,6 +12,8 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from .. import gcm_levers
+
 from ..categories import (ABROAD, ASYLUM_PENDING, CHILD, DEAD, DETAINED, IRREGULAR, REGULAR, RETURNED,
                           TRANSIT, VISITING)
 
@@ -44,6 +46,7 @@ class BorderAuthority(mesa.Agent):
         """Intercepted people: detain or place under alternatives; returns (detained, alternatives)."""
         u = rng.random(len(idx))
         detain = u >= self.alternatives_share
+        detain &= ~gcm_levers.child_alternative(m.age[idx], u, self.model.cfg)  # children first
         det, alt = idx[detain], idx[~detain]
         m.state[det] = DETAINED
         m.months_left[idx] = self.detention_months

@@ -87,7 +87,7 @@ class HouseholdAgent(mesa.Agent):
         u, feasible = option_utilities(
             opts, np.array([s.skill[i]]), np.array([earnings]), np.array([s.income_usd[i]]),
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
-            np.array([s.shock_loss[i]]), quota_open, 0.0, weights)
+            np.array([s.shock_loss[i]]), quota_open, float(self.model.info_boost[c]), weights)
         self.model.add_expected_demand(opts, u, feasible, np.array([s.weight[i]], dtype=float))
         col = int(choose(u, feasible, np.array([rng.random()]), weights.nest)[0])
         if col >= 0:
