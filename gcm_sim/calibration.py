@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from .measures import total
 
 from gcm_sim.policy import ConfigError
 
@@ -184,16 +185,6 @@ class RunData:
     months: int
 
 
-def _sel(ts: pd.DataFrame, measure, origin=None, destination=None, channel=None, months=None) -> float:
-    s = ts["measure"] == measure
-    for col, v in (("origin", origin), ("destination", destination), ("channel", channel)):
-        if v is not None:
-            s &= ts[col].astype(str).isin([v] if isinstance(v, str) else list(v))
-    if months is not None:
-        s &= ts["month"].isin(list(months))
-    return float(ts.loc[s, "value"].sum())
-
-
 def _last_year(d: RunData) -> range:
     last = int(d.timeseries["month"].max())
     return range(max(last - 11, int(d.timeseries["month"].min())), last + 1)
@@ -237,21 +228,21 @@ def _us_encounters(d: RunData) -> float:
 def _stock_last(measures, origin, destination):
     def stat(d: RunData) -> float:
         last = [int(d.timeseries["month"].max())]
-        return sum(_sel(d.timeseries, m, origin, destination, months=last) for m in measures)
+        return sum(total(d.timeseries, m, origin, destination, months=last) for m in measures)
     return stat
 
 
 def _labour_year(origin, destination):
     def stat(d: RunData) -> float:
-        return _sel(d.timeseries, "departures_regular", origin, destination, "labour", _last_year(d)) * _per_year(d)
+        return total(d.timeseries, "departures_regular", origin, destination, "labour", _last_year(d)) * _per_year(d)
     return stat
 
 
 def _recruitment_months(origin, destination):
     def stat(d: RunData) -> float:
         ts = d.timeseries
-        fees = _sel(ts, "recruitment_fees_usd", origin, destination, "labour")
-        placed = _sel(ts, "departures_regular", origin, destination, "labour")
+        fees = total(ts, "recruitment_fees_usd", origin, destination, "labour")
+        placed = total(ts, "departures_regular", origin, destination, "labour")
         if placed <= 0:
             return float("nan")
         return fees / placed / d.wages[destination]
@@ -260,8 +251,8 @@ def _recruitment_months(origin, destination):
 
 def _remittance_cost(origins):
     def stat(d: RunData) -> float:
-        sent = _sel(d.timeseries, "remittances_sent_usd", origins)
-        return 100.0 * _sel(d.timeseries, "remittance_fees_usd", origins) / sent if sent > 0 else float("nan")
+        sent = total(d.timeseries, "remittances_sent_usd", origins)
+        return 100.0 * total(d.timeseries, "remittance_fees_usd", origins) / sent if sent > 0 else float("nan")
     return stat
 
 

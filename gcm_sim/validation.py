@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from .measures import total
 
 from gcm_sim.policy import ConfigError
 
@@ -112,18 +113,8 @@ def _runs(cfg, world) -> list[tuple[pd.DataFrame, dict]]:
     return [run_replicate(cfg, r, world) for r in range(cfg.run.replicates)]
 
 
-def _total(ts: pd.DataFrame, measures, origin=None, destination=None, channel=None, months=None) -> float:
-    s = ts["measure"].isin([measures] if isinstance(measures, str) else list(measures))
-    for col, v in (("origin", origin), ("destination", destination), ("channel", channel)):
-        if v is not None:
-            s &= ts[col].astype(str).isin([v] if isinstance(v, str) else list(v))
-    if months is not None:
-        s &= ts["month"].isin(list(months))
-    return float(ts.loc[s, "value"].sum())
-
-
 def _people_at_home(ts: pd.DataFrame, origin: str) -> float:
-    return _total(ts, "people_at_home", origin=origin, months=[int(ts["month"].min())])
+    return total(ts, "people_at_home", origin=origin, months=[int(ts["month"].min())])
 
 
 class _WorldCopy:
@@ -172,7 +163,7 @@ def check_hump(cfg, world, out: Path, say) -> CheckResult:
             w = wc.edit("countries.csv", scale)
             say(f"hump: {HUMP_ORIGIN} at GNI {gni:,}")
             for r, (ts, _) in enumerate(_runs(cfg, w)):
-                dep = _total(ts, INTERNATIONAL, origin=HUMP_ORIGIN)
+                dep = total(ts, INTERNATIONAL, origin=HUMP_ORIGIN)
                 rate = 1000 * dep / _people_at_home(ts, HUMP_ORIGIN) * 12 / cfg.run.months
                 rows.append({"gni": gni, "replicate": r, "emigration_per_1000_year": rate})
     finally:
@@ -244,7 +235,7 @@ def check_family_vs_skilled(cfg, world, out: Path, say) -> CheckResult:
     irregular = ("departures_irregular", "overstays")
 
     def measure(runs):
-        return ([_total(ts, irregular) for ts, _ in runs], [_total(ts, "departures_regular") for ts, _ in runs])
+        return ([total(ts, irregular) for ts, _ in runs], [total(ts, "departures_regular") for ts, _ in runs])
 
     say("family vs skilled: baseline")
     base_irr, base_reg = measure(_runs(cfg, world))
@@ -307,7 +298,7 @@ def check_mexico_crop_shock(cfg, world, out: Path, say) -> CheckResult:
     rates = {}
     for k, c in (("base", c60), ("shock", shock)):
         say(f"mexico crop shock: {k}, {CROP_MONTHS} months")
-        rates[k] = [_total(ts, INTERNATIONAL, origin="MEX") / _people_at_home(ts, "MEX") for ts, _ in _runs(c, world)]
+        rates[k] = [total(ts, INTERNATIONAL, origin="MEX") / _people_at_home(ts, "MEX") for ts, _ in _runs(c, world)]
     se = [semi_elasticity(s, b, CROP_LOSS_PCT) for s, b in zip(rates["shock"], rates["base"])]
     mean, lo, hi = interval(se)
     passed = bool(CROP_BAND[0] <= mean <= CROP_BAND[1])
