@@ -125,8 +125,9 @@ def _cmd_bench(args) -> int:
     opts = {}
     for item in items:
         key, _, value = item.partition("=")
-        if key not in allowed or not value:
-            raise ConfigError(key, value or None, f"bench takes {', '.join(sorted(allowed))} (KEY=VALUE)")
+        if key not in allowed or (not value and key not in ("reference_sizes", "replicates")):
+            raise ConfigError(key, value or None, f"bench takes {', '.join(sorted(allowed))} (KEY=VALUE; "
+                                                  "reference_sizes= and replicates= may be empty to skip)")
         try:
             nums = [int(x) for x in value.split(",") if x]
         except ValueError:
