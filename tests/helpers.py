@@ -6,6 +6,7 @@ import functools
 
 import numpy as np
 
+from gcm_sim.measures import total
 from gcm_sim.model import MigrationModel
 from gcm_sim.policy import build_config, to_dict
 from gcm_sim.world import load_world
@@ -57,13 +58,7 @@ def _result(cfg, seed, months):
 
 def flow(measure: str, origin=None, destination=None, channel=None):
     """A metric: a measure summed over the run, optionally for some origins/destinations/channels."""
-    def metric(indicators, ts):
-        sel = ts["measure"] == measure
-        for col, values in (("origin", origin), ("destination", destination), ("channel", channel)):
-            if values is not None:
-                sel &= ts[col].astype(str).isin([values] if isinstance(values, str) else values)
-        return float(ts.loc[sel, "value"].sum())
-    return metric
+    return lambda indicators, ts: total(ts, measure, origin, destination, channel)
 
 
 def paired(base, policy, metric, seeds=range(4), months: int = 24):
