@@ -208,5 +208,7 @@ def plot(results: list[Measurement], path) -> None:
     ax.legend()
     ax.set_title("gcm-sim: time against households")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from .report import _atomic
+
+    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=120), binary=True)
     plt.close(fig)

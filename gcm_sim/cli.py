@@ -119,6 +119,7 @@ def _cmd_bench(args) -> int:
     import pandas as pd
 
     from gcm_sim import bench
+    from gcm_sim.report import _atomic
 
     run_dir, items = _split_run_dir(args.items)
     allowed = {"sizes", "months", "reference_sizes", "replicates"}
@@ -147,9 +148,7 @@ def _cmd_bench(args) -> int:
                             else (20_000, 60, 4),
                             progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     table = pd.DataFrame([vars(r) for r in results])
-    tmp = run_dir / "bench.csv.tmp"
-    table.to_csv(tmp, index=False)
-    tmp.replace(run_dir / "bench.csv")
+    _atomic(run_dir / "bench.csv", lambda f: table.to_csv(f, index=False))
     bench.plot(results, run_dir / "bench.png")
     cols = ["kind", "households", "months", "startup_s", "step_s", "output_s", "peak_rss_mb",
             "household_months_per_s", "note"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from .agents.border import effective_interception
 from .categories import (ABROAD, ASYLUM_PENDING, DEAD, DETAINED, IRREGULAR, PENDING, REGULAR, RETURNED,
-                         SMUGGLED, TRANSIT, VISITING, VISITOR)
+                         TRANSIT, VISITING, VISITOR)
 
 
 def record_people(model, measure: str, idx: np.ndarray, destination=None, value=None) -> None:
@@ -82,7 +82,7 @@ def _pay_and_go(model, idx: np.ndarray) -> np.ndarray:
 
 def travel(model, month: int) -> None:
     """One month of travel: legs that end this month are attempted, possibly several in a row."""
-    m, rng = model.migrants, model.rng
+    m = model.migrants
     on_road = np.flatnonzero((m.view("state") == TRANSIT) & m.view("moving"))
     time_left = np.ones(len(on_road), dtype=np.float32)
     for _ in range(8):  # a route has at most 5 legs; short legs chain within the month
@@ -268,6 +268,3 @@ def leg_probabilities(legs, enforcement, b) -> tuple[np.ndarray, np.ndarray]:
         sea, 1 - b["sar_death_reduction"] * enforcement.search_and_rescue, 1.0)
     return p_int, p_death
 
-
-__all__ = ["travel", "start_journeys", "depart_pending", "wait_in_transit", "return_home",
-           "update_leg_beliefs", "leg_probabilities", "record_people", "SMUGGLED", "IRREGULAR"]

@@ -26,7 +26,7 @@ def make_households(world, cfg, b, rng: np.random.Generator) -> Households:
     tab = world.countries
     pop = tab["population"].to_numpy(float)[origins]
     hh_size = tab["household_size"].to_numpy(float)[origins]
-    counts = allocate(pop, 1 / hh_size, cfg.run.households)
+    counts = allocate(pop, cfg.run.households)
     country = np.repeat(np.asarray(origins, dtype=np.int16), counts)
     n = len(country)
     real_households = pop / hh_size

@@ -1,6 +1,5 @@
 """Conservation of people and money, determinism, and the output schema."""
 
-import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -19,7 +19,7 @@ import numpy as np
 from ..categories import CHILD, MEMBER_AGE, MEMBER_SEX, MEMBERS
 
 
-def allocate(populations: np.ndarray, households_per_person: np.ndarray, n: int) -> np.ndarray:
+def allocate(populations: np.ndarray, n: int) -> np.ndarray:
     """Simulated households per origin: sqrt(population) allocation, at least 20 each."""
     share = np.sqrt(populations) / np.sqrt(populations).sum()
     counts = np.maximum(20, np.floor(share * n)).astype(np.int64)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..categories import ABROAD, NO_STATUS, PENDING
+from ..categories import NO_STATUS, PENDING
 
 FIELDS = {
     # identity and demography
@@ -67,12 +67,6 @@ class Migrants:
                 arr[idx] = defaults.get(name, 0)
         self.n = need
         return idx
-
-    def where(self, mask: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(mask)
-
-    def abroad(self) -> np.ndarray:
-        return np.flatnonzero(self.view("state") == ABROAD)
 
     def nbytes(self) -> int:
         return sum(getattr(self, name).nbytes for name in FIELDS)
