@@ -4,11 +4,13 @@ trafficking detection, remittances and return decisions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import gcm_levers
 from .categories import ABROAD, ASYLUM_PENDING, IRREGULAR, OVERSTAY, REGULAR, VISITING
-from .journeys import record_people, return_home
+from .journeys import people_keys, record_people, return_home
 
 
 def visits(model) -> None:
@@ -47,6 +49,26 @@ def border_process(model, month: int) -> None:
         record_people(model, "trafficking_detected", a.detect_trafficking(m, rng))
 
 
+@dataclass(frozen=True)
+class RemittanceTerms:
+    """Per-corridor terms of sending money home, flat over ``origin * n + destination``.
+
+    They depend only on the corridor's cost, fixed for a run, so they are computed once.
+    """
+
+    cost_pct: np.ndarray               # formal transfer cost, % of the amount
+    amount_share: np.ndarray           # share of the wage sent
+    formal_share_with_id: np.ndarray   # share sent formally by a migrant who has an ID
+
+    @classmethod
+    def of(cls, remittance_cost_pct: np.ndarray, b) -> RemittanceTerms:
+        cost = np.asarray(remittance_cost_pct, dtype=float).ravel()
+        # cheaper transfers: migrants send more (Kpodar & Imam 2024) and more of it formally
+        amount = b["remit_share"] * np.exp(-b["remit_cost_semi_elasticity"] * cost / 100.0)
+        formal = 1.0 / (1.0 + np.exp(b["formal_logit_slope"] * (cost - b["formal_midpoint_pct"])))
+        return cls(cost, amount, formal)
+
+
 def remit_and_return(model) -> None:
     """Employed migrants remit formally (at the corridor's cost, with an ID) or informally;
     save the rest; then decide whether to go home.
@@ -63,21 +85,21 @@ def remit_and_return(model) -> None:
     abroad = np.flatnonzero(m.view("state") == ABROAD)
     m.months_abroad[abroad] += 1
     work = abroad[m.employed[abroad]]
-    o, d = m.origin[work], m.destination[work]
+    corridor = m.origin[work].astype(np.intp) * len(model.world.codes) + m.destination[work]
+    terms = model.remittance_terms
     wage = m.wage_usd[work] * np.where(m.trafficked[work], 1 - b["exploitation_wage_loss"], 1.0)
-    cost = model.rules.remittance_cost_pct[o, d]
-    # cheaper transfers: migrants send more (Kpodar & Imam 2024) and more of it formally
-    amount = b["remit_share"] * wage * np.exp(-b["remit_cost_semi_elasticity"] * cost / 100.0)
-    formal_share = m.has_id[work] / (1.0 + np.exp(b["formal_logit_slope"] * (cost - b["formal_midpoint_pct"])))
+    cost = terms.cost_pct[corridor]
+    amount = wage * terms.amount_share[corridor]
+    formal_share = m.has_id[work] * terms.formal_share_with_id[corridor]
     formal = amount * formal_share
     informal = amount - formal
     fees = formal * cost / 100.0
     received = formal - fees + informal
     w = m.weight[work]
-    record_people(model, "remittances_sent_usd", work, value=w * formal)
-    record_people(model, "remittance_fees_usd", work, value=w * fees)
-    record_people(model, "remittances_informal_usd", work, value=w * informal)
-    record_people(model, "remittances_received_usd", work, value=w * received)
+    keys = people_keys(model, work)
+    for measure, usd in (("remittances_sent_usd", formal), ("remittance_fees_usd", fees),
+                         ("remittances_informal_usd", informal), ("remittances_received_usd", received)):
+        model.recorder.add_keyed(measure, keys, w * usd)
     model.households.receive(m.household[work], received)
     saved = np.maximum(wage * (1 - b["living_cost_share"]) - amount, 0.0)
     repay = np.minimum(m.debt_usd[work], saved)

@@ -321,11 +321,30 @@ def statistics(data: RunData, names: Sequence[str] | None = None) -> dict[str, f
     return {n: float(STATISTICS[n](data)) for n in (names or STATISTICS)}
 
 
-def evaluate(cfg, world, targets: Sequence[Target]) -> pd.DataFrame:
-    """Statistics of every replicate of ``cfg`` (rows: replicates; columns: target names)."""
+def evaluate(cfg, world, targets: Sequence[Target], pool=None) -> pd.DataFrame:
+    """Statistics of every replicate of ``cfg`` (rows: replicates; columns: target names).
+
+    With a process ``pool`` (see :func:`calibrate`) the replicates run in parallel;
+    the numbers are the same, each replicate having its own seed.
+    """
     names = [t.name for t in targets]
-    rows = [statistics(run_replicate(cfg, r, world), names) for r in range(cfg.run.replicates)]
+    if pool is None:
+        rows = [statistics(run_replicate(cfg, r, world), names) for r in range(cfg.run.replicates)]
+    else:
+        from gcm_sim.policy import to_dict
+
+        raw = to_dict(cfg)
+        rows = list(pool.map(_remote_statistics, [(raw, r, world, names) for r in range(cfg.run.replicates)]))
     return pd.DataFrame(rows, columns=names)
+
+
+def _remote_statistics(job) -> dict[str, float]:
+    """Process-pool entry point: rebuild the config (it travels as plain data), run, reduce."""
+    from gcm_sim.policy import build_config
+
+    raw, replicate, world, names = job
+    cfg = build_config(raw, world.iso3, world.tags, world.behaviour)
+    return statistics(run_replicate(cfg, replicate, world), names)
 
 
 def with_behaviour(cfg, world, values: dict[str, float]):
@@ -416,6 +435,8 @@ def calibrate(cfg, world, targets: Sequence[Target], params: Sequence[Parameter]
     """
     from scipy.optimize import minimize
 
+    from gcm_sim.experiment import process_pool, stop_pool
+
     say = progress or (lambda msg: None)
     start = {p.name: float(cfg.behaviour[p.name]) for p in params}
     x0 = np.array([p.to_unit(start[p.name]) for p in params])
@@ -424,9 +445,11 @@ def calibrate(cfg, world, targets: Sequence[Target], params: Sequence[Parameter]
     def values(x) -> dict[str, float]:
         return {p.name: p.from_unit(u) for p, u in zip(params, x)}
 
+    pool = process_pool(cfg.run.workers) if cfg.run.workers > 1 else None  # replicates in parallel
+
     def objective(x) -> float:
         v = values(x)
-        per_rep = evaluate(with_behaviour(cfg, world, v), world, targets)
+        per_rep = evaluate(with_behaviour(cfg, world, v), world, targets, pool)
         f = loss(targets, per_rep.mean().to_dict())
         history.append({"evaluation": len(history) + 1, **v, "objective": f})
         say(f"evaluation {len(history)}/{maxfev}: objective {f:.4g} at "
@@ -438,19 +461,26 @@ def calibrate(cfg, world, targets: Sequence[Target], params: Sequence[Parameter]
         x = x0.copy()
         x[i] = x[i] + FIT_SPACE_STEP if x[i] + FIT_SPACE_STEP <= 1 else x[i] - FIT_SPACE_STEP
         simplex.append(x)
-    res = minimize(objective, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(params),
-                   options={"maxfev": max(int(maxfev), 1), "initial_simplex": np.array(simplex),
-                            "xatol": 1e-3, "fatol": 1e-4})
-    hist = pd.DataFrame(history)
-    best = hist.loc[hist["objective"].idxmin()]
-    fitted = {p.name: float(best[p.name]) for p in params}
-    out = CalibrationResult(list(params), start, fitted, float(best["objective"]),
-                            float(hist["objective"].iloc[0]), len(hist), hist, str(res.message))
-    if final_replicates:
-        final = cfg.replace(run=dataclasses.replace(cfg.run, replicates=final_replicates))
-        say(f"final runs: fitted and starting values, {final_replicates} replicates each")
-        out.table = table(targets, evaluate(with_behaviour(final, world, fitted), world, targets))
-        out.start_table = table(targets, evaluate(with_behaviour(final, world, start), world, targets))
+    try:
+        res = minimize(objective, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(params),
+                       options={"maxfev": max(int(maxfev), 1), "initial_simplex": np.array(simplex),
+                                "xatol": 1e-3, "fatol": 1e-4})
+        hist = pd.DataFrame(history)
+        best = hist.loc[hist["objective"].idxmin()]
+        fitted = {p.name: float(best[p.name]) for p in params}
+        out = CalibrationResult(list(params), start, fitted, float(best["objective"]),
+                                float(hist["objective"].iloc[0]), len(hist), hist, str(res.message))
+        if final_replicates:
+            final = cfg.replace(run=dataclasses.replace(cfg.run, replicates=final_replicates))
+            say(f"final runs: fitted and starting values, {final_replicates} replicates each")
+            out.table = table(targets, evaluate(with_behaviour(final, world, fitted), world, targets, pool))
+            out.start_table = table(targets, evaluate(with_behaviour(final, world, start), world, targets, pool))
+    except BaseException:  # Ctrl-C or a failed run: stop the workers now
+        if pool is not None:
+            stop_pool(pool)
+        raise
+    if pool is not None:
+        pool.shutdown()
     return out
 
 

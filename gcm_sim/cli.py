@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     dc.set_defaults(func=_cmd_discover)
     bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png)")
     bn.add_argument("items", nargs="*", metavar="KEY=VALUE",
-                    help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,60,4 "
+                    help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
                          "[hydra.run.dir=DIR]")
     bn.set_defaults(func=_cmd_bench)
     cal = sub.add_parser("calibrate", help="fit behavioural parameters to the published targets (calibration.md)")
@@ -145,7 +145,7 @@ def _cmd_bench(args) -> int:
                             months=(opts.get("months") or [120])[0],
                             reference_sizes=tuple(opts.get("reference_sizes", (10_000,))),
                             replicate_check=tuple(opts["replicates"]) if "replicates" in opts
-                            else (20_000, 60, 4),
+                            else (20_000, 120, 4),
                             progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     table = pd.DataFrame([vars(r) for r in results])
     _atomic(run_dir / "bench.csv", lambda f: table.to_csv(f, index=False))

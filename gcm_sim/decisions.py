@@ -123,10 +123,15 @@ def choose(utilities: np.ndarray, feasible: np.ndarray, u: np.ndarray, nest: flo
     Returns the chosen option's column, or -1 for "stay". Infeasible options are
     never chosen. ``u`` holds one uniform draw per row.
     """
-    n, k = utilities.shape
+    return choose_from(*nest_probabilities(utilities, feasible, nest), feasible, u)
+
+
+def choose_from(p_move: np.ndarray, within: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """:func:`choose` given the probabilities of :func:`nest_probabilities` (computed once
+    when the caller also needs the shares)."""
+    n, k = within.shape
     if k == 0:
-        return np.full(len(u), -1)
-    p_move, within = nest_probabilities(utilities, feasible, nest)
+        return np.full(n, -1)
     move = u < p_move
     u2 = np.where(move, u / np.maximum(p_move, 1e-300), 0.0)  # uniform again, given a move
     cum = np.cumsum(within, axis=1)
@@ -137,5 +142,9 @@ def choose(utilities: np.ndarray, feasible: np.ndarray, u: np.ndarray, nest: flo
 
 def logit_shares(utilities: np.ndarray, feasible: np.ndarray, nest: float = 1.0) -> np.ndarray:
     """Choice probabilities [n, 1 + K] (column 0 = stay)."""
-    p_move, within = nest_probabilities(utilities, feasible, nest)
+    return shares_from(*nest_probabilities(utilities, feasible, nest))
+
+
+def shares_from(p_move: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """:func:`logit_shares` given the probabilities of :func:`nest_probabilities`."""
     return np.concatenate([(1 - p_move)[:, None], p_move[:, None] * within], axis=1)

@@ -13,7 +13,8 @@ runner therefore keeps the study's state on disk, not in memory:
 - :func:`gather` stacks the per-task files into one table.
 
 The executors are the maintained engines, not a home-made scheduler: the standard
-library's ``ProcessPoolExecutor`` ("spawn" context) for local cores and
+library's ``ProcessPoolExecutor`` ("spawn" context, :func:`gcm_sim.experiment.process_pool`)
+for local cores and
 ``dask.distributed`` (an existing scheduler at ``address``, or a ``LocalCluster``)
 beyond one machine. A local worker process that dies (killed, out of memory) breaks
 the process pool; the runner starts a new pool for the unfinished tasks, at most
@@ -27,12 +28,11 @@ the workers.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,11 +181,11 @@ def _serial(fn, todo, sink: _Sink) -> None:
 
 
 def _processes(fn, todo, sink: _Sink, workers: int) -> None:
-    ctx = multiprocessing.get_context("spawn")
+    from gcm_sim.experiment import process_pool, stop_pool
+
     remaining = dict(todo)
     for attempt in range(MAX_POOL_RESTARTS + 1):
-        pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(remaining))), mp_context=ctx,
-                                   initializer=_worker_init)
+        pool = process_pool(min(workers, len(remaining)))
         pending = {pool.submit(fn, payload): tid for tid, payload in remaining.items()}
         broken = False
         try:
@@ -203,7 +203,7 @@ def _processes(fn, todo, sink: _Sink, workers: int) -> None:
                     else:
                         sink.ok(tid, fut.result())
         except BaseException:  # Ctrl-C: stop the workers now; finished results are on disk
-            _kill_pool(pool, pending)
+            stop_pool(pool, pending)
             raise
         pool.shutdown(wait=not broken, cancel_futures=True)
         if not broken or not remaining:
@@ -215,24 +215,9 @@ def _processes(fn, todo, sink: _Sink, workers: int) -> None:
         sink.fail(tid, RuntimeError(f"worker process died {MAX_POOL_RESTARTS + 1} times"))
 
 
-def _kill_pool(pool, pending) -> None:
-    for fut in pending:
-        fut.cancel()
-    for proc in list(getattr(pool, "_processes", {}).values()):  # no public API before 3.14
-        proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def _remote_tb(exc: BaseException) -> str:
     cause = getattr(exc, "__cause__", None)  # ProcessPoolExecutor attaches the worker traceback here
     return "".join(traceback.format_exception(exc)) + (str(cause) if cause is not None else "")
-
-
-def _worker_init() -> None:
-    """Workers ignore Ctrl-C: the parent handles it (one message, no worker tracebacks)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def dask_client(address: str | None, workers: int | None):

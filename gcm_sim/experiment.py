@@ -8,9 +8,9 @@ with a 95% t-interval. :func:`compare` runs baseline and named scenarios on the
 isolates the policy's effect from noise; its interval is the paired one.
 
 Replicates are independent, so ``cfg.run.workers > 1`` spreads them over processes
-("spawn" context: safe on every platform and with threads in the parent). Results
-are identical to a serial run because each replicate's randomness depends only on
-its own seed, and results are put back in replicate order.
+(:func:`process_pool`). Results are identical to a serial run because each
+replicate's randomness depends only on its own seed, and results are put back in
+replicate order.
 """
 
 from __future__ import annotations
@@ -136,9 +136,7 @@ def _run_all(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable
             out.append((c, r, *run_replicate(c, r, world, on_month=lambda: tick(1))))
         return out
     results: list = [None] * len(jobs)
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                             initializer=_worker_init) as pool:
+    with process_pool(min(workers, len(jobs))) as pool:
         pending = {pool.submit(_remote_replicate, policy.to_dict(c), r, world): i
                    for i, (c, r) in enumerate(jobs)}
         try:
@@ -150,12 +148,29 @@ def _run_all(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable
                     results[i] = (c, r, *fut.result())
                     tick(c.run.months)
         except BaseException:  # Ctrl-C or a failed replicate: stop the other workers now
-            for fut in pending:
-                fut.cancel()
-            for proc in list(getattr(pool, "_processes", {}).values()):  # no public API before 3.14
-                proc.terminate()
+            stop_pool(pool, pending)
             raise
     return results
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes that ignore Ctrl-C (the parent handles it).
+
+    "spawn" is safe on every platform and with threads in the parent (NumPy's BLAS
+    starts threads at import, so "fork" would not be); each worker pays its imports
+    once (2-3 s), small against a run of replicates (docs/performance.md).
+    """
+    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
+
+
+def stop_pool(pool: ProcessPoolExecutor, pending=()) -> None:
+    """Cancel ``pending`` futures and terminate the workers now (Ctrl-C, a failed task)."""
+    for fut in pending:
+        fut.cancel()
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # no public API before 3.14
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _worker_init() -> None:

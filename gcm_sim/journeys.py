@@ -19,12 +19,17 @@ from .categories import (ABROAD, ASYLUM_PENDING, DEAD, DETAINED, IRREGULAR, PEND
 
 def record_people(model, measure: str, idx: np.ndarray, destination=None, value=None) -> None:
     """Record a measure for migrant rows ``idx`` with their full split."""
-    m = model.migrants
     if not len(idx):
         return
-    model.recorder.add(measure, m.weight[idx] if value is None else value, origin=m.origin[idx],
-                       destination=m.destination[idx] if destination is None else destination,
-                       channel=m.channel[idx], sex=m.sex[idx], age=m.age[idx])
+    value = model.migrants.weight[idx] if value is None else value
+    model.recorder.add_keyed(measure, people_keys(model, idx, destination), value)
+
+
+def people_keys(model, idx, destination=None) -> np.ndarray:
+    """The recorder's packed split keys of migrant rows ``idx`` (destination overridable)."""
+    m = model.migrants
+    return model.recorder.split_keys(m.origin[idx], m.destination[idx] if destination is None else destination,
+                                     m.channel[idx], m.sex[idx], m.age[idx])
 
 
 def depart_pending(model, month: int) -> None:

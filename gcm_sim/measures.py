@@ -79,57 +79,62 @@ class Recorder:
     def __init__(self, codes: list[str]):
         self.codes = list(codes) + ["all"]
         self.all_country = len(codes)
+        self.stride = len(self.codes) ** 2 * len(CHANNELS) * len(SEXES) * len(AGE_GROUPS)  # keys per measure
         self._pending: list[tuple[np.ndarray, ...]] = []
         self._months: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.recruitment_months_num = 0.0  # sum of weight * fee / wage over labour placements
         self.recruitment_months_den = 0.0
 
+    def split_keys(self, origin=None, destination=None, channel=ALL_CHANNELS, sex=ALL_SEXES,
+                   age=ALL_AGES) -> np.ndarray:
+        """Pack ``(origin, destination, channel, sex, age_group)`` into one int64 per event.
+
+        A measure's key is ``MEASURE_ID * self.stride + split_keys(...)``; callers that
+        record several measures for the same rows pack once (see :meth:`add_keyed`).
+        ``None`` for origin/destination means ``all``.
+        """
+        nc = len(self.codes)
+        o = self.all_country if origin is None else origin
+        d = self.all_country if destination is None else destination
+        key = np.asarray(o, dtype=np.int64) * nc + np.asarray(d, dtype=np.int64)
+        key = key * len(CHANNELS) + np.asarray(channel, dtype=np.int64)
+        key = key * len(SEXES) + np.asarray(sex, dtype=np.int64)
+        return key * len(AGE_GROUPS) + np.asarray(age, dtype=np.int64)
+
     def add(self, measure: str, value, origin=None, destination=None, channel=ALL_CHANNELS,
             sex=ALL_SEXES, age=ALL_AGES) -> None:
         """Record values (arrays broadcast together); ``None`` for origin/destination means ``all``."""
+        self.add_keyed(measure, self.split_keys(origin, destination, channel, sex, age), value)
+
+    def add_keyed(self, measure: str, split_keys, value) -> None:
+        """Record values against keys already packed by :meth:`split_keys`."""
         value = np.asarray(value, dtype=np.float64)
         if value.size == 0:
             return
         n = value.shape[0] if value.ndim else 1
-        parts = []
-        for x, default in ((origin, self.all_country), (destination, self.all_country),
-                           (channel, ALL_CHANNELS), (sex, ALL_SEXES), (age, ALL_AGES)):
-            x = default if x is None else x
-            parts.append(np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)))
-        mid = np.full(n, MEASURE_ID[measure], dtype=np.int64)
-        self._pending.append((mid, *parts, np.broadcast_to(value, (n,))))
+        keys = np.broadcast_to(MEASURE_ID[measure] * self.stride + np.asarray(split_keys, dtype=np.int64), (n,))
+        self._pending.append((keys, np.broadcast_to(value, (n,))))
 
     def close_month(self, month: int) -> None:
         """Sum this month's events by key; every measure gets at least a zero row."""
         nc = len(self.codes)
-        zeros = np.arange(len(MEASURES), dtype=np.int64)
-        m = [zeros]
-        cols = [[np.full(len(MEASURES), self.all_country)], [np.full(len(MEASURES), self.all_country)],
-                [np.full(len(MEASURES), ALL_CHANNELS)], [np.full(len(MEASURES), ALL_SEXES)],
-                [np.full(len(MEASURES), ALL_AGES)]]
-        vals = [np.zeros(len(MEASURES))]
-        for mid, o, d, ch, s, a, v in self._pending:
-            m.append(mid)
-            for col, x in zip(cols, (o, d, ch, s, a)):
-                col.append(x)
-            vals.append(v)
+        zero_keys = _zero_keys(nc)
+        keys = np.concatenate([zero_keys] + [k for k, _ in self._pending])
+        values = np.concatenate([np.zeros(len(MEASURES))] + [v for _, v in self._pending])
         self._pending.clear()
-        o, d, ch, s, a = (np.concatenate(c) for c in cols)
-        key = ((((np.concatenate(m) * nc + o) * nc + d) * len(CHANNELS) + ch) * len(SEXES) + s) * len(AGE_GROUPS) + a
         # a dense sum over the whole key space is faster than sorting the events
-        dense = np.bincount(key, weights=np.concatenate(vals), minlength=self._key_space())
-        uniq = np.union1d(np.flatnonzero(dense), _zero_keys(nc))
+        dense = np.bincount(keys, weights=values, minlength=self._key_space())
+        uniq = np.union1d(np.flatnonzero(dense), zero_keys)
         sums = dense[uniq]
         # a zero 'all' row only for measures with nothing else this month
         nonzero = sums != 0
-        present = np.unique(self._decode(uniq[nonzero])[0])
-        zero_rows = _zero_keys(nc)
-        zero_rows = zero_rows[~np.isin(np.arange(len(MEASURES)), present)]
+        present = np.unique(uniq[nonzero] // self.stride)
+        zero_rows = zero_keys[~np.isin(np.arange(len(MEASURES)), present)]
         keep = nonzero | np.isin(uniq, zero_rows)
         self._months.append((month, uniq[keep], sums[keep]))
 
     def _key_space(self) -> int:
-        return len(MEASURES) * len(self.codes) ** 2 * len(CHANNELS) * len(SEXES) * len(AGE_GROUPS)
+        return len(MEASURES) * self.stride
 
     def totals(self) -> dict[str, float]:
         """Each measure summed over all months (for stocks: over all month ends)."""

@@ -18,7 +18,7 @@ from .agents.migrants import Migrants
 from .agents.recruiters import Recruiter, Smuggler
 from .categories import FAMILY, HUMANITARIAN, INTERNAL, LABOUR, PENDING, SMUGGLED, TRANSIT, VISITOR
 from .corridors import resolve
-from .decisions import Weights, choose, logit_shares, option_utilities
+from .decisions import Weights, choose_from, nest_probabilities, option_utilities, shares_from
 from .measures import Recorder, indicators
 from .options import Context, build
 from .policy import Config, build_config, to_dict
@@ -126,10 +126,17 @@ class MigrationModel(mesa.Model):
             world = load_world(cfg.world if cfg is not None else None)
         cfg = apply_keywords(cfg if cfg is not None else default_config(world), world, levers)
         super().__init__(rng=rng)
+        # Who considers a move and what they draw get a stream of their own (a child of the
+        # model's seed): two runs on the same seed that differ in policy then put the same
+        # households before the same choices each month, however many draws the policy's
+        # own mechanisms used (common random numbers; Law 2015, Simulation Modeling and
+        # Analysis, 11.2). Paired differences between scenarios get much less noisy.
+        (self.decision_rng,) = self.rng.spawn(1)
         self.cfg, self.world, self.replicate = cfg, world, replicate
         self.b = dict(cfg.behaviour)
         gcm_levers.effective_behaviour(self.b, cfg.policy)  # rates GCM levers change (ID, skills, detection)
         self.rules = resolve(world, cfg)
+        self.remittance_terms = abroad.RemittanceTerms.of(self.rules.remittance_cost_pct, self.b)
         self._country_arrays()
         self._legs()
         if cfg.run.engine == "reference":
@@ -146,7 +153,6 @@ class MigrationModel(mesa.Model):
         self.info_boost = gcm_levers.info_boost(world, cfg)  # information campaigns, per origin
         self.propensity_table = gcm_levers.propensity_table(world, cfg)  # who leaves, by channel
         self._options = None
-        self._base_hazard = None
         self.recorder = Recorder(world.codes)
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.recorder.month_totals().get(name, 0.0))
@@ -327,14 +333,33 @@ class MigrationModel(mesa.Model):
         hh = self.households
         if self.cfg.run.engine == "reference":
             return hh.decide(self)
-        if self._base_hazard is None:  # constant per household: computed once
-            self._base_hazard = (self.b["consider_rate"] * (
-                1 + self.b["insecurity_consider_boost"] * self.insecurity[hh.country])).astype(np.float32)
-        u = self.rng.random(hh.n, dtype=np.float32)
-        shocked = hh.shock_loss > 0
-        u[shocked] /= np.float32(self.b["shock_consider_boost"])  # u < h*k  <=>  u/k < h
-        considering = np.flatnonzero(u < self._base_hazard)
+        considering = self.considering()
         return self.choose_for(considering)
+
+    def considering(self) -> np.ndarray:
+        """Rows of the households that consider a move this month, in row order.
+
+        Each household considers with its monthly hazard: the country's base rate
+        raised by insecurity, times ``shock_consider_boost`` while a climate shock cuts
+        its income. Households that do not consider must cost almost nothing, so the
+        Bernoulli draws are made per country block by drawing how many candidates
+        there are (binomial at the block's highest hazard), which rows (without
+        replacement) and thinning the candidates to their own hazard: the same law as
+        one uniform per household, at a cost proportional to the considerers.
+        """
+        hh, rng, b = self.households, self.decision_rng, self.b
+        boost = b["shock_consider_boost"]
+        shocked_in = np.bincount(hh.country[hh.shocked], minlength=len(self.world.codes)) > 0
+        out = []
+        for c, lo, hi in hh.blocks():
+            base = b["consider_rate"] * (1 + b["insecurity_consider_boost"] * self.insecurity[c])
+            top = min(1.0, base * max(boost, 1.0)) if shocked_in[c] else min(1.0, base)
+            cand = lo + rng.choice(hi - lo, rng.binomial(hi - lo, top), replace=False)
+            if shocked_in[c]:
+                hazard = np.where(hh.shock_loss[cand] > 0, min(1.0, base * boost), min(1.0, base))
+                cand = cand[rng.random(len(cand)) * top < hazard]
+            out.append(np.sort(cand))
+        return np.concatenate(out) if out else np.empty(0, np.int64)
 
     def choose_for(self, considering: np.ndarray) -> list[tuple[int, object, np.ndarray, np.ndarray]]:
         """The choice kernel for the given households, grouped by origin: (origin, options, hh, column)."""
@@ -350,25 +375,35 @@ class MigrationModel(mesa.Model):
             earnings = earnings_all[mine]
             if not len(sel) or not len(opts):
                 continue
-            dest = opts.dest.astype(np.int64)
-            ties = hh.abroad[sel][:, dest] + self.community[o, dest][None, :]
-            regular_tie = hh.abroad_regular[sel][:, dest] > 0
-            quota_open = (opts.quota < 0) | (self.quota_budget[np.maximum(opts.quota, 0)] > 0)
-            u, feasible = option_utilities(
-                opts, hh.skill[sel], earnings,
-                hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(self.insecurity[o]),
-                hh.rural[sel], hh.shock_loss[sel], quota_open, float(self.info_boost[o]), self.weights)
-            self.add_expected_demand(opts, u, feasible, hh.weight[sel])
-            col = choose(u, feasible, self.rng.random(len(sel)), self.weights.nest)
+            p_move, within, feasible = self.choice_probabilities(o, opts, sel, earnings)
+            self.add_expected_demand(opts, p_move, within, hh.weight[sel])
+            col = choose_from(p_move, within, feasible, self.decision_rng.random(len(sel)))
             go = col >= 0
             if go.any():
                 out.append((o, opts, sel[go], col[go]))
         return out
 
-    def add_expected_demand(self, opts, u: np.ndarray, feasible: np.ndarray, weight: np.ndarray) -> None:
+    def choice_probabilities(self, o: int, opts, sel: np.ndarray, earnings: np.ndarray | None = None):
+        """Nested-logit probabilities of households ``sel`` of origin ``o`` over ``opts``:
+        P(move) [n], P(option | move) [n, K] and feasibility [n, K]."""
+        hh = self.households
+        if earnings is None:
+            earnings = hh.earnings_per_adult_of(sel)
+        dest = opts.dest.astype(np.int64)
+        ties = hh.abroad[sel][:, dest] + self.community[o, dest][None, :]
+        regular_tie = hh.abroad_regular[sel][:, dest] > 0
+        quota_open = (opts.quota < 0) | (self.quota_budget[np.maximum(opts.quota, 0)] > 0)
+        u, feasible = option_utilities(
+            opts, hh.skill[sel], earnings,
+            hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(self.insecurity[o]),
+            hh.rural[sel], hh.shock_loss[sel], quota_open, float(self.info_boost[o]), self.weights)
+        return (*nest_probabilities(u, feasible, self.weights.nest), feasible)
+
+    def add_expected_demand(self, opts, p_move: np.ndarray, within: np.ndarray, weight: np.ndarray) -> None:
+        """Expected applicants per quota: choice probabilities x household weights."""
         rationed = opts.quota >= 0
         if rationed.any():
-            shares = logit_shares(u, feasible, self.weights.nest)[:, 1:]
+            shares = shares_from(p_move, within)[:, 1:]
             np.add.at(self.expected_demand, opts.quota[rationed], weight @ shares[:, rationed])
 
     def place_regular(self, movers, month: int) -> None:
@@ -501,18 +536,21 @@ class MigrationModel(mesa.Model):
     def record(self, month: int) -> None:
         from .agents.border import stock_masks
         m, hh, rec = self.migrants, self.households, self.recorder
+        rows = slice(0, m.n)
+        by_destination = journeys.people_keys(self, rows)  # packed once for all stocks
+        by_location = journeys.people_keys(self, rows, destination=m.location[rows])
+        weight = m.weight[rows]
         for name, mask in stock_masks(m).items():
-            idx = np.flatnonzero(mask)
-            where = m.location[idx] if name in ("stranded_in_transit", "detained", "detained_children") else None
-            journeys.record_people(self, name, idx, destination=where)
+            keys = by_location if name in ("stranded_in_transit", "detained", "detained_children") else by_destination
+            rec.add_keyed(name, keys[mask], weight[mask])
         # household-level measures are summed by origin first (one row per country, not per household)
         n = len(self.world.codes)
         countries = np.arange(n)
-        at_home = np.bincount(hh.country, weights=hh.people() * hh.weight, minlength=n)
+        at_home = hh.sum_by_country(hh.people() * hh.weight)
         pending = np.flatnonzero(m.view("state") == PENDING)
         at_home += np.bincount(m.origin[pending], weights=m.weight[pending], minlength=n)
         rec.add("people_at_home", at_home, origin=countries)
-        shocked = hh.shock_until > month
+        shocked = hh.shocked
         rec.add("climate_affected_households",
                 np.bincount(hh.country[shocked], weights=hh.weight[shocked], minlength=n), origin=countries)
         rec.close_month(month)

@@ -72,7 +72,8 @@ def test_lever_direction(case):
     policy = mobile(**levers)
     base = mobile(policy__visa__default__multi_entry=False) if name == "visa_multi_entry" else BASE
     # rarer events need more seeds for the same power
-    seeds = range(10) if name in ("visa_multi_entry", "fee_cap", "licensing_enforcement", "origin_employment") \
+    seeds = range(10) if name in ("visa_multi_entry", "fee_cap", "employer_pays", "licensing_enforcement",
+                                  "origin_employment") \
         else range(4)
     assert_direction(paired(base, policy, indicator, seeds=seeds, months=MONTHS), direction, name)
 

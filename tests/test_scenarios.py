@@ -28,9 +28,11 @@ TARGETED = ["SEN", "GIN", "MLI", "CIV", "NGA", "NER", "GTM", "HND", "SLV", "MEX"
 @pytest.mark.parametrize("name", ["visa_liberalisation", "regular_pathways"])
 def test_pathways_shift_people_from_irregular_to_regular(baseline, name):
     """Measured on the origins the scenarios open pathways for (elsewhere nothing changes,
-    and the South Asian labour flows would only add noise)."""
+    and the South Asian labour flows would only add noise). The fall in irregular
+    departures is a substitution effect of a few percent against seed-to-seed swings
+    of whole records (weights of thousands of people), hence 12 seeds."""
     policy = cfg(name)
-    seeds = range(8)
+    seeds = range(12)
     assert_direction(paired(baseline, policy, flow("departures_irregular", TARGETED), seeds, 36), "down", name)
     assert_direction(paired(baseline, policy, flow("departures_regular", TARGETED), seeds, 36), "up", name)
 

@@ -18,7 +18,7 @@ import mesa
 from mesa.agent import AgentSet
 import numpy as np
 
-from ..decisions import choose, option_utilities
+from ..decisions import choose_from, nest_probabilities, option_utilities
 from .households import Households
 
 
@@ -68,7 +68,7 @@ class HouseholdAgent(mesa.Agent):
         Sets ``self.choice`` to the chosen option's column in ``options[country]``, or -1.
         """
         self.choice = -1
-        s, i, rng = self.store, self.row, self.model.rng
+        s, i, rng = self.store, self.row, self.model.decision_rng
         c = int(s.country[i])
         hazard = b["consider_rate"] * (1 + b["insecurity_consider_boost"] * insecurity[c])
         if s.shock_loss[i] > 0:
@@ -88,8 +88,9 @@ class HouseholdAgent(mesa.Agent):
             opts, np.array([s.skill[i]]), np.array([earnings]), np.array([s.income_usd[i]]),
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
             np.array([s.shock_loss[i]]), quota_open, float(self.model.info_boost[c]), weights)
-        self.model.add_expected_demand(opts, u, feasible, np.array([s.weight[i]], dtype=float))
-        col = int(choose(u, feasible, np.array([rng.random()]), weights.nest)[0])
+        p_move, within = nest_probabilities(u, feasible, weights.nest)
+        self.model.add_expected_demand(opts, p_move, within, np.array([s.weight[i]], dtype=float))
+        col = int(choose_from(p_move, within, feasible, np.array([rng.random()]))[0])
         if col >= 0:
             names = self.model.world.codes
             self.story.append(f"month {self.model.steps}: chose {_channel(opts.channel[col])} "
