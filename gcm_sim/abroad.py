@@ -106,21 +106,25 @@ def remit_and_return(model) -> None:
     m.debt_usd[work] -= repay
     m.savings_usd[work] += (saved - repay).astype(np.float32)
 
-    # return decisions (target savers, unemployment, circularity, reintegration support)
+    # return decisions (target savers, unemployment, circularity, reintegration support);
+    # float32 and lookups by month abroad: this runs over every migrant abroad every month
+    if not len(abroad):
+        return
+    f32 = np.float32
     status = m.status[abroad]
-    home_income = np.maximum(model.households.income_of(m.household[abroad]), 1.0)
-    target = b["return_savings_target_months"] * home_income
+    home_income = np.maximum(model.households.income_usd[m.household[abroad]], f32(1.0))
+    hazard = np.full(len(abroad), f32(b["return_base"]))
+    hazard[m.savings_usd[abroad] >= f32(b["return_savings_target_months"]) * home_income] += f32(b["return_target_boost"])
+    hazard[~m.employed[abroad]] += f32(b["return_unemployed_boost"])
+    hazard[m.multi_entry[abroad] & (status == REGULAR)] += f32(b["return_circular_boost"])
     reint = model.cfg.policy.enforcement.returns.reintegration_usd
-    hazard = (b["return_base"]
-              + b["return_target_boost"] * (m.savings_usd[abroad] >= target)
-              + b["return_unemployed_boost"] * ~m.employed[abroad]
-              + b["return_circular_boost"] * (m.multi_entry[abroad] & (status == REGULAR))
-              + b["reintegration_weight"] * reint / (12 * home_income))
+    if reint:
+        hazard += f32(b["reintegration_weight"] * reint / 12) / home_income
+    months = np.maximum(m.months_abroad[abroad], 0)
+    decay = np.exp(-np.arange(months.max() + 1) / b["settlement_months"]).astype(f32)  # by months abroad
     settles = ~model.no_settlement[m.location[abroad]]
-    hazard = np.where(settles, hazard * np.exp(-m.months_abroad[abroad] / b["settlement_months"]),
-                      hazard + 1.0 / b["contract_months"])
-    hazard = hazard * np.where(status == IRREGULAR, b["return_irregular_factor"], 1.0)
-    hazard = np.where((status == ASYLUM_PENDING) | (status == VISITING) | (m.debt_usd[abroad] > 0)
-                      & m.trafficked[abroad], 0.0, hazard)
-    go = abroad[rng.random(len(abroad)) < hazard]
+    hazard = np.where(settles, hazard * decay[months], hazard + f32(1.0 / b["contract_months"]))
+    hazard[status == IRREGULAR] *= f32(b["return_irregular_factor"])
+    hazard[(status == ASYLUM_PENDING) | (status == VISITING) | (m.debt_usd[abroad] > 0) & m.trafficked[abroad]] = 0
+    go = abroad[rng.random(len(abroad), dtype=f32) < hazard]
     return_home(model, go, forced=False)

@@ -73,8 +73,7 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     move earns the urban premium and escapes a climate shock's income loss.
     """
     n = len(skill)
-    wage = opts.wage_usd[:, skill].T  # [n, K]
-    gain = np.log(np.maximum(np.nan_to_num(wage, nan=1.0), 1.0)) - np.log(np.maximum(home_earnings_usd, 1.0))[:, None]
+    gain = opts.log_wage[:, skill].T - np.log(np.maximum(home_earnings_usd, 1.0))[:, None]  # [n, K]
     internal_gain = np.log(w.urban_premium) - np.log(np.maximum(1.0 - shock_loss, 0.05))
     gain = np.where(opts.international[None, :] == 0, internal_gain[:, None], gain)
     info = 1.0 - np.exp(-w.info_per_tie * ties)
@@ -82,10 +81,11 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     death = believed_death(opts.death_truth[None, :], opts.death_prior[None, :], info)
     annual = 12.0 * np.maximum(income_usd, 1.0)
     cost = opts.cost_usd[None, :] / annual[:, None]
-    u = (opts.asc[None, :] + w.gain * gain + w.ties * np.log1p(ties)
+    log_ties = np.log1p(ties)
+    u = (opts.asc[None, :] + w.gain * gain + w.ties * log_ties
          + np.log(np.maximum(opts.success[None, :], 1e-9)) - w.death * death - w.cost * cost
          - w.delay * opts.delay_months[None, :] + w.insecurity * insecurity * opts.international[None, :])
-    credit = w.lend_per_tie_usd * np.log1p(ties) + opts.credit_share[None, :] * opts.credit_base_usd[None, :]
+    credit = w.lend_per_tie_usd * log_ties + opts.credit_share[None, :] * opts.credit_base_usd[None, :]
     feasible = opts.cost_usd[None, :] <= assets_usd[:, None] + credit
     feasible &= quota_open[None, :]
     feasible &= opts.skill_mask[:, skill].T
@@ -109,7 +109,7 @@ def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float)
     v = np.where(feasible, utilities / nest, -np.inf)
     top = v.max(axis=1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
-    e = np.where(feasible, np.exp(v - top), 0.0)
+    e = np.exp(v - top)  # infeasible: exp(-inf) = 0
     total = e.sum(axis=1)
     inclusive = np.where(total > 0, np.log(np.maximum(total, 1e-300)) + top[:, 0], -np.inf)
     p_move = np.where(total > 0, 1.0 / (1.0 + np.exp(-np.clip(nest * inclusive, -700, 700))), 0.0)

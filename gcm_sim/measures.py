@@ -73,6 +73,9 @@ INDICATORS = {
 }
 
 
+PREAGGREGATE_EVENTS = 4096  # batches larger than this are summed by key when recorded
+
+
 class Recorder:
     """Collects events each month and keeps the monthly sums."""
 
@@ -107,34 +110,38 @@ class Recorder:
         self.add_keyed(measure, self.split_keys(origin, destination, channel, sex, age), value)
 
     def add_keyed(self, measure: str, split_keys, value) -> None:
-        """Record values against keys already packed by :meth:`split_keys`."""
+        """Record values against keys already packed by :meth:`split_keys`.
+
+        Large batches (a stock over every migrant record, remittances of every worker)
+        are summed by key at once, into the few thousand keys one measure can have, so
+        the month's events stay small whatever the population (docs/performance.md).
+        """
         value = np.asarray(value, dtype=np.float64)
         if value.size == 0:
             return
         n = value.shape[0] if value.ndim else 1
-        keys = np.broadcast_to(MEASURE_ID[measure] * self.stride + np.asarray(split_keys, dtype=np.int64), (n,))
-        self._pending.append((keys, np.broadcast_to(value, (n,))))
+        split = np.broadcast_to(np.asarray(split_keys, dtype=np.int64), (n,))
+        value = np.broadcast_to(value, (n,))
+        if n > PREAGGREGATE_EVENTS:
+            dense = np.bincount(split, weights=value, minlength=self.stride)
+            split = np.flatnonzero(dense)
+            value = dense[split]
+        self._pending.append((MEASURE_ID[measure] * self.stride + split, value))
 
     def close_month(self, month: int) -> None:
         """Sum this month's events by key; every measure gets at least a zero row."""
-        nc = len(self.codes)
-        zero_keys = _zero_keys(nc)
+        zero_keys = _zero_keys(len(self.codes))
         keys = np.concatenate([zero_keys] + [k for k, _ in self._pending])
         values = np.concatenate([np.zeros(len(MEASURES))] + [v for _, v in self._pending])
         self._pending.clear()
-        # a dense sum over the whole key space is faster than sorting the events
-        dense = np.bincount(keys, weights=values, minlength=self._key_space())
-        uniq = np.union1d(np.flatnonzero(dense), zero_keys)
-        sums = dense[uniq]
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        sums = np.bincount(inverse, weights=values, minlength=len(uniq))
         # a zero 'all' row only for measures with nothing else this month
         nonzero = sums != 0
         present = np.unique(uniq[nonzero] // self.stride)
         zero_rows = zero_keys[~np.isin(np.arange(len(MEASURES)), present)]
         keep = nonzero | np.isin(uniq, zero_rows)
         self._months.append((month, uniq[keep], sums[keep]))
-
-    def _key_space(self) -> int:
-        return len(MEASURES) * self.stride
 
     def totals(self) -> dict[str, float]:
         """Each measure summed over all months (for stocks: over all month ends)."""

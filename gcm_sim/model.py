@@ -154,8 +154,9 @@ class MigrationModel(mesa.Model):
         self.propensity_table = gcm_levers.propensity_table(world, cfg)  # who leaves, by channel
         self._options = None
         self.recorder = Recorder(world.codes)
+        self.month_totals: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
-            name: (lambda m, name=name: m.recorder.month_totals().get(name, 0.0))
+            name: (lambda m, name=name: m.month_totals.get(name, 0.0))
             for name in ("departures_regular", "departures_irregular", "departures_internal",
                          "arrivals_irregular", "deaths", "interceptions", "stock_regular", "stock_irregular",
                          "stranded_in_transit", "remittances_sent_usd", "remittances_received_usd",
@@ -537,12 +538,14 @@ class MigrationModel(mesa.Model):
         from .agents.border import stock_masks
         m, hh, rec = self.migrants, self.households, self.recorder
         rows = slice(0, m.n)
-        by_destination = journeys.people_keys(self, rows)  # packed once for all stocks
-        by_location = journeys.people_keys(self, rows, destination=m.location[rows])
+        by_destination = journeys.people_keys(self, rows)  # packed once for the stocks abroad
         weight = m.weight[rows]
         for name, mask in stock_masks(m).items():
-            keys = by_location if name in ("stranded_in_transit", "detained", "detained_children") else by_destination
-            rec.add_keyed(name, keys[mask], weight[mask])
+            if name in ("stranded_in_transit", "detained", "detained_children"):  # where they are held
+                idx = np.flatnonzero(mask)
+                rec.add_keyed(name, journeys.people_keys(self, idx, destination=m.location[idx]), weight[idx])
+            else:
+                rec.add_keyed(name, by_destination[mask], weight[mask])
         # household-level measures are summed by origin first (one row per country, not per household)
         n = len(self.world.codes)
         countries = np.arange(n)
@@ -554,6 +557,7 @@ class MigrationModel(mesa.Model):
         rec.add("climate_affected_households",
                 np.bincount(hh.country[shocked], weights=hh.weight[shocked], minlength=n), origin=countries)
         rec.close_month(month)
+        self.month_totals = rec.month_totals()  # this month's totals, read by the DataCollector
 
     # --- results ------------------------------------------------------------------------
     def timeseries(self):

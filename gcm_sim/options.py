@@ -8,7 +8,7 @@ numbers, no state changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +45,10 @@ class OptionSet:
     skill_mask: np.ndarray      # [K, 3] bool: skills eligible
     base_success: np.ndarray    # success before rationing (regular options)
     route_legs: np.ndarray      # [K, 6] leg indices of irregular options, -1 padded
+    log_wage: np.ndarray = field(init=False)  # [K, 3] log of wage_usd (at least USD 1): wages do not change
+
+    def __post_init__(self) -> None:
+        self.log_wage = np.log(np.maximum(np.nan_to_num(self.wage_usd, nan=1.0), 1.0))
 
     def __len__(self) -> int:
         return len(self.dest)

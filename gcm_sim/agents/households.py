@@ -172,9 +172,6 @@ class Households:
         """A member abroad gains (+1) or loses (-1) regular status."""
         np.add.at(self.abroad_regular, (idx, dest), delta)
 
-    def income_of(self, idx: np.ndarray) -> np.ndarray:
-        return self.income_usd[idx]
-
 
 def member_draw(members: np.ndarray, propensity: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Which member leaves: probability proportional to count x propensity (-1 if nobody can).
