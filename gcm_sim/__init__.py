@@ -7,9 +7,6 @@ The Python API (DESIGN.md)::
     result = gcm_sim.run(cfg)
 """
 
-from .policy import Config, ConfigError
-from .world import World, WorldDataError, load_world
-
 __version__ = "0.1.0"
 
 
@@ -34,12 +31,17 @@ def compare(*args, **kwargs):
     return _compare(*args, **kwargs)
 
 
-def __getattr__(name):
-    # MigrationModel imports Mesa (slow); load it on first use so the CLI reports bad input fast
-    if name == "MigrationModel":
-        from .model import MigrationModel
+# Loaded on first use: importing the package imports neither NumPy nor Mesa, so the CLI
+# reports bad input fast and can configure NumPy's threads first (gcm_sim.cli).
+_LAZY = {"MigrationModel": ".model", "Config": ".policy", "ConfigError": ".policy", "World": ".world",
+         "WorldDataError": ".world", "load_world": ".world"}
 
-        return MigrationModel
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'gcm_sim' has no attribute {name!r}")
 
 

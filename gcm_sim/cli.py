@@ -10,13 +10,24 @@ This is the only module that prints to the terminal or exits.
 
 from __future__ import annotations
 
-import argparse
-import datetime as _dt
-import sys
-from collections.abc import Sequence
-from pathlib import Path
+import os
 
-from gcm_sim.policy import ConfigError
+# No helper threads, set before NumPy and pyarrow are imported: one BLAS/OpenMP thread
+# (the model's array work is element-wise, with no large matrix products to share out;
+# parallel work is done by processes) and no background purging thread in pyarrow's
+# jemalloc. A process without other threads can fork its replicate workers instead of
+# spawning them (gcm_sim.experiment.process_context). A user's own settings win.
+for _var, _value in (("OPENBLAS_NUM_THREADS", "1"), ("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"),
+                     ("JE_ARROW_MALLOC_CONF", "background_thread:false")):
+    os.environ.setdefault(_var, _value)
+
+import argparse  # noqa: E402
+import datetime as _dt  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from gcm_sim.policy import ConfigError  # noqa: E402
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130

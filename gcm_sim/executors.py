@@ -13,8 +13,8 @@ runner therefore keeps the study's state on disk, not in memory:
 - :func:`gather` stacks the per-task files into one table.
 
 The executors are the maintained engines, not a home-made scheduler: the standard
-library's ``ProcessPoolExecutor`` ("spawn" context, :func:`gcm_sim.experiment.process_pool`)
-for local cores and
+library's ``ProcessPoolExecutor`` (forked where safe, else spawned:
+:func:`gcm_sim.experiment.process_context`) for local cores and
 ``dask.distributed`` (an existing scheduler at ``address``, or a ``LocalCluster``)
 beyond one machine. A local worker process that dies (killed, out of memory) breaks
 the process pool; the runner starts a new pool for the unfinished tasks, at most
@@ -153,6 +153,7 @@ class _Bar:
             from tqdm import tqdm
 
             tty = sys.stderr.isatty()
+            tqdm.monitor_interval = 0  # no monitor thread, so workers can be forked (process_context)
             self.bar = tqdm(total=total, initial=initial, desc=label, unit="run", file=sys.stderr,
                             dynamic_ncols=True, mininterval=0.2 if tty else 10.0, smoothing=0.1)
             self.bar.set_postfix(failed=0)

@@ -57,9 +57,9 @@ def replicate_seeds(cfg: Config) -> list[np.random.SeedSequence]:
 def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult:
     """Run every replicate of ``cfg`` and summarise the indicators over replicates.
 
-    With ``cfg.run.workers > 1`` replicates run in "spawn" worker processes: a
-    script calling this must guard its entry point with ``if __name__ == "__main__":``
-    (Python's rule for spawned processes; the CLI and notebooks need nothing).
+    With ``cfg.run.workers > 1`` replicates run in worker processes; where they are
+    spawned (:func:`process_context`) a script calling this must guard its entry point
+    with ``if __name__ == "__main__":`` (Python's rule; the CLI and notebooks need nothing).
     ``progress``: True draws a tqdm bar on stderr; a callable gets (done, total) months.
     """
     world = _world(cfg, world)
@@ -153,14 +153,29 @@ def _run_all(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable
     return results
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes that ignore Ctrl-C (the parent handles it).
+def process_context():
+    """How worker processes start: "fork" where it is safe, else "spawn".
 
-    "spawn" is safe on every platform and with threads in the parent (NumPy's BLAS
-    starts threads at import, so "fork" would not be); each worker pays its imports
-    once (2-3 s), small against a run of replicates (docs/performance.md).
+    A forked worker starts at once with the parent's imports; a spawned one pays them
+    (Mesa, pandas, SciPy: about 2.5 s per pool, docs/performance.md), which is most of
+    the overhead of running a few replicates in parallel. Forking is safe on Linux when
+    the parent has no other thread (no lock can be held by a thread the child lacks).
+    The CLI makes that so: one BLAS thread (gcm_sim.cli) and no tqdm monitor thread.
+    Elsewhere (a notebook with NumPy's BLAS threads, macOS) workers are spawned.
+    Results are the same either way: each task carries its own seed.
     """
-    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and len(os.listdir("/proc/self/task")) == 1:  # OS threads
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes (:func:`process_context`) that ignore Ctrl-C
+    (the parent handles it)."""
+    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=process_context(),
                                initializer=_worker_init)
 
 
@@ -274,6 +289,7 @@ class _progress:
             import sys
 
             tty = sys.stderr.isatty()  # in a log file, redraw rarely
+            tqdm.monitor_interval = 0  # no monitor thread, so workers can be forked (process_context)
             self.bar = tqdm(total=self.total, desc=self.label, unit="month", leave=False, dynamic_ncols=True,
                             mininterval=0.1 if tty else 10.0, file=sys.stderr)
         return self.tick
