@@ -64,7 +64,7 @@ def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult
     """
     world = _world(cfg, world)
     with _progress(progress, cfg.run.replicates * cfg.run.months, cfg.scenario.name) as tick:
-        parts = _run_all([(cfg, r) for r in range(cfg.run.replicates)], cfg.run.workers, world, tick)
+        parts = run_jobs([(cfg, r) for r in range(cfg.run.replicates)], cfg.run.workers, world, tick)
     ts, ind = _collect(parts)
     return RunResult(ts, ind, summarise(ind), cfg, {cfg.scenario.name: cfg})
 
@@ -94,7 +94,7 @@ def compare(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = ()
     total = len(names) * cfg.run.replicates * cfg.run.months
     with _progress(progress, total, "compare") as tick:
         jobs = [(c, r) for c in configs.values() for r in range(cfg.run.replicates)]
-        parts = _run_all(jobs, cfg.run.workers, world, tick)
+        parts = run_jobs(jobs, cfg.run.workers, world, tick)
     ts, ind = _collect(parts)
     return RunResult(ts, ind, summarise(ind, baseline=BASELINE), configs[BASELINE], configs)
 
@@ -128,7 +128,7 @@ def _remote_replicate(cfg_dict: dict, replicate: int, world):
     return run_replicate(cfg, replicate, world)
 
 
-def _run_all(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None]):
+def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None]):
     """Run (config, replicate) jobs serially or on a process pool; results in job order."""
     if workers <= 1 or len(jobs) <= 1:
         out = []

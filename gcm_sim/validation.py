@@ -108,9 +108,10 @@ def interval(values) -> tuple[float, float, float]:
 
 
 def _runs(cfg, world) -> list[tuple[pd.DataFrame, dict]]:
-    from gcm_sim.experiment import run_replicate
+    from gcm_sim.experiment import run_jobs
 
-    return [run_replicate(cfg, r, world) for r in range(cfg.run.replicates)]
+    jobs = [(cfg, r) for r in range(cfg.run.replicates)]  # over run.workers processes
+    return [(ts, ind) for _, _, ts, ind in run_jobs(jobs, cfg.run.workers, world, lambda n: None)]
 
 
 def _people_at_home(ts: pd.DataFrame, origin: str) -> float:
