@@ -84,7 +84,9 @@ def floor_kernel(households: int, months: int, seed: int, n_options: int = 25,
     members = np.asfortranarray(rng.integers(0, 3, (n, 5)), dtype=np.int8)
     weight = np.ones(n, np.float32)
     abroad = np.zeros((n, n_countries), np.int8)
-    hazard = 0.01
+    from .world import load_world
+
+    hazard = load_world().behaviour["consider_rate"]  # the default world's rate, as the engine uses
     trend = np.ones(n_countries, np.float32)
     asc = rng.normal(-4, 1, n_options)
     cost = rng.uniform(100, 5000, n_options)
