@@ -243,8 +243,6 @@ def plot(results: list[Measurement], path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     ax.set_title("gcm-sim: time against households")
-    fig.tight_layout()
-    from .report import _atomic
+    from .report import save_figure
 
-    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=120), binary=True)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -50,7 +50,7 @@ import yaml
 
 from gcm_sim import executors, policy
 from gcm_sim.policy import ConfigError
-from gcm_sim.report import _atomic
+from gcm_sim.report import _atomic, save_figure
 
 DESIGNS = ("sobol", "morris", "lhs", "grid")
 STUDY_KEYS = ("name", "design", "samples", "replicates", "seed", "levers", "overrides", "indicators",
@@ -472,11 +472,7 @@ def plot_sensitivity(sens: pd.DataFrame, study: Study, folder: Path) -> list[Pat
         ax.set_title(f"{ind}: {study.design} ({len(study.points)} runs x {study.replicates} replicates)",
                      fontsize="medium")
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path = folder / f"sensitivity_{ind}.png"
-        _atomic(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=100), binary=True)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, folder / f"sensitivity_{ind}.png", dpi=100))
     return written
 
 

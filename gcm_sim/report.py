@@ -64,6 +64,16 @@ def _atomic(path: Path, write: Callable, binary: bool = False) -> None:
         raise
 
 
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Lay out a matplotlib figure, write it as PNG atomically (:func:`_atomic`) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi), binary=True)
+    plt.close(fig)
+    return path
+
+
 def _yaml(data) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
@@ -250,11 +260,7 @@ def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
         axes[0][0].set_ylabel(ylabel)
         axes[0][-1].legend(fontsize="small", loc="best")
         fig.suptitle("mean over replicates; band: 2.5-97.5 percentile of replicates", fontsize="small")
-        fig.tight_layout()
-        path = folder / f"{stem}.png"
-        _atomic(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=110), binary=True)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, folder / f"{stem}.png"))
     return written
 
 
@@ -450,8 +456,4 @@ def write_forest(summary: pd.DataFrame, folder: Path) -> list[Path]:
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels(names, fontsize="small")
     fig.suptitle("change vs baseline, 95% interval (grey: not distinguishable from zero)", fontsize="small")
-    fig.tight_layout()
-    path = folder / "forest.png"
-    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=110), binary=True)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, folder / "forest.png")]

@@ -38,6 +38,7 @@ import pandas as pd
 from .measures import total
 
 from gcm_sim.policy import ConfigError
+from gcm_sim.report import save_figure
 
 CLI_DEFAULTS = ("run.households=10000", "run.months=24", "run.replicates=3")
 HUMP_ORIGIN = "SEN"
@@ -357,10 +358,7 @@ def _plot_hump(d, mean, peak, out: Path) -> str:
     ax.set_xlabel(f"{HUMP_ORIGIN} GNI per capita, PPP USD (wages scaled with it)")
     ax.set_ylabel("emigration per 1,000 per year")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = _figdir(out) / "hump.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, _figdir(out) / "hump.png")
     return f"figures/{path.name}"
 
 
@@ -377,10 +375,7 @@ def _plot_points(name, values, ref, label, out: Path) -> str:
     ax.set_xlabel("replicate")
     ax.set_ylabel(label)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = _figdir(out) / f"{name}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, _figdir(out) / f"{name}.png")
     return f"figures/{path.name}"
 
 
@@ -399,10 +394,7 @@ def _plot_bars(groups: dict, label, name, out: Path) -> str:
     ax.bar(names, means, yerr=half, capsize=5, color=["tab:orange", "tab:blue"])
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel(label, fontsize=8)
-    fig.tight_layout()
-    path = _figdir(out) / f"{name}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, _figdir(out) / f"{name}.png")
     return f"figures/{path.name}"
 
 
