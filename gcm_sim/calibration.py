@@ -41,6 +41,7 @@ import yaml
 from .measures import total
 
 from gcm_sim.policy import ConfigError
+from gcm_sim.report import _atomic
 
 TARGETS_FILE = "targets.yaml"
 LOG_FLOOR = 1e-9  # simulated zeros are scored as this (a large, finite loss)
@@ -499,15 +500,15 @@ def write_outputs(result: CalibrationResult, cfg, run_dir: Path, command: str) -
             "evaluations": result.evaluations, "optimiser": f"scipy Nelder-Mead (bounded): {result.message}",
             "fitted": result.fitted, "start": result.start,
             "bounds": {p.name: [p.low, p.high, p.scale] for p in result.parameters}}
-    (run_dir / "fitted.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
-    result.history.to_csv(run_dir / "history.csv", index=False)
+    _atomic(run_dir / "fitted.yaml", lambda f: f.write(yaml.safe_dump(meta, sort_keys=False)))
+    _atomic(run_dir / "config.yaml", lambda f: f.write(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
+    _atomic(run_dir / "history.csv", lambda f: result.history.to_csv(f, index=False))
     tab = result.table.copy()
     if not result.start_table.empty:
         tab["start_mean"] = result.start_table["simulated_mean"].to_numpy()
         tab["start_inside"] = result.start_table["inside"].to_numpy()
-    tab.to_csv(run_dir / "calibration.csv", index=False)
-    (run_dir / "calibration.md").write_text(markdown(result, meta, tab), encoding="utf-8")
+    _atomic(run_dir / "calibration.csv", lambda f: tab.to_csv(f, index=False))
+    _atomic(run_dir / "calibration.md", lambda f: f.write(markdown(result, meta, tab)))
     return meta
 
 
@@ -568,7 +569,8 @@ def write_behaviour(path: str | Path, fitted: dict[str, float], provenance: str)
         line = f"{m.group(1)}{value:.6g}{rest}"
         text = text[:m.start()] + line + text[m.end():]
     header = f"# Calibrated values written by gcm-sim calibrate: {provenance}\n"
-    p.write_text(header + text if header not in text else text, encoding="utf-8")
+    # atomic: this rewrites the default world's parameters; a half-written file would break every run
+    _atomic(p, lambda f: f.write(header + text if header not in text else text))
 
 
 # --- command line (gcm-sim calibrate) ------------------------------------------------------

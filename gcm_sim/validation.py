@@ -38,7 +38,7 @@ import pandas as pd
 from .measures import total
 
 from gcm_sim.policy import ConfigError
-from gcm_sim.report import save_figure
+from gcm_sim.report import _atomic, save_figure
 
 CLI_DEFAULTS = ("run.households=10000", "run.months=24", "run.replicates=3")
 HUMP_ORIGIN = "SEN"
@@ -475,10 +475,11 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
             "date": _dt.datetime.now().isoformat(timespec="seconds"), "run_dir": str(out),
             "households": cfg.run.households, "replicates": cfg.run.replicates, "seed": cfg.run.seed,
             "months": cfg.run.months, "overrides": " ".join(o for o in overrides)}
-    (out / "validation.md").write_text(markdown(results, meta), encoding="utf-8")
-    pd.DataFrame([{"check": r.name, "published": r.published, "simulated": r.simulated, "ci_low": r.ci_low,
-                   "ci_high": r.ci_high, "tolerance": r.tolerance, "passed": r.passed, "source": r.source}
-                  for r in results]).to_csv(out / "validation.csv", index=False)
+    _atomic(out / "validation.md", lambda f: f.write(markdown(results, meta)))
+    table = pd.DataFrame([{"check": r.name, "published": r.published, "simulated": r.simulated, "ci_low": r.ci_low,
+                           "ci_high": r.ci_high, "tolerance": r.tolerance, "passed": r.passed, "source": r.source}
+                          for r in results])
+    _atomic(out / "validation.csv", lambda f: table.to_csv(f, index=False))
     for r in results:
         echo(f"{'PASS' if r.passed else 'FAIL'}  {r.name}: simulated {_fmt(r.simulated)} "
              f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]; tolerance {r.tolerance}")
