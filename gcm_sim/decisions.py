@@ -51,11 +51,6 @@ class Weights:
                    urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"])
 
 
-def consider(hazard: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Who considers a move this month: a Bernoulli draw per household."""
-    return u < hazard
-
-
 def believed_death(truth: np.ndarray, prior: np.ndarray, info_weight: np.ndarray) -> np.ndarray:
     """Believed probability of dying: information pulls the prior toward the truth."""
     return info_weight * truth + (1.0 - info_weight) * prior
@@ -117,18 +112,13 @@ def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float)
     return p_move, within
 
 
-def choose(utilities: np.ndarray, feasible: np.ndarray, u: np.ndarray, nest: float = 1.0) -> np.ndarray:
-    """Draw one option per row from the nested logit (staying has utility 0).
+def choose_from(p_move: np.ndarray, within: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Draw one option per row from the nested logit (staying has utility 0), given the
+    probabilities of :func:`nest_probabilities`.
 
     Returns the chosen option's column, or -1 for "stay". Infeasible options are
     never chosen. ``u`` holds one uniform draw per row.
     """
-    return choose_from(*nest_probabilities(utilities, feasible, nest), feasible, u)
-
-
-def choose_from(p_move: np.ndarray, within: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """:func:`choose` given the probabilities of :func:`nest_probabilities` (computed once
-    when the caller also needs the shares)."""
     n, k = within.shape
     if k == 0:
         return np.full(n, -1)
@@ -140,11 +130,6 @@ def choose_from(p_move: np.ndarray, within: np.ndarray, feasible: np.ndarray, u:
     return np.where(move & ok, col, -1)
 
 
-def logit_shares(utilities: np.ndarray, feasible: np.ndarray, nest: float = 1.0) -> np.ndarray:
-    """Choice probabilities [n, 1 + K] (column 0 = stay)."""
-    return shares_from(*nest_probabilities(utilities, feasible, nest))
-
-
 def shares_from(p_move: np.ndarray, within: np.ndarray) -> np.ndarray:
-    """:func:`logit_shares` given the probabilities of :func:`nest_probabilities`."""
+    """Choice probabilities [n, 1 + K] (column 0 = stay) from those of :func:`nest_probabilities`."""
     return np.concatenate([(1 - p_move)[:, None], p_move[:, None] * within], axis=1)

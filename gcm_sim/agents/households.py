@@ -75,9 +75,6 @@ class Households:
         self.n_countries = n_countries
 
     # --- reading ---
-    def adults(self) -> np.ndarray:
-        return self.members[:, :4].sum(axis=1, dtype=np.int16)
-
     def people(self) -> np.ndarray:
         return self.members.sum(axis=1, dtype=np.int16)
 
