@@ -1,8 +1,12 @@
-"""Shared helpers for the model tests: configs from dotted keys, paired runs."""
+"""Shared helpers for the tests: configs from dotted keys, paired runs, local servers."""
 
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import socket
+import subprocess
 
 import numpy as np
 
@@ -77,3 +81,21 @@ def assert_direction(diffs: np.ndarray, direction: str, label: str = "") -> None
         assert mean > 2 * se and mean > 0, f"{label}: expected up, mean diff {mean:.4g} (se {se:.3g}) {diffs}"
     else:
         assert mean < -2 * se and mean < 0, f"{label}: expected down, mean diff {mean:.4g} (se {se:.3g}) {diffs}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM a server the test started (by PID), SIGKILL it if it does not exit in time."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import pytest
 
 from gcm_sim import app
 from gcm_sim.cli import main
+
+from .helpers import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -74,12 +75,6 @@ def test_follow_one_household_tells_a_story():
 # --- the page in a browser ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listening_addresses(port: int) -> set[str]:
     """Local addresses with a socket listening on ``port`` (from /proc/net/tcp and tcp6)."""
     out = set()
@@ -103,7 +98,7 @@ def server():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does)")
     pytest.importorskip("playwright")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gcm_sim.cli", "dashboard", f"dashboard.port={port}"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -119,12 +114,7 @@ def server():
                 time.sleep(0.2)
         yield {"url": f"http://127.0.0.1:{port}/", "port": port, "pid": proc.pid}
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc, timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ import pytest
 import yaml
 
 from gcm_sim import explore
+
+from .helpers import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["run.households=1000", "run.months=3"]
@@ -145,25 +146,9 @@ def test_dask_local_cluster_equals_serial(tmp_path):
     pd.testing.assert_frame_equal(serial, dask)
 
 
-def _free_port() -> int:
-    with socket.socket() as sk:
-        sk.bind(("127.0.0.1", 0))
-        return sk.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.mark.slow
 def test_external_dask_scheduler_and_worker_equal_serial(tmp_path):
-    port = _free_port()
+    port = free_port()
     addr = f"tcp://127.0.0.1:{port}"
     dask = [str(Path(sys.executable).with_name("dask"))]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -184,8 +169,8 @@ def test_external_dask_scheduler_and_worker_equal_serial(tmp_path):
         pd.testing.assert_frame_equal(serial, pd.read_parquet(tmp_path / "ext" / "results.parquet"))
     finally:
         if worker is not None:
-            _stop(worker)
-        _stop(sched)
+            stop_process(worker)
+        stop_process(sched)
 
 
 # --- a killed worker -------------------------------------------------------------------------
