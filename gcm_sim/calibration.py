@@ -18,10 +18,9 @@ tool must show how close its baseline is to what was observed. This module
 comment; the CLI does it only with ``write=true``.
 
 Leg-level counts (Central Mediterranean crossings) are not in the timeseries (leg
-events are recorded by origin and final destination), and the model resets its
-per-leg counters each month when it updates beliefs. :class:`_CountingModel`
-accumulates them after the month's travel (its ``hire`` runs after ``travel`` and
-before ``update_leg_beliefs``); it changes nothing else.
+events are recorded by origin and final destination); the model keeps each month's
+per-leg counts in ``model.leg_history`` (written by the beliefs mechanism before it
+resets its counters), and calibration reads them from there.
 """
 
 from __future__ import annotations
@@ -283,34 +282,18 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
 # --- running -------------------------------------------------------------------------------
 
 
-def _counting_model_class():
-    from gcm_sim.model import MigrationModel
-
-    class _CountingModel(MigrationModel):
-        """MigrationModel that keeps the per-leg counts of every month (see the module docstring)."""
-
-        def __init__(self, *a, **kw):
-            super().__init__(*a, **kw)
-            self.leg_log: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-
-        def hire(self):  # runs after journeys.travel and before journeys.update_leg_beliefs
-            self.leg_log.append((self.steps, self.leg_attempts.copy(), self.leg_interceptions.copy(),
-                                 self.leg_deaths.copy()))
-            return super().hire()
-
-    return _CountingModel
-
-
 def run_replicate(cfg, replicate: int, world) -> RunData:
     """One replicate on the contract's seed (replicate r = r-th child of SeedSequence(run.seed))."""
     from gcm_sim.experiment import replicate_seeds
 
-    model = _counting_model_class()(cfg, rng=replicate_seeds(cfg)[replicate], replicate=replicate, world=world)
+    from gcm_sim.model import MigrationModel
+
+    model = MigrationModel(cfg, rng=replicate_seeds(cfg)[replicate], replicate=replicate, world=world)
     for _ in range(cfg.run.months):
         model.step()
     legs = world.legs.reset_index(drop=True)
     rows = []
-    for step, att, inter, dead in model.leg_log:
+    for step, att, inter, dead in model.leg_history:
         rows.append(pd.DataFrame({"from": legs["from"], "to": legs["to"], "month": step,
                                   "attempts": att, "interceptions": inter, "deaths": dead}))
     leg_df = pd.concat(rows, ignore_index=True)

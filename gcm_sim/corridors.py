@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gcm_levers
 from .policy import Config
 from .world import World
 
@@ -109,7 +108,7 @@ def resolve(world: World, cfg: Config) -> CorridorRules:
         r.exists |= sel
     fam = pw.family_reunification
     r.family_quota_year *= fam.quota_multiplier if fam.enabled else 0.0
-    gcm_levers.corridor_levers(r, world, cfg)  # digital visas, border passes, regional, seasonal
+    _corridor_levers(r, world, cfg)  # digital visas, border passes, regional, seasonal
     np.fill_diagonal(r.exists, False)
     np.fill_diagonal(r.regional, False)
     return r
@@ -144,3 +143,30 @@ def _apply(r: CorridorRules, rule, sel: np.ndarray) -> None:
         r.processing_months[sel] = rule.processing_months
     if rule.multi_entry is not None:
         r.multi_entry[sel] = rule.multi_entry
+
+
+def _corridor_levers(r: CorridorRules, world: World, cfg: Config) -> None:
+    """Digital visa processing, border-community passes, regional mobility, seasonal schemes."""
+    b, visa, pw = cfg.behaviour, cfg.policy.visa, cfg.policy.pathways
+    x = visa.digital_processing
+    if x > 0:  # e-visas and verifiable identity: faster, cheaper, fewer bona fide refusals
+        r.processing_months *= 1 - x * b["digital_processing_cut"]
+        r.visa_fee_usd *= 1 - x * b["digital_fee_cut"]
+        r.refusal_rate *= 1 - x * b["digital_refusal_cut"]
+    for bc in visa.border_communities:  # local border-traffic pass: free, immediate, multi-entry
+        sel = pairs(world, bc.origin, bc.destination)
+        r.exists |= sel
+        r.visa_required[sel] = True
+        r.visa_fee_usd[sel] = 0.0
+        r.refusal_rate[sel] = 0.0
+        r.processing_months[sel] = 0.0
+        r.multi_entry[sel] = True
+    for rm in pw.regional_mobility:  # free movement among the members, both ways
+        sel = pairs(world, rm.countries, rm.countries)
+        r.regional |= sel
+        r.visa_required[sel] = False
+    for sc in pw.seasonal:  # work places with multi-entry permits: seasonal workers circulate
+        sel = pairs(world, sc.origin, sc.destination)
+        r.labour_quota_year[sel] += sc.annual_quota
+        r.multi_entry[sel] = True
+        r.exists |= sel

@@ -130,6 +130,27 @@ def choose_from(p_move: np.ndarray, within: np.ndarray, feasible: np.ndarray, u:
     return np.where(move & ok, col, -1)
 
 
+def choose_keyed(utilities: np.ndarray, feasible: np.ndarray, nest: float, p_move: np.ndarray,
+                 u_move: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
+    """Draw one option per row from the nested logit, with draws keyed to the household.
+
+    ``u_move`` [n] uniforms decide moving against ``p_move`` (from
+    :func:`nest_probabilities`); among the feasible options the one with the largest
+    ``utility / nest + gumbel`` is taken (Gumbel-max: exactly the within-nest logit
+    shares, Train 2009, 3.5). ``gumbel`` [n, K] holds standard Gumbel draws keyed to
+    (household, option), so adding an option moves to it only the households that
+    prefer it and leaves every other household's choice as it was.
+    Returns the chosen column, or -1 for "stay".
+    """
+    n, k = feasible.shape
+    if k == 0:
+        return np.full(n, -1)
+    score = np.where(feasible, utilities / nest + gumbel, -np.inf)
+    col = score.argmax(axis=1)
+    move = (u_move < p_move) & feasible.any(axis=1)
+    return np.where(move, col, -1)
+
+
 def shares_from(p_move: np.ndarray, within: np.ndarray) -> np.ndarray:
     """Choice probabilities [n, 1 + K] (column 0 = stay) from those of :func:`nest_probabilities`."""
     return np.concatenate([(1 - p_move)[:, None], p_move[:, None] * within], axis=1)

@@ -8,6 +8,7 @@ numbers, no state changes.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,8 @@ class OptionSet:
     skill_mask: np.ndarray      # [K, 3] bool: skills eligible
     base_success: np.ndarray    # success before rationing (regular options)
     route_legs: np.ndarray      # [K, 6] leg indices of irregular options, -1 padded
+    key: np.ndarray             # uint64: the option's identity (channel, destination, route, kind), the
+                                # same in every arm of a comparison; keys the households' choice draws
     log_wage: np.ndarray = field(init=False)  # [K, 3] log of wage_usd (at least USD 1): wages do not change
 
     def __post_init__(self) -> None:
@@ -212,4 +215,12 @@ def _pack(origin: int, rows: list[dict], b) -> OptionSet:
         # a rationed pathway is as good as the chance of getting one of its places (refresh)
         base_success=get("success", 1.0),
         route_legs=route_legs,
+        key=np.array([option_key(r) for r in rows], dtype=np.uint64),
     )
+
+
+def option_key(row: dict) -> int:
+    """A stable code for an option: what it is, not where it sits in the list."""
+    mask = "".join("1" if x else "0" for x in np.broadcast_to(row.get("skill_mask", True), (3,)))
+    return zlib.crc32(f"{row['channel']}:{row['dest']}:{row.get('route', -1)}:{row.get('skills', False)}:{mask}"
+                      .encode())

@@ -12,8 +12,6 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from .. import gcm_levers
-
 from ..categories import (ABROAD, ASYLUM_PENDING, CHILD, DEAD, DETAINED, IRREGULAR, REGULAR, RETURNED,
                           TRANSIT, VISITING)
 
@@ -32,9 +30,12 @@ class BorderAuthority(mesa.Agent):
         self.detention_months = max(1, int(round(row["detention_months"])))
         alt = enf.detention.alternatives_share
         self.alternatives_share = float(row["alternatives_share"] if alt is None else alt)
+        self.children_alternatives_share = enf.detention.children_alternatives
         self.removal_hazard = float(effective_interception(row["removal_rate_pct_year"] / 1200.0,
                                                            enf.interception_multiplier))
-        self.trafficking_detection = b["trafficking_detection_rate"]
+        # training border officials raises the monthly chance a victim is identified (GCM 10)
+        self.trafficking_detection = min(1.0, b["trafficking_detection_rate"]
+                                         + enf.trafficking_training * b["training_detection_gain"])
         self.backlog = 0.0
 
     @property
@@ -42,11 +43,14 @@ class BorderAuthority(mesa.Agent):
         return self.asylum_capacity > 0
 
     # --- interception --------------------------------------------------------------
-    def hold(self, m, idx: np.ndarray, rng: np.random.Generator, month: int) -> tuple[np.ndarray, np.ndarray]:
-        """Intercepted people: detain or place under alternatives; returns (detained, alternatives)."""
-        u = rng.random(len(idx))
+    def hold(self, m, idx: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Intercepted people: detain or place under alternatives; returns (detained, alternatives).
+
+        ``u`` holds one uniform per person (keyed to the migrant). Children are placed
+        under alternatives first: ``detention.children_alternatives`` of them with the same draw.
+        """
         detain = u >= self.alternatives_share
-        detain &= ~gcm_levers.child_alternative(m.age[idx], u, self.model.cfg)  # children first
+        detain &= ~((m.age[idx] == CHILD) & (u < self.children_alternatives_share))
         det, alt = idx[detain], idx[~detain]
         m.state[det] = DETAINED
         m.months_left[idx] = self.detention_months
@@ -56,39 +60,46 @@ class BorderAuthority(mesa.Agent):
         return det, alt
 
     # --- asylum --------------------------------------------------------------------
-    def decide_asylum(self, m, recognition: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Decide the oldest pending claims up to capacity; returns (recognised, rejected)."""
+    def decide_asylum(self, m, recognition: np.ndarray, month: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decide the oldest pending claims up to capacity; returns (recognised, rejected).
+
+        Claims of the same month are taken in an order keyed to the claimant (stream
+        ``asylum_queue``); streams ``asylum_capacity`` and ``asylum_decision`` likewise.
+        """
+        draws = self.model.draws
         pending = np.flatnonzero((m.view("state") == ABROAD) & (m.view("status") == ASYLUM_PENDING)
                                  & (m.view("location") == self.country))
         w = m.weight[pending]
         self.backlog = float(w.sum())
         if not len(pending) or self.asylum_capacity <= 0:
             return pending[:0], pending[:0]
-        order = np.lexsort((rng.random(len(pending)), m.claim_month[pending]))
+        order = np.lexsort((draws.uniform("asylum_queue", month, m.uid[pending]), m.claim_month[pending]))
         pending = pending[order]
         cum = np.cumsum(m.weight[pending])
         # stochastic rounding of the last claim keeps the expected throughput at capacity
         n_full = int(np.searchsorted(cum, self.asylum_capacity, side="right"))
         if n_full < len(pending):
             prev = cum[n_full - 1] if n_full else 0.0
-            if rng.random() < (self.asylum_capacity - prev) / m.weight[pending[n_full]]:
+            u = draws.uniform("asylum_capacity", month, m.uid[pending[n_full:n_full + 1]])[0]
+            if u < (self.asylum_capacity - prev) / m.weight[pending[n_full]]:
                 n_full += 1
         decided = pending[:n_full]
-        ok = rng.random(len(decided)) < recognition[m.origin[decided]]
+        ok = draws.uniform("asylum_decision", month, m.uid[decided]) < recognition[m.origin[decided]]
         self.backlog -= float(m.weight[decided].sum())
         return decided[ok], decided[~ok]
 
     # --- returns and removals -----------------------------------------------------
-    def removals(self, m, rng: np.random.Generator) -> np.ndarray:
-        """Irregular residents apprehended inland this month (before readmission)."""
+    def removals(self, m, month: int) -> np.ndarray:
+        """Irregular residents apprehended inland this month (before readmission); stream ``removal``."""
         idx = np.flatnonzero((m.view("state") == ABROAD) & (m.view("status") == IRREGULAR)
                              & (m.view("location") == self.country))
-        return idx[rng.random(len(idx)) < self.removal_hazard]
+        return idx[self.model.draws.uniform("removal", month, m.uid[idx]) < self.removal_hazard]
 
-    def detect_trafficking(self, m, rng: np.random.Generator) -> np.ndarray:
+    def detect_trafficking(self, m, month: int) -> np.ndarray:
+        """Victims identified this month (stream ``trafficking_detection``); they leave exploitation."""
         idx = np.flatnonzero(m.view("trafficked") & (m.view("state") == ABROAD)
                              & (m.view("location") == self.country))
-        found = idx[rng.random(len(idx)) < self.trafficking_detection]
+        found = idx[self.model.draws.uniform("trafficking_detection", month, m.uid[idx]) < self.trafficking_detection]
         m.trafficked[found] = False
         return found
 

@@ -43,9 +43,12 @@ class Households:
     """Struct-of-arrays origin households (fast engine)."""
 
     def __init__(self, *, country, weight, rural, skill, members, base_income_usd, assets_usd,
-                 exposed, n_countries: int, n_destinations: int):
+                 exposed, n_countries: int, n_destinations: int, uid=None):
         n = len(country)
         self.n = n
+        # the household's identity: keys its random draws (gcm_sim.draws), whatever row it sits in
+        self.uid = np.arange(n, dtype=np.int64) if uid is None else np.asarray(uid, dtype=np.int64)
+        self.records = np.zeros(n, np.int32)             # migrant records made so far (their uid's low bits)
         self.country = country.astype(np.int16)          # index into world.codes
         self.weight = weight.astype(np.float32)          # real households represented
         self.rural = rural.astype(np.bool_)
@@ -114,10 +117,8 @@ class Households:
         self.assets_usd += saved
         self.remittances_usd[:] = 0
 
-    def train(self, share_per_month: float, income_gain: float, eligible: np.ndarray,
-              rng: np.random.Generator) -> None:
-        """Vocational training: low-skill households gain mid skills and earn more at home."""
-        trainee = eligible & (self.skill == 0) & (rng.random(self.n) < share_per_month)
+    def train(self, trainee: np.ndarray, income_gain: float) -> None:
+        """Vocational training: low-skill trainees gain mid skills and earn more at home."""
         self.skill[trainee] = 1
         self.trained[trainee] = True
         self.base_income_usd[trainee] *= 1 + income_gain
@@ -155,6 +156,20 @@ class Households:
         self.shock_until[done] = 0
         self.assisted[done] = False
         self.shocked = self.shocked[~over]
+
+    def new_migrant_ids(self, idx: np.ndarray) -> np.ndarray:
+        """Identities of new migrant records of households ``idx`` (a household may repeat):
+        ``uid << 16 | k`` for the household's k-th record, so a migrant's draws follow
+        from who it is, not from the order records were created in."""
+        idx = np.asarray(idx, dtype=np.int64)
+        order = np.argsort(idx, kind="stable")
+        sorted_idx = idx[order]
+        first = np.r_[0, np.flatnonzero(np.diff(sorted_idx)) + 1]
+        rank = np.empty(len(idx), np.int64)
+        rank[order] = np.arange(len(idx)) - np.repeat(first, np.diff(np.r_[first, len(idx)]))
+        k = self.records[idx] + rank
+        np.add.at(self.records, idx, 1)
+        return (self.uid[idx].astype(np.uint64) << np.uint64(16)) | k.astype(np.uint64)
 
     def leave(self, idx: np.ndarray, member: np.ndarray) -> None:
         """Members of households ``idx`` leave home (international move)."""

@@ -13,8 +13,8 @@ import numpy as np
 from ..categories import NO_STATUS, PENDING
 
 FIELDS = {
-    # identity and demography
-    "household": np.int32, "origin": np.int16, "destination": np.int16, "channel": np.int8,
+    # identity and demography (uid: household uid << 16 | record number; keys the draws)
+    "uid": np.uint64, "household": np.int32, "origin": np.int16, "destination": np.int16, "channel": np.int8,
     "sex": np.int8, "age": np.int8, "skill": np.int8, "weight": np.float32,
     # where and in what legal position
     "state": np.int8, "status": np.int8, "location": np.int16,

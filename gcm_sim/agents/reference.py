@@ -18,7 +18,8 @@ import mesa
 from mesa.agent import AgentSet
 import numpy as np
 
-from ..decisions import choose_from, nest_probabilities, option_utilities
+from ..decisions import choose_keyed, nest_probabilities, option_utilities
+from ..mechanisms.choice import add_expected_demand
 from .households import Households
 
 
@@ -52,28 +53,22 @@ class HouseholdAgent(mesa.Agent):
         s.assets_usd[i] += saved - repay
         s.remittances_usd[i] = 0.0
 
-    def train(self, share_per_month: float, income_gain: float, eligible: bool) -> None:
-        """Vocational training: a low-skill household may gain mid skills this month."""
-        s, i = self.store, self.row
-        if eligible and s.skill[i] == 0 and self.model.rng.random() < share_per_month:
-            s.skill[i] = 1
-            s.trained[i] = True
-            s.base_income_usd[i] *= 1 + income_gain
-            self.story.append(f"month {self.model.steps}: trained, now mid-skilled")
-
     def decide(self, options: dict, quota_budget: np.ndarray, b: dict, insecurity: np.ndarray,
-               community: np.ndarray, weights) -> None:
+               community: np.ndarray, weights, month: int) -> None:
         """Consider a move with the monthly hazard; if so, choose among feasible options.
 
         Sets ``self.choice`` to the chosen option's column in ``options[country]``, or -1.
+        Its draws come from the same keyed streams as the fast engine's (``consider``,
+        ``move``, ``option``), so the two engines see the same luck household by household.
         """
         self.choice = -1
-        s, i, rng = self.store, self.row, self.model.decision_rng
+        s, i, draws = self.store, self.row, self.model.draws
         c = int(s.country[i])
-        hazard = b["consider_rate"] * (1 + b["insecurity_consider_boost"] * insecurity[c])
+        uid = s.uid[i : i + 1]
+        hazard = min(1.0, b["consider_rate"] * (1 + b["insecurity_consider_boost"] * insecurity[c]))
         if s.shock_loss[i] > 0:
-            hazard *= b["shock_consider_boost"]
-        if rng.random() >= hazard:
+            hazard = min(1.0, hazard * b["shock_consider_boost"])
+        if draws.uniform("consider", month, uid)[0] >= hazard:
             return
         opts = options.get(c)
         if opts is None or not len(opts):
@@ -89,8 +84,9 @@ class HouseholdAgent(mesa.Agent):
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
             np.array([s.shock_loss[i]]), quota_open, float(self.model.info_boost[c]), weights)
         p_move, within = nest_probabilities(u, feasible, weights.nest)
-        self.model.add_expected_demand(opts, p_move, within, np.array([s.weight[i]], dtype=float))
-        col = int(choose_from(p_move, within, feasible, np.array([rng.random()]))[0])
+        add_expected_demand(self.model, opts, p_move, within, np.array([s.weight[i]], dtype=float))
+        col = int(choose_keyed(u, feasible, weights.nest, p_move, draws.uniform("move", month, uid),
+                               draws.gumbel("option", month, uid, opts.key))[0])
         if col >= 0:
             names = self.model.world.codes
             self.story.append(f"month {self.model.steps}: chose {_channel(opts.channel[col])} "
@@ -116,15 +112,11 @@ class ReferenceHouseholds(Households):
     def earn_and_save(self, growth_factor, saving_rate, programme_income) -> None:
         self.agents.shuffle_do("earn_and_save", growth_factor, saving_rate, programme_income)
 
-    def train(self, share_per_month: float, income_gain: float, eligible: np.ndarray, rng=None) -> None:
-        for a in self.agents.shuffle():
-            a.train(share_per_month, income_gain, bool(eligible[a.row]))
-
-    def decide(self, model) -> list:
+    def decide(self, model, month: int) -> list:
         """Every household agent decides in random order; movers grouped by origin."""
         options = model.options()
         self.agents.shuffle_do("decide", options, model.quota_budget, model.b, model.insecurity,
-                               model.community, model.weights)
+                               model.community, model.weights, month)
         movers = {}
         for a in self.agents:
             if a.choice >= 0:

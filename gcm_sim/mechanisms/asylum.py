@@ -1,0 +1,54 @@
+"""Border and asylum: claims decided, removals, trafficking detection (GCM objectives 10-13, 21).
+
+Reads migrants abroad (status, claim month, location, trafficked), recognition and
+readmission rates, border authorities (:class:`gcm_sim.agents.border.BorderAuthority`:
+monthly decision capacity, so backlogs build; removal hazards under enforcement
+effort; detection of trafficking victims) and the temporary-protection lever;
+writes migrants (status, trafficked), households' regular ties, returns (through
+:func:`.returns.return_home`) and asylum_recognised, asylum_rejected,
+trafficking_detected. Recognition rates: UNHCR (SOURCES.md). Rejected claimants are
+returned where the origin readmits them, else stay without status; temporary
+protection gives a share of the rejected a regular stay instead (GCM 5, 12).
+Streams, keyed to the migrant: ``temporary_stay``, ``return_rejected``,
+``return_removed`` (and the authorities' own: ``asylum_queue``, ``asylum_capacity``,
+``asylum_decision``, ``removal``, ``trafficking_detection``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..categories import IRREGULAR, REGULAR
+from .recording import record_people
+from .returns import return_home
+
+
+def step(model, month: int) -> None:
+    m, draws = model.migrants, model.draws
+    for a in model.borders.values():
+        recognised, rejected = a.decide_asylum(m, model.recognition, month)
+        m.status[recognised] = REGULAR
+        model.households.add_regular_tie(m.household[recognised], m.destination[recognised], 1)
+        record_people(model, "asylum_recognised", recognised)
+        record_people(model, "asylum_rejected", rejected)
+        rejected = temporary_stay(model, rejected, month)  # vulnerable: temporary stay
+        back = rejected[draws.uniform("return_rejected", month, m.uid[rejected]) < model.readmission[m.origin[rejected]]]
+        m.status[rejected] = IRREGULAR
+        return_home(model, back, forced=True)
+        removed = a.removals(m, month)
+        removed = removed[draws.uniform("return_removed", month, m.uid[removed]) < model.readmission[m.origin[removed]]]
+        return_home(model, removed, forced=True)
+        record_people(model, "trafficking_detected", a.detect_trafficking(m, month))
+
+
+def temporary_stay(model, rejected: np.ndarray, month: int) -> np.ndarray:
+    """Rejected asylum seekers given temporary stay (regular status); returns the rest."""
+    x = model.cfg.policy.pathways.temporary_protection
+    if x <= 0 or not len(rejected):
+        return rejected
+    m = model.migrants
+    stay = model.draws.uniform("temporary_stay", month, m.uid[rejected]) < x
+    granted = rejected[stay]
+    m.status[granted] = REGULAR
+    model.households.add_regular_tie(m.household[granted], m.destination[granted], 1)
+    return rejected[~stay]

@@ -1,0 +1,131 @@
+"""Consideration and choice: who considers a move this month, and what they choose.
+
+Reads households (country, uid, skill, income, assets, members, ties abroad, rural,
+shock_loss), the options of each origin (built once from the corridor rules,
+refreshed monthly from smuggler prices, route beliefs and quota chances), quota
+budgets and model.info_boost; writes model.expected_demand (applicants expected per
+quota) and returns the movers grouped by origin: ``[(origin, options, rows, column)]``.
+
+Each household considers with the monthly hazard ``consider_rate`` raised by
+insecurity (``insecurity_consider_boost``) and by a climate shock
+(``shock_consider_boost``); one considering then draws from the nested logit of
+:mod:`gcm_sim.decisions` (McFadden 1978; Train 2009, ch. 4). Draws are keyed to
+the household and month (``consider``, ``move``) and to the household, month and
+option (``option``: Gumbel-max within the moving nest), so a household's choice
+changes only where the policy changes what it faces, and a new option takes its
+choosers only from the options they leave (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..decisions import choose_keyed, nest_probabilities, option_utilities, shares_from
+from ..options import Context, build
+
+
+def options(model) -> dict[int, object]:
+    """This month's options per origin: built once, refreshed monthly (prices, beliefs, quotas)."""
+    ctx = context(model)
+    if model._options is None:
+        model._options = {o: build(o, model.world, model.rules, model.quota_keys, ctx, model.b, True)
+                          for o in model.recruiters}
+    else:
+        for opts in model._options.values():
+            opts.refresh(ctx, model.b)
+    return model._options
+
+
+def context(model) -> Context:
+    months = model.cfg.policy.pathways.family_reunification.processing_months
+    return Context(wage=model.wage, informal_penalty=model.informal_penalty,
+                   p_employed_regular=model.p_employed_regular, p_employed_informal=model.p_employed_informal,
+                   p_protection=model.p_claim * model.recognition, asylum_system=model.asylum_system,
+                   leg_price_usd=model.leg_price, leg_interception=model.belief_interception,
+                   leg_death=model.belief_death,
+                   recruiter_fee=lambda o, fee, wage: model.recruiters[o].expected_fee(fee, wage),
+                   skill_recognition=model.b["skill_recognition"],
+                   family_processing_months=model.b["family_processing_months"] if months is None else months,
+                   quota_chance=np.minimum(1.0, (model.quota_annual / 12) / np.maximum(model.quota_demand, 1e-9)))
+
+
+def hazard(model, country: int) -> tuple[float, float]:
+    """Monthly consideration hazard of a country's households: (unshocked, shocked)."""
+    b = model.b
+    base = b["consider_rate"] * (1 + b["insecurity_consider_boost"] * model.insecurity[country])
+    return min(1.0, base), min(1.0, base * b["shock_consider_boost"])
+
+
+def considering(model, month: int) -> np.ndarray:
+    """Rows of the households that consider a move this month, in row order.
+
+    One keyed uniform per household (stream ``consider``) against its hazard.
+    """
+    hh = model.households
+    u = model.draws.uniform("consider", month, hh.uid)
+    out = []
+    shocked = np.zeros(hh.n, bool)
+    shocked[hh.shocked] = hh.shock_loss[hh.shocked] > 0
+    for c, lo, hi in hh.blocks():
+        calm, hit = hazard(model, c)
+        rows = lo + np.flatnonzero(u[lo:hi] < max(calm, hit))
+        h = np.where(shocked[rows], hit, calm)
+        out.append(rows[u[rows] < h])
+    return np.concatenate(out) if out else np.empty(0, np.int64)
+
+
+def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | None = None):
+    """Nested-logit utilities and probabilities of households ``sel`` of origin ``o``:
+    (utilities [n, K], P(move) [n], P(option | move) [n, K], feasibility [n, K])."""
+    hh = model.households
+    if earnings is None:
+        earnings = hh.earnings_per_adult_of(sel)
+    dest = opts.dest.astype(np.int64)
+    ties = hh.abroad[sel][:, dest] + model.community[o, dest][None, :]
+    regular_tie = hh.abroad_regular[sel][:, dest] > 0
+    quota_open = (opts.quota < 0) | (model.quota_budget[np.maximum(opts.quota, 0)] > 0)
+    u, feasible = option_utilities(
+        opts, hh.skill[sel], earnings,
+        hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(model.insecurity[o]),
+        hh.rural[sel], hh.shock_loss[sel], quota_open, float(model.info_boost[o]), model.weights)
+    return (u, *nest_probabilities(u, feasible, model.weights.nest), feasible)
+
+
+def add_expected_demand(model, opts, p_move: np.ndarray, within: np.ndarray, weight: np.ndarray) -> None:
+    """Expected applicants per quota: choice probabilities x household weights."""
+    rationed = opts.quota >= 0
+    if rationed.any():
+        shares = shares_from(p_move, within)[:, 1:]
+        np.add.at(model.expected_demand, opts.quota[rationed], weight @ shares[:, rationed])
+
+
+def choose(model, month: int, rows: np.ndarray) -> list:
+    """The choice of households ``rows``, grouped by origin: [(origin, options, rows, column)]."""
+    hh, out = model.households, []
+    if not len(rows):
+        return out
+    opts_by_origin = options(model)
+    country = hh.country[rows]
+    earnings_all = hh.earnings_per_adult_of(rows)
+    for o, opts in opts_by_origin.items():
+        mine = country == o
+        sel = rows[mine]
+        if not len(sel) or not len(opts):
+            continue
+        u, p_move, within, feasible = probabilities(model, o, opts, sel, earnings_all[mine])
+        add_expected_demand(model, opts, p_move, within, hh.weight[sel])
+        uid = hh.uid[sel]
+        col = choose_keyed(u, feasible, model.weights.nest, p_move,
+                           model.draws.uniform("move", month, uid),
+                           model.draws.gumbel("option", month, uid, opts.key))
+        go = col >= 0
+        if go.any():
+            out.append((o, opts, sel[go], col[go]))
+    return out
+
+
+def step(model, month: int) -> list:
+    """Households that consider a move choose among their feasible options."""
+    if model.cfg.run.engine == "reference":
+        return model.households.decide(model, month)
+    return choose(model, month, considering(model, month))

@@ -1,0 +1,55 @@
+"""Income and saving at home, and the development levers that act on them.
+
+Set-up (:func:`setup`) reads cfg.policy.development and cfg.climate.resilience and
+writes households.programme (programme jobs: origin employment, youth employment,
+a migration-linked development budget for the poorest), model.development_mask,
+model.programme_income and model.resilient (climate-resilient households).
+Monthly (:func:`step`) reads households (base income, shocks, programme, remittances
+received, debt) and writes income_usd, assets_usd, debt_usd, and skill/trained for
+vocational-training trainees; quota budgets are topped up (a year's places arrive
+as twelve monthly parts).
+
+Households earn the wage of their skill at home (world data), save ``saving_rate``
+of income and remittances, and repay debt first (DESIGN.md). Vocational training
+moves a low-skill household to mid skills with ``training_income_gain``.
+Streams: ``programme``, ``youth_programme``, ``resilience`` (set-up, month 0) and
+``training`` (monthly).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def setup(model) -> None:
+    hh, dev, draws = model.households, model.cfg.policy.development, model.draws
+    sel = np.isin(hh.country, [model.world.index[c] for c in model.world.select(dev.origin)])
+    model.development_mask = sel & np.isin(hh.country, list(model.recruiters))
+    if dev.origin_employment > 0:  # programme jobs for that share of the poorer half
+        poor = hh.income_usd < np.median(hh.income_usd)
+        pick = draws.uniform("programme", 0, hh.uid) < dev.origin_employment / 0.5
+        hh.programme[model.development_mask & poor & pick] = True
+    if dev.youth_employment > 0:  # youth programmes enrol households with young adults at home
+        youth = hh.members[:, :2].sum(axis=1) > 0
+        pick = draws.uniform("youth_programme", 0, hh.uid) < dev.youth_employment
+        hh.programme[model.development_mask & youth & pick] = True
+    if dev.budget_usd_year > 0:  # the budget buys 12-month programme jobs for the poorest
+        cost = 12 * model.b["programme_income_share"] * model.wage[hh.country, 0] * hh.weight
+        cand = np.flatnonzero(model.development_mask & ~hh.programme)
+        cand = cand[np.lexsort((hh.uid[cand], hh.income_usd[cand]))]  # ties by uid, not storage order
+        hh.programme[cand[np.cumsum(cost[cand]) <= dev.budget_usd_year]] = True
+    model.resilient = np.zeros(hh.n, bool)
+    if model.cfg.climate.resilience > 0:
+        model.resilient = hh.exposed & (draws.uniform("resilience", 0, hh.uid) < model.cfg.climate.resilience)
+    model.programme_income = model.b["programme_income_share"] * model.wage[hh.country, 0]
+
+
+def step(model, month: int) -> None:
+    hh, dev = model.households, model.cfg.policy.development
+    if dev.vocational_training > 0:
+        trainee = (model.development_mask & (hh.skill == 0)
+                   & (model.draws.uniform("training", month, hh.uid) < dev.vocational_training / 12))
+        hh.train(trainee, model.b["training_income_gain"])
+    growth = (1 + model.growth) ** (month / 12)
+    hh.earn_and_save(growth, model.b["saving_rate"], model.programme_income)
+    model.quota_budget = np.minimum(model.quota_budget + model.quota_annual / 12, model.quota_cap)

@@ -1,0 +1,191 @@
+"""Journeys: regular departures after the visa wait, irregular journeys leg by leg.
+
+Reads migrants (state, route, leg, months_left, cash, weight), the legs' true
+interception and death probabilities (:func:`leg_probabilities`), smugglers' prices,
+border authorities; writes migrants (state, status, location, leg, cash, moving,
+months_abroad, has_id), households' ties abroad, the per-leg counters that beliefs
+are formed from (model.leg_attempts, leg_interceptions, leg_deaths) and the measures
+departures_regular, arrivals_regular, departures_irregular, smuggling_fees_usd,
+leg_attempts, deaths, interceptions, arrivals_irregular, asylum_claims.
+
+Irregular migrants pay smugglers leg by leg; on each leg they may die, be
+intercepted (claim asylum where the arrival side has an asylum system, else be
+held for return: :mod:`.transit`) or get through (DESIGN.md "Mechanisms").
+Interception effort ``m`` turns a leg's probability p into 1 - (1 - p)^m
+(DESIGN.md); search and rescue cuts deaths at sea by ``sar_death_reduction``
+(death probabilities: IOM Missing Migrants, SOURCES.md). Deaths are taken by
+implicit capture (a share p of a record's weight dies; Lux & Koblinger 1991), so
+their sampling noise disappears. Streams, keyed to the migrant: ``interception``
+(and the leg), ``claim``, ``detention``, ``entry_id``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..agents.border import effective_interception
+from ..categories import ABROAD, ASYLUM_PENDING, DEAD, IRREGULAR, PENDING, REGULAR, TRANSIT, VISITING, VISITOR
+from .recording import record_people
+
+DEAD_BIT = np.uint64(1 << 63)  # uid of the record that splits off a traveller's dead share
+
+
+def leg_probabilities(legs, enforcement, b) -> tuple[np.ndarray, np.ndarray]:
+    """True per-attempt interception and death probabilities under the policy."""
+    p_int = effective_interception(legs["interception_prob"].to_numpy(float), enforcement.interception_multiplier)
+    sea = (legs["mode"] == "sea").to_numpy()
+    p_death = legs["death_prob"].to_numpy(float) * np.where(
+        sea, 1 - b["sar_death_reduction"] * enforcement.search_and_rescue, 1.0)
+    return p_int, p_death
+
+
+def depart_pending(model, month: int) -> None:
+    """Regular migrants whose visa wait is over travel (by air: they arrive the same month)."""
+    m = model.migrants
+    pending = np.flatnonzero(m.view("state") == PENDING)
+    m.months_left[pending] -= 1
+    go = pending[m.months_left[pending] <= 0]
+    if not len(go):
+        return
+    visitor = m.channel[go] == VISITOR
+    m.state[go] = ABROAD
+    m.status[go] = np.where(visitor, VISITING, REGULAR)
+    m.location[go] = m.destination[go]
+    m.months_left[go] = np.where(visitor, model.b["visit_months"], 0)
+    m.months_abroad[go] = 0
+    record_people(model, "departures_regular", go)
+    record_people(model, "arrivals_regular", go)
+    model.households.add_abroad(m.household[go], m.destination[go], ~visitor, 1)
+
+
+def start(model, idx: np.ndarray) -> None:
+    """New irregular departures (rows already created in TRANSIT at their origin): pay the first leg."""
+    record_people(model, "departures_irregular", idx)
+    pay_and_go(model, idx)
+
+
+def leg_of(model, idx: np.ndarray) -> np.ndarray:
+    """Index into world.legs of the leg each row is on or about to attempt."""
+    m = model.migrants
+    return model.route_legs[m.route[idx], m.leg[idx]]
+
+
+def pay_and_go(model, idx: np.ndarray) -> np.ndarray:
+    """Rows with enough cash pay the smuggler for their next leg and set off; others wait."""
+    m = model.migrants
+    if not len(idx):
+        return idx
+    legs = leg_of(model, idx)
+    price = model.leg_price[legs]
+    can = m.cash_usd[idx] >= price
+    go, legs, price = idx[can], legs[can], price[can]
+    m.cash_usd[go] -= price
+    m.moving[go] = True
+    m.months_left[go] = model.leg_months[legs]
+    for leg in np.unique(legs):
+        model.smugglers[leg].sell(m.weight[go[legs == leg]])
+    record_people(model, "smuggling_fees_usd", go, value=m.weight[go] * price)
+    stuck = idx[~can]
+    m.moving[stuck] = False
+    m.months_left[stuck] = 0
+    return go
+
+
+def step(model, month: int) -> None:
+    """One month of travel: legs that end this month are attempted, possibly several in a row."""
+    depart_pending(model, month)
+    m = model.migrants
+    on_road = np.flatnonzero((m.view("state") == TRANSIT) & m.view("moving"))
+    time_left = np.ones(len(on_road), dtype=np.float32)
+    for _ in range(8):  # a route has at most 5 legs; short legs chain within the month
+        if not len(on_road):
+            break
+        ends = m.months_left[on_road] <= time_left + 1e-6
+        not_yet = on_road[~ends]
+        m.months_left[not_yet] -= time_left[~ends]
+        idx, time_left = on_road[ends], time_left[ends] - m.months_left[on_road[ends]]
+        if not len(idx):
+            break
+        passed = attempt_legs(model, idx, month)
+        keep = np.isin(idx, passed)
+        idx, time_left = idx[keep], time_left[keep]
+        m.leg[idx] += 1
+        m.location[idx] = model.leg_to[model.route_legs[m.route[idx], m.leg[idx] - 1]]
+        done = m.leg[idx] >= model.route_length[m.route[idx]]
+        arrive(model, idx[done], month)
+        rest, time_left = idx[~done], time_left[~done]
+        going = pay_and_go(model, rest)
+        on_road, time_left = going, time_left[np.isin(rest, going)]
+
+
+def attempt_legs(model, idx: np.ndarray, month: int) -> np.ndarray:
+    """Resolve the leg each row just finished: death, interception or passage. Returns passers."""
+    m = model.migrants
+    legs = leg_of(model, idx)
+    record_people(model, "leg_attempts", idx)
+    np.add.at(model.leg_attempts, legs, m.weight[idx])
+    p_death = model.leg_death[legs]
+    die = p_death > 0
+    dead_weight = (m.weight[idx] * p_death)[die]
+    if len(dead_weight):
+        src = idx[die]
+        dead = m.add(len(src), **{f: getattr(m, f)[src] for f in ("household", "origin", "destination",
+                                                                  "channel", "sex", "age", "skill", "route",
+                                                                  "leg", "location")},
+                     uid=m.uid[src] | DEAD_BIT, weight=dead_weight, state=DEAD)
+        m.weight[src] -= dead_weight.astype(np.float32)
+        record_people(model, "deaths", dead)
+        np.add.at(model.leg_deaths, legs[die], dead_weight)
+    caught = model.draws.uniform("interception", month, m.uid[idx], sub=m.leg[idx]) < model.leg_interception[legs]
+    np.add.at(model.leg_interceptions, legs[caught], m.weight[idx[caught]])
+    intercepted(model, idx[caught], legs[caught], month)
+    return idx[~caught]
+
+
+def intercepted(model, idx: np.ndarray, legs: np.ndarray, month: int) -> None:
+    """Interception: claim asylum at the arrival side's border, or be held for return."""
+    m = model.migrants
+    if not len(idx):
+        return
+    record_people(model, "interceptions", idx)
+    by_to = model.leg_by_to[legs]
+    authority = np.where(by_to, model.leg_to[legs], model.leg_from[legs])
+    can_claim = by_to & model.asylum_system[authority]
+    claims = can_claim & (model.draws.uniform("claim", month, m.uid[idx]) < model.p_claim[m.origin[idx]])
+    claimants = idx[claims]
+    m.location[claimants] = authority[claims]
+    m.destination[claimants] = authority[claims]
+    m.moving[claimants] = False
+    enter(model, claimants, month, claim=np.ones(len(claimants), bool))
+    held, held_at = idx[~claims], authority[~claims]
+    u = model.draws.uniform("detention", month, m.uid[held])
+    for a in np.unique(held_at):
+        at = held_at == a
+        model.borders[a].hold(m, held[at], u[at])
+
+
+def arrive(model, idx: np.ndarray, month: int) -> None:
+    m = model.migrants
+    if not len(idx):
+        return
+    claim = (model.asylum_system[m.destination[idx]]
+             & (model.draws.uniform("claim", month, m.uid[idx]) < model.p_claim[m.origin[idx]]))
+    m.moving[idx] = False
+    enter(model, idx, month, claim)
+
+
+def enter(model, idx: np.ndarray, month: int, claim: np.ndarray) -> None:
+    """Irregular entry into the destination: asylum claim or life without status."""
+    m = model.migrants
+    if not len(idx):
+        return
+    m.state[idx] = ABROAD
+    m.location[idx] = m.destination[idx]
+    m.months_abroad[idx] = 0
+    m.months_left[idx] = 0
+    m.status[idx] = np.where(claim, ASYLUM_PENDING, IRREGULAR)
+    m.claim_month[idx] = month
+    m.has_id[idx] = model.draws.uniform("entry_id", month, m.uid[idx]) < model.b["irregular_id_share"]
+    record_people(model, "arrivals_irregular", idx)
+    record_people(model, "asylum_claims", idx[claim])
+    model.households.add_abroad(m.household[idx], m.destination[idx], np.zeros(len(idx), bool), 1)

@@ -1,0 +1,56 @@
+"""Recording: the contract's measures for migrant rows, and the month-end stocks.
+
+Reads migrants (origin, destination, channel, sex, age, weight, state, status,
+location), households (members, weight, shocked) and writes only the recorder
+(DESIGN.md "Outputs"). No random numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..agents.border import stock_masks
+from ..categories import PENDING
+
+AT_LOCATION = ("stranded_in_transit", "detained", "detained_children")  # counted where people are held
+
+
+def people_keys(model, idx, destination=None) -> np.ndarray:
+    """The recorder's packed split keys of migrant rows ``idx`` (destination overridable)."""
+    m = model.migrants
+    return model.recorder.split_keys(m.origin[idx], m.destination[idx] if destination is None else destination,
+                                     m.channel[idx], m.sex[idx], m.age[idx])
+
+
+def record_people(model, measure: str, idx: np.ndarray, destination=None, value=None) -> None:
+    """Record a measure for migrant rows ``idx`` with their full split (people, or ``value``)."""
+    if not len(idx):
+        return
+    value = model.migrants.weight[idx] if value is None else value
+    model.recorder.add_keyed(measure, people_keys(model, idx, destination), value)
+
+
+def step(model, month: int) -> None:
+    """Month-end stocks by legal status and place; people at home; shocked households."""
+    m, hh, rec = model.migrants, model.households, model.recorder
+    rows = slice(0, m.n)
+    by_destination = people_keys(model, rows)  # packed once for the stocks abroad
+    weight = m.weight[rows]
+    for name, mask in stock_masks(m).items():
+        if name in AT_LOCATION:
+            idx = np.flatnonzero(mask)
+            rec.add_keyed(name, people_keys(model, idx, destination=m.location[idx]), weight[idx])
+        else:
+            rec.add_keyed(name, by_destination[mask], weight[mask])
+    # household-level measures are summed by origin first (one row per country, not per household)
+    n = len(model.world.codes)
+    countries = np.arange(n)
+    at_home = hh.sum_by_country(hh.people() * hh.weight)
+    pending = np.flatnonzero(m.view("state") == PENDING)
+    at_home += np.bincount(m.origin[pending], weights=m.weight[pending], minlength=n)
+    rec.add("people_at_home", at_home, origin=countries)
+    shocked = hh.shocked
+    rec.add("climate_affected_households",
+            np.bincount(hh.country[shocked], weights=hh.weight[shocked], minlength=n), origin=countries)
+    rec.close_month(month)
+    model.month_totals = rec.month_totals()  # this month's totals, read by the DataCollector

@@ -1,0 +1,72 @@
+"""Returns: migrants who go home, by decision or by force.
+
+:func:`step` reads migrants abroad (status, savings, employment, months abroad,
+multi-entry, debt, trafficked), home incomes and the reintegration lever; it sends
+home the migrants whose return hazard fires (stream ``return``, keyed to the
+migrant). :func:`return_home` is the way home for every mechanism: it writes
+migrants (state ``returned``), households (savings, cash and reintegration support
+into assets; ties abroad) and returns_forced / returns_voluntary.
+
+Return hazards (target savers, Dustmann & Gorlach 2016, J. Econ. Lit. 54(1)) rise
+once savings reach ``return_savings_target_months`` of home income, with
+unemployment, and for circular migrants with multi-entry status; they fall with
+time abroad (``settlement_months``) where migrants can settle. In the Gulf states,
+where the kafala system allows no settlement, contracts end (``contract_months``)
+and workers go home. Reintegration support raises the hazard in proportion to its
+value against home income (``reintegration_weight``: ASSUMPTION, data/behaviour.yaml).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, REGULAR, RETURNED, VISITING
+from .recording import record_people
+
+
+def return_home(model, idx: np.ndarray, forced: bool) -> None:
+    """Returns to the origin: savings and reintegration support go to the household."""
+    m = model.migrants
+    if not len(idx):
+        return
+    was_abroad = m.state[idx] == ABROAD
+    record_people(model, "returns_forced" if forced else "returns_voluntary", idx)
+    reint = model.cfg.policy.enforcement.returns.reintegration_usd
+    model.households.receive_assets(m.household[idx], m.savings_usd[idx] + m.cash_usd[idx] + reint)
+    ab = idx[was_abroad]
+    model.households.add_abroad(m.household[ab], m.destination[ab], m.status[ab] == REGULAR, -1)
+    m.state[idx] = RETURNED
+    m.status[idx] = 0
+    m.location[idx] = m.origin[idx]
+    m.employed[idx] = False
+    m.moving[idx] = False
+    m.savings_usd[idx] = 0
+    m.cash_usd[idx] = 0
+
+
+def step(model, month: int) -> None:
+    # float32 and lookups by month abroad: this runs over every migrant abroad every month
+    m, b = model.migrants, model.b
+    abroad = np.flatnonzero(m.view("state") == ABROAD)
+    if not len(abroad):
+        return
+    f32 = np.float32
+    status = m.status[abroad]
+    home_income = np.maximum(model.households.income_usd[m.household[abroad]], f32(1.0))
+    hazard = np.full(len(abroad), f32(b["return_base"]))
+    hazard[m.savings_usd[abroad] >= f32(b["return_savings_target_months"]) * home_income] += f32(b["return_target_boost"])
+    hazard[~m.employed[abroad]] += f32(b["return_unemployed_boost"])
+    hazard[m.multi_entry[abroad] & (status == REGULAR)] += f32(b["return_circular_boost"])
+    reint = model.cfg.policy.enforcement.returns.reintegration_usd
+    if reint:
+        hazard += f32(b["reintegration_weight"] * reint / 12) / home_income
+    months = np.maximum(m.months_abroad[abroad], 0)
+    decay = np.exp(-np.arange(months.max() + 1) / b["settlement_months"]).astype(f32)  # by months abroad
+    settles = ~model.no_settlement[m.location[abroad]]
+    hazard = np.where(settles, hazard * decay[months], hazard + f32(1.0 / b["contract_months"]))
+    hazard[status == IRREGULAR] *= f32(b["return_irregular_factor"])
+    hazard[(status == ASYLUM_PENDING) | (status == VISITING) | (m.debt_usd[abroad] > 0) & m.trafficked[abroad]] = 0
+    go = abroad[model.draws.uniform("return", month, m.uid[abroad]) < hazard]
+    return_home(model, go, forced=False)
+
+

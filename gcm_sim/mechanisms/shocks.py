@@ -1,0 +1,33 @@
+"""Climate shocks: income and asset losses of exposed households (GCM objective 2).
+
+Reads cfg.climate (shocks, early_assistance), households (country, exposed, rural),
+model.resilient; writes households (shock_loss, shock_until, assets_usd, assisted,
+shocked). A shock hits the exposed (farm) households of its origins, or a drawn
+``exposed_share`` of rural ones; early assistance and resilience investment soften
+the loss by ``early_assistance_effect``. Streams: ``shock_exposure<i>``,
+``shock_assistance``. Shocks that have run their course end first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def step(model, month: int) -> None:
+    hh, climate = model.households, model.cfg.climate
+    hh.recover(month)
+    for i, s in enumerate(climate.shocks):
+        if s.start_month != month:
+            continue
+        origins = [model.world.index[c] for c in model.world.select(s.origin)]
+        in_origin = np.isin(hh.country, origins)
+        if s.exposed_share is None:
+            exposed = in_origin & hh.exposed
+        else:
+            exposed = in_origin & hh.rural & (model.draws.uniform(f"shock_exposure{i}", month, hh.uid)
+                                              < s.exposed_share)
+        idx = np.flatnonzero(exposed)
+        assisted = model.draws.uniform("shock_assistance", month, hh.uid[idx]) < climate.early_assistance
+        assisted |= model.resilient[idx]  # resilience investments cut losses as assistance does
+        hh.strike(idx, month, s.duration_months, s.income_loss_pct / 100, s.asset_loss_pct / 100,
+                  assisted, model.b["early_assistance_effect"])
