@@ -42,6 +42,9 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
 _TO_UNIT = 2.0 ** -53
+# "month" of draws made once per entity whenever the event happens (an asylum decision, whether a
+# migrant claims asylum, holds an ID): a policy that shifts the event's timing keeps its outcome
+ONCE = 0
 CHUNK = 1 << 17  # entities mixed at a time (fits in cache)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from ..draws import ONCE
 from ..categories import (ABROAD, ASYLUM_PENDING, CHILD, DEAD, DETAINED, IRREGULAR, REGULAR, RETURNED,
                           TRANSIT, VISITING)
 
@@ -84,7 +85,7 @@ class BorderAuthority(mesa.Agent):
             if u < (self.asylum_capacity - prev) / m.weight[pending[n_full]]:
                 n_full += 1
         decided = pending[:n_full]
-        ok = draws.uniform("asylum_decision", month, m.uid[decided]) < recognition[m.origin[decided]]
+        ok = draws.uniform("asylum_decision", ONCE, m.uid[decided]) < recognition[m.origin[decided]]
         self.backlog -= float(m.weight[decided].sum())
         return decided[ok], decided[~ok]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..draws import ONCE
 from ..categories import IRREGULAR, REGULAR
 from .recording import record_people
 from .returns import return_home
@@ -47,7 +48,7 @@ def temporary_stay(model, rejected: np.ndarray, month: int) -> np.ndarray:
     if x <= 0 or not len(rejected):
         return rejected
     m = model.migrants
-    stay = model.draws.uniform("temporary_stay", month, m.uid[rejected]) < x
+    stay = model.draws.uniform("temporary_stay", ONCE, m.uid[rejected]) < x
     granted = rejected[stay]
     m.status[granted] = REGULAR
     model.households.add_regular_tie(m.household[granted], m.destination[granted], 1)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..agents.border import effective_interception
+from ..draws import ONCE
 from ..categories import ABROAD, ASYLUM_PENDING, DEAD, IRREGULAR, PENDING, REGULAR, TRANSIT, VISITING, VISITOR
 from .recording import record_people
 
@@ -151,7 +152,7 @@ def intercepted(model, idx: np.ndarray, legs: np.ndarray, month: int) -> None:
     by_to = model.leg_by_to[legs]
     authority = np.where(by_to, model.leg_to[legs], model.leg_from[legs])
     can_claim = by_to & model.asylum_system[authority]
-    claims = can_claim & (model.draws.uniform("claim", month, m.uid[idx]) < model.p_claim[m.origin[idx]])
+    claims = can_claim & (model.draws.uniform("claim", ONCE, m.uid[idx]) < model.p_claim[m.origin[idx]])
     claimants = idx[claims]
     m.location[claimants] = authority[claims]
     m.destination[claimants] = authority[claims]
@@ -169,7 +170,7 @@ def arrive(model, idx: np.ndarray, month: int) -> None:
     if not len(idx):
         return
     claim = (model.asylum_system[m.destination[idx]]
-             & (model.draws.uniform("claim", month, m.uid[idx]) < model.p_claim[m.origin[idx]]))
+             & (model.draws.uniform("claim", ONCE, m.uid[idx]) < model.p_claim[m.origin[idx]]))
     m.moving[idx] = False
     enter(model, idx, month, claim)
 
@@ -185,7 +186,7 @@ def enter(model, idx: np.ndarray, month: int, claim: np.ndarray) -> None:
     m.months_left[idx] = 0
     m.status[idx] = np.where(claim, ASYLUM_PENDING, IRREGULAR)
     m.claim_month[idx] = month
-    m.has_id[idx] = model.draws.uniform("entry_id", month, m.uid[idx]) < model.b["irregular_id_share"]
+    m.has_id[idx] = model.draws.uniform("entry_id", ONCE, m.uid[idx]) < model.b["irregular_id_share"]
     record_people(model, "arrivals_irregular", idx)
     record_people(model, "asylum_claims", idx[claim])
     model.households.add_abroad(m.household[idx], m.destination[idx], np.zeros(len(idx), bool), 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..draws import ONCE
 from ..categories import ABROAD, IRREGULAR, OVERSTAY, VISITING
 from .recording import record_people
 from .returns import return_home
@@ -26,6 +27,6 @@ def step(model, month: int) -> None:
     over = due[stay]
     m.status[over] = IRREGULAR
     m.channel[over] = OVERSTAY
-    m.has_id[over] = draws.uniform("overstay_id", month, m.uid[over]) < b["irregular_id_share"]
+    m.has_id[over] = draws.uniform("overstay_id", ONCE, m.uid[over]) < b["irregular_id_share"]
     record_people(model, "overstays", over)
     return_home(model, due[~stay], forced=False)
