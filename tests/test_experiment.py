@@ -139,3 +139,22 @@ def test_difference_interval_respects_that_the_arm_cannot_be_negative():
     row = s[s.scenario == "arm"].iloc[0]
     lo = stats.t.interval(0.95, 2, loc=np.mean([-4, -14, -5]), scale=stats.sem([-4, -14, -5]))[0]
     assert row.diff_ci_low == pytest.approx(lo)
+
+
+def test_report_flags_effects_below_the_minimum_detectable_change():
+    from gcm_sim.experiment import RunResult
+    from gcm_sim.report import headline_sentences, markdown_table
+
+    noisy = _two_arms("irregular_departures", [100.0, 140.0, 60.0, 120.0], [101.0, 120.0, 80.0, 121.0])
+    sharp = _two_arms("regular_departures", [100.0, 140.0, 60.0, 120.0], [150.0, 191.0, 109.0, 170.0])
+    ind = pd.concat([noisy, sharp], ignore_index=True)
+    s = summarise(ind, baseline="baseline")
+    res = RunResult(pd.DataFrame(), ind, s, Config(), {"baseline": Config(), "arm": Config()})
+    lines = headline_sentences(res)["arm"]
+    small = [x for x in lines if "irregular departures" in x][0]
+    mdc_pct = s[(s.scenario == "arm") & (s.indicator == "irregular_departures")].mdc_pct.iloc[0]
+    assert abs(s[(s.scenario == "arm") & (s.indicator == "irregular_departures")].diff_pct.iloc[0]) < mdc_pct
+    assert f"below the minimum detectable change (mdc {mdc_pct:.1f}%): run more replicates or households" in small
+    clear = [x for x in lines if "regular departures" in x and "irregular" not in x][0]
+    assert "minimum detectable" not in clear
+    assert "mdc %" in markdown_table(s)
