@@ -139,26 +139,31 @@ def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[]
     return model.timeseries(), dict(model.indicators())
 
 
-def _remote_replicate(cfg_dict: dict, replicate: int, world):
+def _remote_replicate(cfg_dict: dict, replicate: int, world, timeseries: bool = True):
     """Process-pool entry point: the frozen config travels as plain data and is rebuilt.
 
     (Config holds MappingProxyType fields, which do not pickle; rebuilding also
-    re-validates, which is cheap.)
+    re-validates, which is cheap.) Without ``timeseries`` only the indicators travel back.
     """
     cfg = policy.build_config(cfg_dict, world.iso3, world.tags, world.behaviour)
-    return run_replicate(cfg, replicate, world)
+    ts, ind = run_replicate(cfg, replicate, world)
+    return (ts if timeseries else None), ind
 
 
-def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None]):
-    """Run (config, replicate) jobs serially or on a process pool; results in job order."""
+def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None],
+             timeseries: bool = True):
+    """Run (config, replicate) jobs serially or on a process pool; results in job order:
+    ``(config, replicate, timeseries, indicators)``. ``timeseries=False`` keeps only the
+    indicators (None in its place), for studies of many runs that need no more."""
     if workers <= 1 or len(jobs) <= 1:
         out = []
         for c, r in jobs:
-            out.append((c, r, *run_replicate(c, r, world, on_month=lambda: tick(1))))
+            ts, ind = run_replicate(c, r, world, on_month=lambda: tick(1))
+            out.append((c, r, ts if timeseries else None, ind))
         return out
     results: list = [None] * len(jobs)
     with process_pool(min(workers, len(jobs))) as pool:
-        pending = {pool.submit(_remote_replicate, policy.to_dict(c), r, world): i
+        pending = {pool.submit(_remote_replicate, policy.to_dict(c), r, world, timeseries): i
                    for i, (c, r) in enumerate(jobs)}
         try:
             while pending:
