@@ -118,7 +118,7 @@ class Recorder:
         """
         value = np.asarray(value, dtype=np.float64)
         split = np.asarray(split_keys, dtype=np.int64)
-        if value.size == 0 or split.size == 0:
+        if value.size == 0 or (split.size == 0 and value.ndim == 0):  # nothing to record
             return
         n = max(value.shape[0] if value.ndim else 1, split.shape[0] if split.ndim else 1)  # either may be scalar
         split = np.broadcast_to(split, (n,))
