@@ -246,3 +246,132 @@ def plot(results: list[Measurement], path) -> None:
     from .report import save_figure
 
     save_figure(fig, path, dpi=120)
+
+
+# --- common random numbers ------------------------------------------------------------------
+
+CRN_SCENARIOS = ("visa_liberalisation", "regular_pathways", "remittance_sdg", "climate_shock", "enforcement_surge")
+CRN_INDICATORS = ("irregular_departures", "regular_departures", "deaths", "remittances_received_usd", "returns")
+CRN_COLUMNS = ["scenario", "indicator", "effect_pct", "var_paired", "var_unpaired", "factor", "factor_ci_low",
+               "factor_ci_high", "counted"]
+INDEPENDENT_SEED_OFFSET = 1_000_003  # the independent arms' run.seed: seed + this (shares no replicate seed)
+MIN_EFFECT_PCT = 1.0  # cells whose effect is smaller than this % of baseline are not counted
+
+
+def crn(households: int = 20_000, months: int = 36, replicates: int = 32, seed: int = 0, workers: int = 2,
+        progress=False, world=None, n_resamples: int = 2000) -> pd.DataFrame:
+    """How much common random numbers reduce the variance of a scenario's effect.
+
+    Runs baseline and each of :data:`CRN_SCENARIOS` on the same replicate seeds, as
+    ``experiment.compare`` does (same ``experiment.arm_configs``, the same ``run_jobs``
+    pool), and each scenario again on independent seeds (``run.seed`` + 1,000,003). Per
+    scenario and indicator of :data:`CRN_INDICATORS`, with ``b_r`` baseline's replicate r:
+
+    - paired difference ``p_r - b_r`` (scenario on the same seeds), unpaired ``u_r - b_r``
+      (scenario on independent seeds);
+    - ``factor`` = Var(unpaired) / Var(paired) (sample variances over replicates): how many
+      times more replicates an unpaired comparison would need for the same precision;
+    - its 95% percentile interval from 2,000 seeded resamples of replicate indices (one
+      index set for both differences, which share baseline's replicate r; resamples where
+      both variances are 0 are left out);
+    - ``effect_pct`` = 100 x mean paired difference / baseline mean; ``counted`` when
+      \\|effect_pct\\| >= 1 (the target counts only cells where the policy moves the indicator).
+
+    Returns the table (:data:`CRN_COLUMNS`), one row per cell.
+    """
+    import dataclasses
+
+    import pandas as pd  # not at module level: the isolated measurements' peak memory must not include it
+
+    from .config import load_config
+    from .experiment import BASELINE, _progress, _world, arm_configs, run_jobs
+
+    cfg = load_config(BASELINE, [f"run.households={households}", f"run.months={months}",
+                                 f"run.replicates={replicates}", f"run.seed={seed}", f"run.workers={workers}"],
+                      world=world)
+    world = _world(cfg, world)
+    paired = arm_configs(cfg, CRN_SCENARIOS, world=world)
+    indep_run = dataclasses.replace(cfg.run, seed=seed + INDEPENDENT_SEED_OFFSET)
+    arms = [("paired", name, c) for name, c in paired.items()]
+    arms += [("independent", name, c.replace(run=indep_run)) for name, c in paired.items() if name != BASELINE]
+    jobs = [(c, r) for _, _, c in arms for r in range(replicates)]
+    with _progress(progress, len(jobs) * months, "crn") as tick:
+        parts = run_jobs(jobs, workers, world, tick, timeseries=False)
+    values = {}  # (kind, scenario) -> {indicator: [R]}
+    for i, (kind, name, _) in enumerate(arms):
+        inds = [parts[i * replicates + r][3] for r in range(replicates)]
+        values[(kind, name)] = {k: np.array([float(d.get(k, np.nan)) for d in inds]) for k in CRN_INDICATORS}
+    rows = []
+    for name in CRN_SCENARIOS:
+        for k in CRN_INDICATORS:
+            b, p, u = values[("paired", BASELINE)][k], values[("paired", name)][k], values[("independent", name)][k]
+            rows.append({"scenario": name, "indicator": k,
+                         **variance_reduction(p - b, u - b, b, np.random.default_rng(seed), n_resamples)})
+    return pd.DataFrame(rows, columns=CRN_COLUMNS)
+
+
+def variance_reduction(paired: np.ndarray, unpaired: np.ndarray, base: np.ndarray, rng,
+                       n_resamples: int = 2000) -> dict:
+    """One cell of :func:`crn`: effect, both variances, their ratio and its bootstrap interval."""
+    ok = np.isfinite(paired) & np.isfinite(unpaired) & np.isfinite(base)
+    dp, du, b = paired[ok], unpaired[ok], base[ok]
+    n = len(dp)
+    nan = float("nan")
+    out = {"effect_pct": nan, "var_paired": nan, "var_unpaired": nan, "factor": nan, "factor_ci_low": nan,
+           "factor_ci_high": nan, "counted": False}
+    if n < 2:
+        return out
+    b_mean = float(b.mean())
+    out["effect_pct"] = 100.0 * float(dp.mean()) / abs(b_mean) if b_mean != 0 else nan
+    vp, vu = float(dp.var(ddof=1)), float(du.var(ddof=1))
+    out.update(var_paired=vp, var_unpaired=vu, factor=_ratio(np.array(vu), np.array(vp)).item())
+    idx = rng.integers(0, n, (n_resamples, n))
+    ratios = _ratio(du[idx].var(axis=1, ddof=1), dp[idx].var(axis=1, ddof=1))
+    ratios = ratios[~np.isnan(ratios)]
+    if len(ratios):
+        lo, hi = np.percentile(ratios, [2.5, 97.5], method="inverted_cdf")  # no interpolation: inf stays inf
+        out.update(factor_ci_low=float(lo), factor_ci_high=float(hi))
+    out["counted"] = bool(np.isfinite(out["effect_pct"]) and abs(out["effect_pct"]) >= MIN_EFFECT_PCT)
+    return out
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den; inf where only den is 0, NaN where both are."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num > 0, np.inf, np.nan))
+
+
+def crn_summary(table: pd.DataFrame) -> dict[str, float]:
+    """Median and minimum factor over the counted cells, and how many there are."""
+    f = table.loc[table["counted"].astype(bool), "factor"].to_numpy(float)
+    f = f[~np.isnan(f)]
+    return {"median_factor": float(np.median(f)) if len(f) else float("nan"),
+            "min_factor": float(f.min()) if len(f) else float("nan"), "counted_cells": int(len(f)),
+            "cells": int(len(table))}
+
+
+def crn_markdown(table: pd.DataFrame, summary: dict, households: int, months: int, replicates: int,
+                 seed: int) -> str:
+    """crn.md: the run, the table, the summary line."""
+    def num(x, fmt="{:.3g}"):
+        return "-" if not np.isfinite(x) else ("inf" if np.isinf(x) else fmt.format(x))
+
+    lines = ["# Common random numbers: variance reduction of scenario effects\n",
+             f"{replicates} replicates x {months} months, {households:,} households, seed {seed} (independent "
+             f"arms: seed {seed + INDEPENDENT_SEED_OFFSET}). factor = Var(scenario on independent seeds - "
+             f"baseline) / Var(scenario on the same seeds - baseline), over replicates; 95% interval from "
+             f"resampled replicates. Counted: cells whose effect is at least {MIN_EFFECT_PCT:g}% of baseline.\n",
+             "| scenario | indicator | effect % | var paired | var unpaired | factor | 95% CI | counted |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in table.itertuples(index=False):
+        lines.append(f"| {r.scenario} | {r.indicator} | {num(r.effect_pct, '{:+.1f}')} | {num(r.var_paired)} | "
+                     f"{num(r.var_unpaired)} | {num(r.factor)} | {num(r.factor_ci_low)} .. "
+                     f"{num(r.factor_ci_high)} | {'yes' if r.counted else 'no'} |")
+    lines += ["", crn_summary_line(summary), ""]
+    return "\n".join(lines)
+
+
+def crn_summary_line(summary: dict) -> str:
+    return (f"median variance reduction factor {summary['median_factor']:.3g} over {summary['counted_cells']} "
+            f"of {summary['cells']} cells with |effect| >= {MIN_EFFECT_PCT:g}% of baseline "
+            f"(minimum {summary['min_factor']:.3g})")

@@ -91,10 +91,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="results=DIR/results.parquet outcome=INDICATOR threshold=X [direction=above|below] "
                          "[inputs=a,b] [min_coverage=0.5] [max_boxes=2] [hydra.run.dir=DIR]")
     dc.set_defaults(func=_cmd_discover)
-    bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png)")
-    bn.add_argument("items", nargs="*", metavar="KEY=VALUE",
+    bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png); "
+                                      "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md)")
+    bn.add_argument("items", nargs="*", metavar="[crn] KEY=VALUE",
                     help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
-                         "[hydra.run.dir=DIR]")
+                         "[hydra.run.dir=DIR]; or crn [households=20000] [months=36] [replicates=32] [seed=0] "
+                         "[workers=2] [hydra.run.dir=DIR]")
     bn.set_defaults(func=_cmd_bench)
     cal = sub.add_parser("calibrate", help="fit behavioural parameters to the published targets (calibration.md)")
     cal.add_argument("items", nargs="*", metavar="KEY=VALUE",
@@ -132,6 +134,8 @@ def _cmd_bench(args) -> int:
     from gcm_sim import bench
     from gcm_sim.report import _atomic
 
+    if args.items and args.items[0] == "crn":
+        return _bench_crn(args.items[1:])
     run_dir, items = _split_run_dir(args.items)
     allowed = {"sizes", "months", "reference_sizes", "replicates"}
     opts = {}
@@ -167,6 +171,45 @@ def _cmd_bench(args) -> int:
     for key, value in bench.summarise(results).items():
         print(f"{key}: {value:,.3g}")
     print(f"gcm-sim: results in {run_dir} (bench.csv, bench.png)")
+    return 0
+
+
+CRN_OPTIONS = {"households": 20_000, "months": 36, "replicates": 32, "seed": 0, "workers": 2}
+
+
+def _bench_crn(items) -> int:
+    """`gcm-sim bench crn`: paired against independent seeds for the five core scenarios (bench.crn)."""
+    from gcm_sim import bench
+    from gcm_sim.report import _atomic
+
+    run_dir, items = _split_run_dir(items)
+    opts = dict(CRN_OPTIONS)
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or key not in CRN_OPTIONS:
+            raise ConfigError(key, value or None, f"bench crn takes {', '.join(CRN_OPTIONS)} (KEY=VALUE)")
+        try:
+            opts[key] = int(value)
+        except ValueError:
+            raise ConfigError(key, value, "a whole number") from None
+        least = {"seed": 0, "replicates": 2}.get(key, 1)  # variances need two replicates
+        if opts[key] < least:
+            raise ConfigError(key, value, f"a whole number >= {least}")
+    run_dir = _resolve_run_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    arms = 1 + 2 * len(bench.CRN_SCENARIOS)
+    print(f"gcm-sim: common random numbers benchmark: baseline and {', '.join(bench.CRN_SCENARIOS)} on the same "
+          f"seeds and the scenarios again on independent seeds ({arms} arms x {opts['replicates']} replicates x "
+          f"{opts['months']} months, {opts['households']:,} households, {opts['workers']} workers); "
+          f"results will go to {run_dir}", flush=True)
+    table = bench.crn(**opts, progress=True)
+    summary = bench.crn_summary(table)
+    md = bench.crn_markdown(table, summary, opts["households"], opts["months"], opts["replicates"], opts["seed"])
+    _atomic(run_dir / "crn.csv", lambda f: table.to_csv(f, index=False))
+    _atomic(run_dir / "crn.md", lambda f: f.write(md))
+    print(table.to_string(index=False, float_format=lambda x: f"{x:,.3g}"))
+    print(bench.crn_summary_line(summary))
+    print(f"gcm-sim: results in {run_dir} (crn.csv, crn.md)")
     return 0
 
 

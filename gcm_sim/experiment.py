@@ -3,9 +3,11 @@
 Why: one run of a stochastic model is an anecdote. :func:`run` runs
 ``cfg.run.replicates`` independent replicates (replicate r seeded with the r-th child
 of ``numpy.random.SeedSequence(cfg.run.seed)``) and reports each indicator's mean
-with a 95% t-interval. :func:`compare` runs baseline and named scenarios on the
-*same* seeds (common random numbers), so the per-replicate difference to baseline
-isolates the policy's effect from noise; its interval is the paired one.
+with a 95% interval (:func:`mean_interval`). :func:`compare` runs baseline and named
+scenarios on the *same* seeds (common random numbers), so the per-replicate difference
+to baseline isolates the policy's effect from noise; its interval is the paired one,
+and its minimum detectable change (``mdc``) says how large an effect the sample could
+have detected (docs/running.md, "Replicates, comparisons, uncertainty").
 
 Replicates are independent, so ``cfg.run.workers > 1`` spreads them over processes
 (:func:`process_pool`). Results are identical to a serial run because each
@@ -28,8 +30,17 @@ from gcm_sim import policy
 from gcm_sim.policy import Config
 
 SUMMARY_COLUMNS = ["scenario", "indicator", "n", "mean", "ci_low", "ci_high"]
-DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct"]
+DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct", "mdc", "mdc_pct"]
 BASELINE = "baseline"
+# Minimum detectable change of a paired difference at 80% power in a 5% two-sided test:
+# (z_0.975 + z_0.80) x its standard error = (1.96 + 0.84) x SE (the normal approximation;
+# with few replicates the t quantiles make the true value larger: docs/running.md).
+MDC_FACTOR = 2.8
+# Indicators that can be negative. Every indicator the model produces today is a count,
+# an amount of money, a share, a ratio or a percentage, none of which can, so this is
+# empty; an indicator listed here (or one with a negative value in the data) gets the
+# plain t-interval and unclipped differences.
+SIGNED_INDICATORS: frozenset[str] = frozenset()
 
 Progress = Callable[[int, int], None]  # (steps done so far, steps in total)
 
@@ -78,12 +89,27 @@ def compare(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = ()
     taken from ``cfg`` for every arm so the seeds, and hence the random numbers, are
     shared. Baseline is always run and comes first, whether or not it is listed.
     """
-    from gcm_sim.config import load_config  # config imports Hydra; keep experiment importable without it
-
     for o in overrides:
         if o.split("=", 1)[0].lstrip("+~") == "scenario":
             raise policy.ConfigError("scenario", o.split("=", 1)[-1],
                                      "compare takes scenario names in `scenarios`, not as a scenario= override")
+    world = _world(cfg, world)
+    configs = arm_configs(cfg, scenarios, overrides, world)
+    names = list(configs)
+    total = len(names) * cfg.run.replicates * cfg.run.months
+    with _progress(progress, total, "compare") as tick:
+        jobs = [(c, r) for c in configs.values() for r in range(cfg.run.replicates)]
+        parts = run_jobs(jobs, cfg.run.workers, world, tick)
+    ts, ind = _collect(parts)
+    return RunResult(ts, ind, summarise(ind, baseline=BASELINE), configs[BASELINE], configs)
+
+
+def arm_configs(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = (), world=None) -> dict[str, Config]:
+    """The arms of a comparison: baseline first, then each named scenario once, each composed
+    with ``overrides`` and given ``cfg``'s run settings and world (so every arm has the same
+    seeds), and named after its scenario."""
+    from gcm_sim.config import load_config  # config imports Hydra; keep experiment importable without it
+
     world = _world(cfg, world)
     names = [BASELINE] + [s for s in dict.fromkeys(scenarios) if s != BASELINE]
     configs = {}
@@ -91,12 +117,7 @@ def compare(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = ()
         c = load_config(name, overrides, world=world)
         meta = dataclasses.replace(c.scenario, name=name)  # arms are told apart by name, even if meta.name was set
         configs[name] = c.replace(run=cfg.run, world=cfg.world, scenario=meta)
-    total = len(names) * cfg.run.replicates * cfg.run.months
-    with _progress(progress, total, "compare") as tick:
-        jobs = [(c, r) for c in configs.values() for r in range(cfg.run.replicates)]
-        parts = run_jobs(jobs, cfg.run.workers, world, tick)
-    ts, ind = _collect(parts)
-    return RunResult(ts, ind, summarise(ind, baseline=BASELINE), configs[BASELINE], configs)
+    return configs
 
 
 # --- replicates -------------------------------------------------------------------------
@@ -118,26 +139,31 @@ def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[]
     return model.timeseries(), dict(model.indicators())
 
 
-def _remote_replicate(cfg_dict: dict, replicate: int, world):
+def _remote_replicate(cfg_dict: dict, replicate: int, world, timeseries: bool = True):
     """Process-pool entry point: the frozen config travels as plain data and is rebuilt.
 
     (Config holds MappingProxyType fields, which do not pickle; rebuilding also
-    re-validates, which is cheap.)
+    re-validates, which is cheap.) Without ``timeseries`` only the indicators travel back.
     """
     cfg = policy.build_config(cfg_dict, world.iso3, world.tags, world.behaviour)
-    return run_replicate(cfg, replicate, world)
+    ts, ind = run_replicate(cfg, replicate, world)
+    return (ts if timeseries else None), ind
 
 
-def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None]):
-    """Run (config, replicate) jobs serially or on a process pool; results in job order."""
+def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None],
+             timeseries: bool = True):
+    """Run (config, replicate) jobs serially or on a process pool; results in job order:
+    ``(config, replicate, timeseries, indicators)``. ``timeseries=False`` keeps only the
+    indicators (None in its place), for studies of many runs that need no more."""
     if workers <= 1 or len(jobs) <= 1:
         out = []
         for c, r in jobs:
-            out.append((c, r, *run_replicate(c, r, world, on_month=lambda: tick(1))))
+            ts, ind = run_replicate(c, r, world, on_month=lambda: tick(1))
+            out.append((c, r, ts if timeseries else None, ind))
         return out
     results: list = [None] * len(jobs)
     with process_pool(min(workers, len(jobs))) as pool:
-        pending = {pool.submit(_remote_replicate, policy.to_dict(c), r, world): i
+        pending = {pool.submit(_remote_replicate, policy.to_dict(c), r, world, timeseries): i
                    for i, (c, r) in enumerate(jobs)}
         try:
             while pending:
@@ -230,21 +256,84 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, f
     return mean, mean - half, mean + half
 
 
-def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
-    """Per scenario and indicator: n, mean and 95% t-interval over replicates.
+def log_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a two-sided interval of the mean on the log scale, for values that cannot be
+    negative: ``mean * exp(-+ t * SE / mean)`` (the t-interval of ``log(mean)`` by the delta
+    method). Never below zero; to first order the t-interval when SE/mean is small, wider to
+    the right when it is not (rare counts). All zeros give [0, 0]; NaN bounds when n < 2.
+    Why this and not a percentile bootstrap: docs/running.md.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    mean, lo, hi = t_interval(x, level)
+    if len(x) < 2 or not np.isfinite(lo):
+        return mean, lo, hi
+    if mean <= 0:  # all zeros (nothing negative reaches here): no spread to speak of
+        return mean, 0.0, 0.0
+    k = (hi - mean) / mean  # t quantile x SE / mean
+    return mean, mean * float(np.exp(-k)), mean * float(np.exp(k))
 
+
+def nonnegative(indicator: str, values: np.ndarray) -> bool:
+    """Whether an indicator's interval must respect that it cannot be negative: every
+    indicator not in :data:`SIGNED_INDICATORS`, unless the data hold a negative value."""
+    x = np.asarray(values, dtype=float)
+    return indicator not in SIGNED_INDICATORS and not bool((x[np.isfinite(x)] < 0).any())
+
+
+def mean_interval(values: np.ndarray, nonneg: bool = True, level: float = 0.95) -> tuple[float, float, float]:
+    """The summary's interval of a mean: :func:`log_interval` for quantities that cannot be
+    negative, :func:`t_interval` otherwise."""
+    return log_interval(values, level) if nonneg else t_interval(values, level)
+
+
+def paired_difference(arm: np.ndarray, base: np.ndarray, base_mean: float, nonneg: bool = True,
+                      level: float = 0.95) -> tuple[float, ...]:
+    """``(diff, diff_ci_low, diff_ci_high, diff_pct, mdc, mdc_pct)`` of an arm against
+    baseline, values matched by replicate (NaN pairs dropped).
+
+    diff: mean of the per-replicate differences; its t-interval (differences can be
+    negative). With ``nonneg`` the arm cannot fall below zero, so neither the difference
+    nor its bounds go below ``-base_mean`` and ``diff_pct`` not below -100.
+    mdc: :data:`MDC_FACTOR` x the standard error of the paired difference (NaN when n < 2).
+    Percentages are of ``base_mean`` (NaN when it is 0 or not finite).
+    """
+    paired = np.asarray(arm, float) - np.asarray(base, float)
+    paired = paired[np.isfinite(paired)]
+    d, lo, hi = t_interval(paired, level)
+    mdc = float(MDC_FACTOR * paired.std(ddof=1) / np.sqrt(len(paired))) if len(paired) >= 2 else np.nan
+    finite_base = np.isfinite(base_mean) and base_mean != 0
+    if nonneg and np.isfinite(base_mean):
+        floor = -abs(base_mean)
+        d, lo, hi = (max(x, floor) if np.isfinite(x) else x for x in (d, lo, hi))
+    pct = 100.0 * d / abs(base_mean) if finite_base else np.nan
+    if nonneg and np.isfinite(pct):
+        pct = max(pct, -100.0)
+    mdc_pct = 100.0 * mdc / abs(base_mean) if finite_base and np.isfinite(mdc) else np.nan
+    return d, lo, hi, pct, mdc, mdc_pct
+
+
+def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
+    """Per scenario and indicator: n, mean and its 95% interval over replicates.
+
+    The interval (``ci_low``/``ci_high``) is :func:`mean_interval`: on the log scale for
+    indicators that cannot be negative (never below zero), the t-interval otherwise.
     With ``baseline`` (a comparison) also the paired difference to baseline, matched
-    by replicate (same seed): ``diff`` (mean of per-replicate differences),
-    ``diff_ci_low``/``diff_ci_high`` (its 95% t-interval) and ``diff_pct``
-    (100 * diff / baseline mean; NaN when the baseline mean is 0). Baseline rows
-    carry NaN in these columns: a difference to itself is not a result.
+    by replicate (same seed), from :func:`paired_difference`: ``diff`` (mean of
+    per-replicate differences), ``diff_ci_low``/``diff_ci_high`` (its 95% t-interval, not
+    below -baseline mean), ``diff_pct`` (100 * diff / baseline mean, not below -100; NaN
+    when the baseline mean is 0), ``mdc`` (minimum detectable change: 2.8 x the standard
+    error of the paired difference) and ``mdc_pct`` (in % of the baseline mean). Baseline
+    rows carry NaN in these columns: a difference to itself is not a result.
     Non-finite values (e.g. a ratio with no denominator) are left out; ``n`` counts
     the finite ones.
     """
+    nonneg = {name: nonnegative(name, g["value"].to_numpy(float))
+              for name, g in indicators.groupby("indicator", sort=False)}
     rows = []
     for (scen, name), g in indicators.groupby(["scenario", "indicator"], sort=False):
         vals = g["value"].to_numpy(dtype=float)
-        mean, lo, hi = t_interval(vals)
+        mean, lo, hi = mean_interval(vals, nonneg[name])
         rows.append({"scenario": scen, "indicator": name, "n": int(np.isfinite(vals).sum()),
                      "mean": mean, "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -254,20 +343,19 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataF
     diffs = []
     for row in out.itertuples(index=False):
         if row.scenario == baseline:
-            diffs.append((np.nan,) * 4)
+            diffs.append((np.nan,) * len(DIFF_COLUMNS))
             continue
         arm = indicators[(indicators["scenario"] == row.scenario) & (indicators["indicator"] == row.indicator)]
         arm = arm.set_index("replicate")["value"]
         try:
-            paired = arm.to_numpy(float) - base.loc[row.indicator].reindex(arm.index).to_numpy(float)
+            b_all = base.loc[row.indicator]
         except KeyError:  # indicator absent in baseline
-            diffs.append((np.nan,) * 4)
+            diffs.append((np.nan,) * len(DIFF_COLUMNS))
             continue
-        d, lo, hi = t_interval(paired)
-        b = base.loc[row.indicator].to_numpy(float)
+        b = b_all.to_numpy(float)
         b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else np.nan
-        pct = 100.0 * d / b_mean if b_mean not in (0.0,) and np.isfinite(b_mean) else np.nan
-        diffs.append((d, lo, hi, pct))
+        diffs.append(paired_difference(arm.to_numpy(float), b_all.reindex(arm.index).to_numpy(float), b_mean,
+                                       nonneg[row.indicator]))
     out[DIFF_COLUMNS] = pd.DataFrame(diffs, columns=DIFF_COLUMNS, index=out.index)
     return out
 

@@ -117,10 +117,11 @@ class Recorder:
         the month's events stay small whatever the population (docs/performance.md).
         """
         value = np.asarray(value, dtype=np.float64)
-        if value.size == 0:
+        split = np.asarray(split_keys, dtype=np.int64)
+        if value.size == 0 or (split.size == 0 and value.ndim == 0):  # nothing to record
             return
-        n = value.shape[0] if value.ndim else 1
-        split = np.broadcast_to(np.asarray(split_keys, dtype=np.int64), (n,))
+        n = max(value.shape[0] if value.ndim else 1, split.shape[0] if split.ndim else 1)  # either may be scalar
+        split = np.broadcast_to(split, (n,))
         value = np.broadcast_to(value, (n,))
         if n > PREAGGREGATE_EVENTS:
             dense = np.bincount(split, weights=value, minlength=self.stride)

@@ -97,13 +97,17 @@ def _fmt(x) -> str:
 
 def _table_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     has_diff = "diff" in summary.columns
-    head = ["indicator", "scenario", "mean", "95% CI"] + (["diff vs baseline", "95% CI", "diff %"] if has_diff else [])
+    has_mdc = has_diff and "mdc_pct" in summary.columns  # summaries written before mdc existed have none
+    head = (["indicator", "scenario", "mean", "95% CI"] + (["diff vs baseline", "95% CI", "diff %"] if has_diff else [])
+            + (["mdc %"] if has_mdc else []))
     rows = []
     for r in summary.sort_values(["indicator"], kind="stable").itertuples(index=False):
         row = [r.indicator, r.scenario, _fmt(r.mean), f"{_fmt(r.ci_low)} .. {_fmt(r.ci_high)}"]
         if has_diff:
             row += [_fmt(r.diff), f"{_fmt(r.diff_ci_low)} .. {_fmt(r.diff_ci_high)}",
                     "-" if not math.isfinite(r.diff_pct) else f"{r.diff_pct:+.1f}%"]
+        if has_mdc:
+            row.append("-" if not math.isfinite(r.mdc_pct) else f"{r.mdc_pct:.1f}%")
         rows.append(row)
     return head, rows
 
@@ -136,8 +140,11 @@ def report_markdown(result, figures: list[Path], run_dir: Path) -> str:
     buf.write(f"# gcm-sim: {title}\n\n")
     buf.write(f"{cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} simulated "
               f"households, seed {cfg.run.seed}, engine {cfg.run.engine}, world "
-              f"{cfg.world or 'embedded'}. Intervals are 95% t-intervals over replicates"
-              + ("; differences are paired by replicate (same seeds)." if len(names) > 1 else ".") + "\n\n")
+              f"{cfg.world or 'embedded'}. Intervals are 95% over replicates: of a mean on the log scale "
+              "(it cannot go below zero)"
+              + ("; of a difference, a paired t-interval (same seeds), never below -baseline; mdc is the "
+                 "minimum detectable change (2.8 standard errors of the difference: 80% power, 5% two-sided)"
+                 if len(names) > 1 else "") + ". See docs/running.md.\n\n")
     for name in names:
         meta = result.configs.get(name, cfg).scenario
         buf.write(f"## Scenario `{name}`\n\n")
@@ -300,9 +307,12 @@ def effect(row, indicator: str) -> dict:
     """Size, interval and clarity of one paired difference, in the unit a reader expects.
 
     Shares (0-1) and percentages change in percentage points; everything else in % of
-    the baseline mean. ``clear`` is False when the 95% interval includes 0.
+    the baseline mean. ``clear`` is False when the 95% interval includes 0. ``mdc`` is the
+    minimum detectable change in the same unit; ``small`` is True when the effect is
+    smaller than it (the sample is too small to answer the question reliably).
     """
     d, lo, hi = float(row["diff"]), float(row["diff_ci_low"]), float(row["diff_ci_high"])
+    mdc = float(row["mdc"]) if "mdc" in row.index else float("nan")
     base = float(row["mean"]) - d  # baseline mean (the arm's mean minus the mean paired difference)
     if indicator in SHARE_INDICATORS:
         scale, unit = 100.0, " points"
@@ -314,7 +324,8 @@ def effect(row, indicator: str) -> dict:
         scale, unit = 1.0, ""
     finite = all(math.isfinite(x) for x in (d, lo, hi))
     return {"d": d * scale, "lo": lo * scale, "hi": hi * scale, "unit": unit, "finite": finite,
-            "clear": finite and (lo > 0 or hi < 0)}
+            "clear": finite and (lo > 0 or hi < 0), "mdc": mdc * scale,
+            "small": finite and math.isfinite(mdc) and abs(d) < mdc}
 
 
 def _num_signed(x: float) -> str:
@@ -333,6 +344,15 @@ def effect_text(e: dict) -> str:
     return f"{_num_signed(e['d'])}{e['unit']} ({ci})"
 
 
+def power_text(e: dict) -> str:
+    """'below the minimum detectable change (mdc 4.2%): run more replicates or households' for
+    an effect smaller than its mdc, else ''."""
+    if not e.get("small"):
+        return ""
+    mdc = f"{e['mdc']:.1f}" if abs(e["mdc"]) < 1000 else f"{e['mdc']:,.0f}"
+    return f"below the minimum detectable change (mdc {mdc}{e['unit']}): run more replicates or households"
+
+
 def headline_sentences(result) -> dict[str, list[str]]:
     """Per scenario: one sentence per key indicator (its expect: entries plus the headline set)."""
     s, out = result.summary, {}
@@ -345,8 +365,14 @@ def headline_sentences(result) -> dict[str, list[str]]:
             continue
         rows = s[s["scenario"] == name].set_index("indicator")
         keys = list(dict.fromkeys([*cfg.expect, *HEADLINE_INDICATORS]))
-        out[name] = [f"{_scenario_title(name)}: {_label(k)} {effect_text(effect(rows.loc[k], k))} {horizon}."
-                     for k in keys if k in rows.index]
+        out[name] = []
+        for k in keys:
+            if k not in rows.index:
+                continue
+            e = effect(rows.loc[k], k)
+            note = power_text(e)
+            out[name].append(f"{_scenario_title(name)}: {_label(k)} {effect_text(e)} {horizon}"
+                             + (f"; {note}." if note else "."))
     return out
 
 
@@ -361,7 +387,9 @@ def scenario_paragraphs(result) -> str:
               "Each scenario is run on the same random numbers as the baseline (current policies), so the "
               "differences below are the policy's effect. The intervals are 95% confidence intervals over "
               "replicates; where an interval includes zero, the model cannot tell the effect from chance, and "
-              "the report says so instead of giving a direction.\n\n")
+              "the report says so instead of giving a direction. Where an effect is smaller than its minimum "
+              "detectable change (mdc: the change this many replicates would detect with 80% power in a 5% "
+              "two-sided test), the sample is too small for the question and the report says so.\n\n")
     for name, lines in sentences.items():
         meta = result.configs[name].scenario
         what = meta.description.split(". ")[0].rstrip(".") + "." if meta.description else ""

@@ -28,3 +28,50 @@ def test_floor_kernel_runs():
 def test_bench_rejects_bad_options_with_exit_2():
     out = subprocess.run([sys.executable, "-m", "gcm_sim.cli", "bench", "sizes=ten"], capture_output=True, text=True)
     assert out.returncode == 2 and "sizes" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_variance_reduction_of_one_cell():
+    import numpy as np
+
+    from gcm_sim.bench import variance_reduction
+
+    base = np.array([100.0, 110.0, 90.0, 105.0, 95.0])
+    paired = np.array([-10.0, -11.0, -9.0, -10.5, -9.5])   # same seeds: the effect moves with baseline
+    unpaired = np.array([-5.0, -20.0, 0.0, -15.0, -10.0])  # independent seeds: noise of both arms
+    cell = variance_reduction(paired, unpaired, base, np.random.default_rng(0))
+    assert cell["effect_pct"] == -10.0 and cell["counted"]
+    assert cell["factor"] == np.var(unpaired, ddof=1) / np.var(paired, ddof=1) == 62.5 / 0.625
+    assert cell["factor_ci_low"] < cell["factor"] < cell["factor_ci_high"]
+    again = variance_reduction(paired, unpaired, base, np.random.default_rng(0))
+    assert again == cell, "seeded: the interval is reproducible"
+    tiny = variance_reduction(paired / 100, unpaired, base, np.random.default_rng(0))
+    assert not tiny["counted"], "an effect under 1% of baseline is not counted"
+
+
+def test_bench_crn_writes_its_tables(tmp_path):
+    import math
+
+    import pandas as pd
+
+    from gcm_sim.bench import CRN_COLUMNS, CRN_INDICATORS, CRN_SCENARIOS
+    from gcm_sim.cli import main
+
+    run_dir = tmp_path / "crn"
+    assert main(["bench", "crn", "households=1500", "months=6", "replicates=4", "workers=1",
+                 f"hydra.run.dir={run_dir}"]) == 0
+    table = pd.read_csv(run_dir / "crn.csv")
+    assert list(table.columns) == CRN_COLUMNS
+    assert len(table) == len(CRN_SCENARIOS) * len(CRN_INDICATORS)
+    assert set(table.scenario) == set(CRN_SCENARIOS) and set(table.indicator) == set(CRN_INDICATORS)
+    moved = table[table.var_paired > 0]
+    assert len(moved) > 0
+    assert all(math.isfinite(f) and f > 0 for f in moved.factor)
+    text = (run_dir / "crn.md").read_text()
+    assert "| scenario | indicator |" in text and "median variance reduction factor" in text
+    assert not list(run_dir.glob("*.tmp")), "written atomically"
+
+
+def test_bench_crn_rejects_bad_options_with_exit_2():
+    out = subprocess.run([sys.executable, "-m", "gcm_sim.cli", "bench", "crn", "replicates=1"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "replicates" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,257 @@
+"""Unit tests of the kernels: measure key packing, corridor rule precedence, the nested logit.
+
+Each kernel is tested on its own (no model run), through its public entry point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gcm_sim.categories import ADULT, AGE_GROUPS, ALL_AGES, ALL_CHANNELS, ALL_SEXES, CHANNELS, FEMALE, \
+    LABOUR, MALE, SEXES, SMUGGLED, YOUTH
+from gcm_sim.decisions import nest_probabilities, shares_from
+from gcm_sim.measures import MEASURE_ID, PREAGGREGATE_EVENTS, Recorder
+
+CODES = ["SEN", "ITA", "FRA", "MLI"]
+
+
+# --- measures.Recorder: key packing ----------------------------------------------------------
+
+
+def test_split_keys_round_trip_every_field():
+    rec = Recorder(CODES)
+    rng = np.random.default_rng(3)
+    n = 500
+    o = rng.integers(0, len(rec.codes), n)  # includes the 'all' country
+    d = rng.integers(0, len(rec.codes), n)
+    ch = rng.integers(0, len(CHANNELS), n)
+    s = rng.integers(0, len(SEXES), n)
+    a = rng.integers(0, len(AGE_GROUPS), n)
+    keys = MEASURE_ID["deaths"] * rec.stride + rec.split_keys(o, d, ch, s, a)
+    assert len(np.unique(keys)) == len({*zip(o, d, ch, s, a)}), "distinct splits get distinct keys"
+    m2, o2, d2, ch2, s2, a2 = rec._decode(keys)
+    assert (m2 == MEASURE_ID["deaths"]).all()
+    for got, want in ((o2, o), (d2, d), (ch2, ch), (s2, s), (a2, a)):
+        np.testing.assert_array_equal(got, want)
+    assert (0 <= rec.split_keys(o, d, ch, s, a)).all() and (rec.split_keys(o, d, ch, s, a) < rec.stride).all()
+
+
+def test_split_keys_defaults_mean_all():
+    rec = Recorder(CODES)
+    _, o, d, ch, s, a = rec._decode(np.atleast_1d(rec.split_keys()))
+    assert (o[0], d[0], ch[0], s[0], a[0]) == (rec.all_country, rec.all_country, ALL_CHANNELS, ALL_SEXES, ALL_AGES)
+    assert rec.codes[rec.all_country] == "all"
+
+
+def test_recorded_events_come_out_under_their_own_labels():
+    rec = Recorder(CODES)
+    rec.add("departures_irregular", np.array([2.0, 3.0]), origin=np.array([0, 3]), destination=np.array([1, 2]),
+            channel=SMUGGLED, sex=np.array([FEMALE, MALE]), age=np.array([YOUTH, ADULT]))
+    rec.close_month(1)
+    f = rec.frame("baseline", 0, 7)
+    rows = f[(f.measure == "departures_irregular") & (f.value != 0)]
+    got = {(r.origin, r.destination, r.channel, r.sex, r.age_group, r.value) for r in rows.itertuples()}
+    assert got == {("SEN", "ITA", "smuggled", "female", "youth", 2.0), ("MLI", "FRA", "smuggled", "male", "adult", 3.0)}
+
+
+def test_add_broadcasts_a_scalar_value_over_array_splits():
+    rec = Recorder(CODES)
+    rec.add("deaths", 1.0, origin=np.array([0, 0, 3]), destination=1, channel=SMUGGLED)
+    rec.add("deaths", np.array([], float), origin=np.array([], int))  # nothing to record
+    rec.close_month(1)
+    f = rec.frame("baseline", 0, 0)
+    got = f[(f.measure == "deaths") & (f.value != 0)].groupby("origin", observed=True)["value"].sum().to_dict()
+    assert got == {"SEN": 2.0, "MLI": 1.0}
+
+
+def _sums(rec: Recorder, month_index: int = -1) -> dict:
+    _, keys, sums = rec._months[month_index]
+    return {int(k): float(v) for k, v in zip(keys, sums) if v != 0}
+
+
+def test_add_keyed_sums_by_key():
+    rec = Recorder(CODES)
+    keys = rec.split_keys(np.array([0, 0, 3, 0]), np.array([1, 1, 1, 2]), LABOUR, FEMALE, YOUTH)
+    rec.add_keyed("remittances_sent_usd", keys, np.array([10.0, 5.0, 1.0, 2.0]))
+    rec.add_keyed("remittances_sent_usd", keys[:1], 100.0)  # a second batch on the same key adds up
+    rec.add_keyed("remittance_fees_usd", keys, 1.0)           # same keys, another measure, one value each
+    rec.close_month(1)
+    base = MEASURE_ID["remittances_sent_usd"] * rec.stride
+    fees = MEASURE_ID["remittance_fees_usd"] * rec.stride
+    assert _sums(rec) == {base + int(keys[0]): 115.0, base + int(keys[2]): 1.0, base + int(keys[3]): 2.0,
+                          fees + int(keys[0]): 2.0, fees + int(keys[2]): 1.0, fees + int(keys[3]): 1.0}
+    assert rec.month_totals()["remittances_sent_usd"] == 118.0
+
+
+def test_large_batches_sum_the_same_as_small_ones():
+    rng = np.random.default_rng(5)
+    n = PREAGGREGATE_EVENTS * 3  # above the threshold: summed by key when recorded
+    big, small = Recorder(CODES), Recorder(CODES)
+    keys = big.split_keys(rng.integers(0, 4, n), rng.integers(0, 4, n), rng.integers(0, 8, n), rng.integers(0, 2, n),
+                          rng.integers(0, 3, n))
+    vals = rng.random(n)
+    big.add_keyed("stock_regular", keys, vals)
+    for lo in range(0, n, 1000):  # the same events in batches below the threshold
+        small.add_keyed("stock_regular", keys[lo:lo + 1000], vals[lo:lo + 1000])
+    big.close_month(1)
+    small.close_month(1)
+    a, b = _sums(big), _sums(small)
+    assert a.keys() == b.keys()
+    assert all(a[k] == pytest.approx(b[k]) for k in a)
+    assert sum(a.values()) == pytest.approx(vals.sum())
+
+
+# --- corridors.resolve: precedence corridors > default > world -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def world():
+    from gcm_sim.world import load_world
+
+    return load_world()
+
+
+def _rules(world, *overrides):
+    from gcm_sim.config import load_config
+    from gcm_sim.corridors import resolve
+
+    return resolve(world, load_config("baseline", list(overrides), world=world))
+
+
+def _changed(a, b) -> dict[str, np.ndarray]:
+    """Per field of CorridorRules, the mask of entries that differ between a and b."""
+    out = {}
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        diff = ~np.isclose(x, y) if x.dtype.kind == "f" else x != y
+        if diff.any():
+            out[f.name] = diff
+    return out
+
+
+@pytest.fixture(scope="module")
+def baseline_rules(world):
+    return _rules(world)
+
+
+def test_world_data_speaks_in_the_baseline(world, baseline_rules):
+    ix = world.index
+    row = world.corridors[(world.corridors.origin == "SEN") & (world.corridors.destination == "ITA")].iloc[0]
+    assert baseline_rules.visa_fee_usd[ix["SEN"], ix["ITA"]] == row["visa_fee_usd"]
+    assert baseline_rules.refusal_rate[ix["SEN"], ix["ITA"]] == row["visa_refusal_rate"]
+    assert len(np.unique(baseline_rules.visa_fee_usd[baseline_rules.exists])) > 1, "corridors differ in the world"
+
+
+def test_default_replaces_the_world_value_on_every_corridor(world, baseline_rules):
+    r = _rules(world, "policy.visa.default.fee_usd=7")
+    changed = _changed(baseline_rules, r)
+    assert set(changed) == {"visa_fee_usd"}, "only the field that was set"
+    off_diagonal = ~np.eye(len(world.codes), dtype=bool)
+    assert (r.visa_fee_usd[off_diagonal] == 7).all()
+    np.testing.assert_array_equal(np.diag(r.visa_fee_usd), np.diag(baseline_rules.visa_fee_usd))
+
+
+def test_corridor_override_changes_exactly_the_selected_corridors(world, baseline_rules):
+    from gcm_sim.corridors import pairs
+
+    r = _rules(world, "policy.visa.corridors=[{origin:west_africa,destination:[ITA,FRA],refusal_rate:0.05}]")
+    changed = _changed(baseline_rules, r)
+    assert set(changed) == {"refusal_rate"}
+    sel = pairs(world, "west_africa", ["ITA", "FRA"])
+    assert sel.sum() == len(world.select("west_africa")) * 2
+    assert (r.refusal_rate[sel] == 0.05).all()
+    np.testing.assert_array_equal(r.refusal_rate[~sel], baseline_rules.refusal_rate[~sel])
+    assert (changed["refusal_rate"] <= sel).all(), "nothing outside the selection changed"
+
+
+def test_corridor_override_wins_over_default_field_by_field(world, baseline_rules):
+    ix = world.index
+    r = _rules(world, "policy.visa.default.fee_usd=7", "policy.visa.default.refusal_rate=0.3",
+               "policy.visa.corridors=[{origin:SEN,destination:ITA,fee_usd:1}]")
+    se_it = (ix["SEN"], ix["ITA"])
+    assert r.visa_fee_usd[se_it] == 1, "the corridor entry wins over default"
+    assert r.refusal_rate[se_it] == 0.3, "a field the entry leaves unset comes from default"
+    mask = ~np.eye(len(world.codes), dtype=bool)
+    mask[se_it] = False
+    assert (r.visa_fee_usd[mask] == 7).all(), "other corridors keep default"
+    # order of the overrides on the command line does not matter: corridors always win
+    r2 = _rules(world, "policy.visa.corridors=[{origin:SEN,destination:ITA,fee_usd:1}]",
+                "policy.visa.default.fee_usd=7", "policy.visa.default.refusal_rate=0.3")
+    np.testing.assert_array_equal(r.visa_fee_usd, r2.visa_fee_usd)
+
+
+# --- decisions.nest_probabilities: the nested logit ------------------------------------------------
+
+
+def _synthetic(n=200, k=6, seed=11):
+    rng = np.random.default_rng(seed)
+    u = rng.normal(-1.0, 2.0, (n, k))
+    feasible = rng.random((n, k)) < 0.6
+    feasible[0] = False  # a row with nothing feasible
+    feasible[1] = True
+    return u, feasible
+
+
+@pytest.mark.parametrize("nest", [1.0, 0.6, 0.2])
+def test_shares_sum_to_one_and_infeasible_options_get_nothing(nest):
+    u, feasible = _synthetic()
+    p_move, within = nest_probabilities(u, feasible, nest)
+    shares = shares_from(p_move, within)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert (shares >= 0).all()
+    assert (within[~feasible] == 0).all() and (shares[:, 1:][~feasible] == 0).all()
+    assert p_move[0] == 0 and shares[0, 0] == 1, "nothing feasible: everyone stays"
+    has = feasible.any(axis=1)
+    np.testing.assert_allclose(within[has].sum(axis=1), 1.0)
+
+
+def test_nest_one_is_the_plain_logit_with_stay_at_zero():
+    u, feasible = _synthetic()
+    shares = shares_from(*nest_probabilities(u, feasible, 1.0))
+    v = np.concatenate([np.zeros((len(u), 1)), np.where(feasible, u, -np.inf)], axis=1)
+    logit = np.exp(v - v.max(axis=1, keepdims=True))
+    logit /= logit.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(shares, logit, rtol=1e-12, atol=1e-15)
+
+
+def test_nest_below_one_breaks_iia_in_favour_of_staying():
+    # improve the second way of leaving: under plain logit the odds of the first option against
+    # staying do not change (IIA); with nest < 1 the first option, a close substitute, loses more
+    u = np.array([[-1.0, -1.0], [-1.0, 0.0]])
+    feasible = np.ones((2, 2), bool)
+    for nest in (1.0, 0.5, 0.2):
+        s = shares_from(*nest_probabilities(u, feasible, nest))
+        before, after = s[0, 1] / s[0, 0], s[1, 1] / s[1, 0]
+        if nest == 1.0:
+            assert after == pytest.approx(before)
+        else:
+            assert after < 0.9 * before, nest
+
+
+def test_nested_logit_closed_form():
+    # McFadden (1978): P(move) = 1 / (1 + exp(-nest * IV)), IV = log sum exp(u / nest) over feasible
+    # options (staying: utility 0, its own nest); P(option | move) = softmax(u / nest)
+    u = np.array([[0.3, -2.0, 1.0]])
+    feasible = np.array([[True, True, False]])
+    nest = 0.4
+    p_move, within = nest_probabilities(u, feasible, nest)
+    iv = np.log(np.exp(0.3 / nest) + np.exp(-2.0 / nest))
+    assert p_move[0] == pytest.approx(1 / (1 + np.exp(-nest * iv)))
+    e = np.exp(np.array([0.3, -2.0]) / nest)
+    np.testing.assert_allclose(within[0], [*(e / e.sum()), 0.0])
+
+
+@pytest.mark.parametrize("nest", [1.0, 0.5])
+def test_adding_an_infeasible_option_changes_nothing(nest):
+    u, feasible = _synthetic()
+    p_move, within = nest_probabilities(u, feasible, nest)
+    for extra_u in (50.0, -50.0, 0.0):
+        u2 = np.concatenate([u[:, :2], np.full((len(u), 1), extra_u), u[:, 2:]], axis=1)
+        f2 = np.concatenate([feasible[:, :2], np.zeros((len(u), 1), bool), feasible[:, 2:]], axis=1)
+        p2, w2 = nest_probabilities(u2, f2, nest)
+        np.testing.assert_array_equal(p2, p_move)
+        np.testing.assert_array_equal(np.delete(w2, 2, axis=1), within)
+        assert (w2[:, 2] == 0).all()
