@@ -182,7 +182,7 @@ def check_hump(cfg, world, out: Path, say) -> CheckResult:
         "hump", "Migration hump (emigration across origin income)",
         "emigration rises with income, slows past ~USD 5,000 and reverses past ~USD 10,000 GDP per capita PPP; "
         "earlier estimate of the turning point USD 6,000-8,000",
-        "Clemens 2020 (CGD WP 540); Clemens 2014 (EVIDENCE: the migration hump)",
+        "Clemens 2020 (CGD WP 540); Clemens 2014 (IZA DP 8592) [CLEMENS-2020, CLEMENS-2014]",
         f"curve rises then falls (both ends below 90% of the maximum) and the peak of a quadratic fit in "
         f"log GNI lies in USD {HUMP_PEAK[0]:,.0f}-{HUMP_PEAK[1]:,.0f}",
         peak, lo, hi, passed, fig,
@@ -220,7 +220,7 @@ def check_remittance_elasticity(cfg, world, out: Path, say) -> CheckResult:
     return CheckResult(
         "remittance_elasticity", "Remittance cost elasticity",
         "a 1% relative cut in cost raises formal remittances by about 1.6% (elasticity -1.6)",
-        "Ahmed, Mughal & Martinez-Zarzoso 2021, World Economy 44(8); Kpodar & Imam 2024 (EVIDENCE: remittances)",
+        "Ahmed, Mughal & Martinez-Zarzoso 2021, World Economy 44(8); Kpodar & Imam 2024, World Development 177 [AMM-2021, KPODAR-IMAM-2024]",
         f"elasticity in [{REMIT_BAND[0]}, {REMIT_BAND[1]}] (issue 5)", mean, lo, hi, passed, fig,
         f"every corridor's cost x {1 - REMIT_STEP} and x {1 + REMIT_STEP} (arc elasticity around today's costs), "
         f"formal remittances sent over {cfg.run.months} months, paired by seed. Caveat: behaviour.yaml's "
@@ -276,7 +276,7 @@ def check_family_vs_skilled(cfg, world, out: Path, say) -> CheckResult:
         "family_vs_skilled", "Family vs skilled restriction: substitution into irregular channels",
         "restricting family visas moved the most people into unauthorised channels; restricting student and "
         "skilled visas moved few",
-        "Simon, Schwartz, Hudson & Johnson 2018, PNAS 115(34) (EVIDENCE: regular and irregular channels)",
+        "Simon, Schwartz, Hudson & Johnson 2018, PNAS 115(34) [SIMON-2018]",
         "added irregular entries with family reunification closed > with skilled labour routes closed "
         "(mean paired difference > 0)", mean, lo, hi, passed, fig,
         f"Family: policy.pathways.family_reunification.enabled=false. Skilled: labour quotas set to 0 on "
@@ -311,7 +311,7 @@ def check_mexico_crop_shock(cfg, world, out: Path, say) -> CheckResult:
     return CheckResult(
         "mexico_crop_shock", "Mexico: crop (farm income) shock and emigration",
         "a 10% fall in crop yields sends about 2% more of the population abroad (semi-elasticity about -0.2)",
-        "Feng, Krueger & Oppenheimer 2010, PNAS (EVIDENCE: climate)",
+        "Feng, Krueger & Oppenheimer 2010, PNAS 107(32) [FENG-2010]",
         f"semi-elasticity in [{CROP_BAND[0]}, {CROP_BAND[1]}] (a factor of 2.5 around -0.2)", mean, lo, hi,
         passed, fig,
         "Reading: Feng et al. relate the emigration rate over a five-year census interval (emigrants as a share "
