@@ -18,21 +18,21 @@ def load_config(*args, **kwargs):
 
 
 def run(*args, **kwargs):
-    """Run all replicates of a configuration; see :func:`gcm_sim.experiment.run`."""
-    from .experiment import run as _run
+    """Run all replicates of a configuration; see :func:`gcm_sim.studies.experiment.run`."""
+    from .studies.experiment import run as _run
 
     return _run(*args, **kwargs)
 
 
 def compare(*args, **kwargs):
-    """Scenarios against baseline with paired seeds; see :func:`gcm_sim.experiment.compare`."""
-    from .experiment import compare as _compare
+    """Scenarios against baseline with paired seeds; see :func:`gcm_sim.studies.experiment.compare`."""
+    from .studies.experiment import compare as _compare
 
     return _compare(*args, **kwargs)
 
 
 # Loaded on first use: importing the package imports neither NumPy nor Mesa, so the CLI
-# reports bad input fast and can configure NumPy's threads first (gcm_sim.cli).
+# reports bad input fast and can configure NumPy's threads first (gcm_sim.edges.cli).
 _LAZY = {"MigrationModel": ".model", "Config": ".policy", "ConfigError": ".policy", "World": ".world",
          "WorldDataError": ".world", "load_world": ".world"}
 

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from gcm_sim.bench import Measurement, floor_kernel, summarise
+from gcm_sim.studies.bench import Measurement, floor_kernel, summarise
 
 
 def _m(kind, n, step, note=""):
@@ -26,14 +26,14 @@ def test_floor_kernel_runs():
 
 
 def test_bench_rejects_bad_options_with_exit_2():
-    out = subprocess.run([sys.executable, "-m", "gcm_sim.cli", "bench", "sizes=ten"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "gcm_sim.edges.cli", "bench", "sizes=ten"], capture_output=True, text=True)
     assert out.returncode == 2 and "sizes" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_variance_reduction_of_one_cell():
     import numpy as np
 
-    from gcm_sim.bench import variance_reduction
+    from gcm_sim.studies.bench import variance_reduction
 
     base = np.array([100.0, 110.0, 90.0, 105.0, 95.0])
     paired = np.array([-10.0, -11.0, -9.0, -10.5, -9.5])   # same seeds: the effect moves with baseline
@@ -53,8 +53,8 @@ def test_bench_crn_writes_its_tables(tmp_path):
 
     import pandas as pd
 
-    from gcm_sim.bench import CRN_COLUMNS, CRN_INDICATORS, CRN_SCENARIOS
-    from gcm_sim.cli import main
+    from gcm_sim.studies.bench import CRN_COLUMNS, CRN_INDICATORS, CRN_SCENARIOS
+    from gcm_sim.edges.cli import main
 
     run_dir = tmp_path / "crn"
     assert main(["bench", "crn", "households=1500", "months=6", "replicates=4", "workers=1",
@@ -72,6 +72,6 @@ def test_bench_crn_writes_its_tables(tmp_path):
 
 
 def test_bench_crn_rejects_bad_options_with_exit_2():
-    out = subprocess.run([sys.executable, "-m", "gcm_sim.cli", "bench", "crn", "replicates=1"],
+    out = subprocess.run([sys.executable, "-m", "gcm_sim.edges.cli", "bench", "crn", "replicates=1"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "replicates" in out.stderr and "Traceback" not in out.stderr

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gcm_sim import calibration as cal
-from gcm_sim import validation as val
-from gcm_sim.cli import main
+from gcm_sim.studies import calibration as cal
+from gcm_sim.studies import validation as val
+from gcm_sim.edges.cli import main
 from gcm_sim.policy import ConfigError
 
 

@@ -16,7 +16,7 @@ import pytest
 
 
 def gcm(args, cwd, timeout=120):
-    return subprocess.run([sys.executable, "-m", "gcm_sim.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "gcm_sim.edges.cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -112,7 +112,7 @@ def test_world_folder_that_does_not_exist(tmp_path):
 @pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 def test_interrupt_exits_130_without_traceback(tmp_path):
     run_dir = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "gcm_sim.cli", "run", "run.months=1200", "run.replicates=50",
+    proc = subprocess.Popen([sys.executable, "-m", "gcm_sim.edges.cli", "run", "run.months=1200", "run.replicates=50",
                              f"hydra.run.dir={run_dir}"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()  # printed after validation, just before the run starts

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from gcm_sim import app
-from gcm_sim.cli import main
+from gcm_sim.edges import app
+from gcm_sim.edges.cli import main
 
 from .helpers import free_port, stop_process
 
@@ -99,7 +99,7 @@ def server():
         pytest.skip(f"{CHROMIUM} missing: apt-get install chromium (.ci/run does)")
     pytest.importorskip("playwright")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gcm_sim.cli", "dashboard", f"dashboard.port={port}"],
+    proc = subprocess.Popen([sys.executable, "-m", "gcm_sim.edges.cli", "dashboard", f"dashboard.port={port}"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         first = proc.stdout.readline()

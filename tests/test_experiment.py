@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gcm_sim.experiment import DIFF_COLUMNS, SUMMARY_COLUMNS, mean_interval, replicate_seeds, summarise, t_interval
+from gcm_sim.studies.experiment import DIFF_COLUMNS, SUMMARY_COLUMNS, mean_interval, replicate_seeds, summarise, t_interval
 from gcm_sim.policy import Config, Run
 
 
@@ -58,8 +58,8 @@ def test_replicate_seeds_follow_the_contract():
 
 
 def test_format_summary_and_atomic_outputs(tmp_path):
-    from gcm_sim.experiment import RunResult
-    from gcm_sim.report import format_summary, write_run_dir
+    from gcm_sim.studies.experiment import RunResult
+    from gcm_sim.edges.report import format_summary, write_run_dir
 
     ind = _indicators()
     ts = pd.DataFrame({"scenario": "baseline", "replicate": [0, 1], "seed": 0, "month": 1, "origin": "SEN",
@@ -142,8 +142,8 @@ def test_difference_interval_respects_that_the_arm_cannot_be_negative():
 
 
 def test_report_flags_effects_below_the_minimum_detectable_change():
-    from gcm_sim.experiment import RunResult
-    from gcm_sim.report import headline_sentences, markdown_table
+    from gcm_sim.studies.experiment import RunResult
+    from gcm_sim.edges.report import headline_sentences, markdown_table
 
     noisy = _two_arms("irregular_departures", [100.0, 140.0, 60.0, 120.0], [101.0, 120.0, 80.0, 121.0])
     sharp = _two_arms("regular_departures", [100.0, 140.0, 60.0, 120.0], [150.0, 191.0, 109.0, 170.0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gcm_sim import experiment
+from gcm_sim.studies import experiment
 from gcm_sim.config import load_config
 
 SMALL = ["run.months=3", "run.households=500", "run.replicates=2"]

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from gcm_sim import explore
+from gcm_sim.studies import explore
 
 from .helpers import free_port, stop_process
 
@@ -52,7 +52,7 @@ def slow_square(values, rng):
 
 def _cli(*args, cwd, env=None, timeout=600):
     e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "gcm_sim.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gcm_sim.edges.cli", *args], cwd=cwd, capture_output=True, text=True,
                           env=e, timeout=timeout)
 
 
@@ -182,7 +182,7 @@ def test_killed_worker_then_rerun_gives_complete_dataset(tmp_path):
     study = _write(tmp_path / "k.yaml", {"name": "k", "design": "lhs", "samples": 30, "replicates": 1, "seed": 2,
                                          "target": "tests.test_sweeps:slow_square", "levers": {"x": [0, 1]}})
     run_dir = tmp_path / "k"
-    args = [sys.executable, "-m", "gcm_sim.cli", "explore", f"study={study}", "executor.workers=2",
+    args = [sys.executable, "-m", "gcm_sim.edges.cli", "explore", f"study={study}", "executor.workers=2",
             f"hydra.run.dir={run_dir}"]
     proc = subprocess.Popen(args, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -271,7 +271,7 @@ def test_sweep_bad_value_exits_2_before_any_job(tmp_path):
 
 
 def test_prim_finds_the_box_that_makes_the_outcome():
-    from gcm_sim.discovery import discover
+    from gcm_sim.studies.discovery import discover
 
     rng = np.random.default_rng(0)
     n = 400

@@ -28,7 +28,7 @@ import sys
 
 import psutil
 
-from gcm_sim import explore
+from gcm_sim.studies import explore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # workers import this file's noop() as bench_study
 

@@ -3,7 +3,7 @@
 Why this module exists: academics need designed experiments (Sobol, Morris, Latin
 hypercube, full grids), not hand-written loops. A study file names the design; this
 module turns it into one task per (sample point, replicate), hands the tasks to
-:mod:`gcm_sim.executors` (serial, local processes or Dask; resumable), gathers
+:mod:`gcm_sim.studies.executors` (serial, local processes or Dask; resumable), gathers
 ``results.parquet`` and, for Sobol and Morris, computes the indices with SALib.
 
 Study file (YAML)::
@@ -48,9 +48,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gcm_sim import executors, policy
+from gcm_sim.studies import executors
+from gcm_sim import policy
 from gcm_sim.policy import ConfigError
-from gcm_sim.report import _atomic, save_figure
+from gcm_sim.edges.outputs import atomic_write
+from gcm_sim.edges.report import save_figure
 
 DESIGNS = ("sobol", "morris", "lhs", "grid")
 STUDY_KEYS = ("name", "design", "samples", "replicates", "seed", "levers", "overrides", "indicators",
@@ -173,7 +175,7 @@ def make_study(data: dict, extra_overrides: list[str] = (), world=None) -> Study
         raise ConfigError("study.target", target, "module:function")
     discover = data.get("discover")
     if discover is not None:
-        from gcm_sim.discovery import check_spec
+        from gcm_sim.studies.discovery import check_spec
 
         check_spec(discover, prefix="study.discover")
     study = Study(name=str(data.get("name") or "study"), design=design, samples=samples, replicates=replicates,
@@ -304,7 +306,7 @@ def evaluate(payload: dict) -> pd.DataFrame:
         seed = np.random.SeedSequence(payload["seed"]).spawn(payload["replicates"])[payload["replicate"]]
         outputs = fn(dict(values), np.random.default_rng(seed))
     else:
-        from gcm_sim.experiment import run_replicate
+        from gcm_sim.studies.experiment import run_replicate
 
         world = _world(payload["config"].get("world"))
         cfg = policy.build_config(copy.deepcopy(payload["config"]), world.iso3, world.tags, world.behaviour)
@@ -332,30 +334,30 @@ def run_study(study: Study, run_dir: str | os.PathLike, executor: str = "process
             raise ConfigError("hydra.run.dir", str(d), "holds a different study (its design, levers or overrides "
                               "differ); choose another folder or delete this one")
     else:
-        _atomic(marker, lambda f: f.write(json.dumps(_describe(study, fp), indent=1)))
+        atomic_write(marker, lambda f: f.write(json.dumps(_describe(study, fp), indent=1)))
     tasks = study.tasks()
     outcome = executors.run_tasks(evaluate, tasks, d, executor=executor, workers=workers, address=address,
                                   progress=progress, label=study.name)
     results = executors.gather(d, [t for t, _ in tasks])
     if not results.empty:
         results = results.sort_values(["run", "replicate", "indicator"], kind="stable").reset_index(drop=True)
-    _atomic(d / "results.parquet", lambda f: results.to_parquet(f, engine="pyarrow", index=False), binary=True)
+    atomic_write(d / "results.parquet", lambda f: results.to_parquet(f, engine="pyarrow", index=False), binary=True)
     fails = executors.failures(d)
-    _atomic(d / "failures.csv", lambda f: fails.to_csv(f, index=False))
+    atomic_write(d / "failures.csv", lambda f: fails.to_csv(f, index=False))
     unc = uncertainty(results, study)
-    _atomic(d / "uncertainty.csv", lambda f: unc.to_csv(f, index=False))
+    atomic_write(d / "uncertainty.csv", lambda f: unc.to_csv(f, index=False))
     sens, figures = pd.DataFrame(), []
     complete = outcome.complete and len(results) > 0
     if study.design in ("sobol", "morris") and complete:
         sens = sensitivity(results, study)
-        _atomic(d / "sensitivity.csv", lambda f: sens.to_csv(f, index=False))
+        atomic_write(d / "sensitivity.csv", lambda f: sens.to_csv(f, index=False))
         figures = plot_sensitivity(sens, study, d / "figures")
     discovered = None
     if study.discover and complete:
-        from gcm_sim.discovery import discover
+        from gcm_sim.studies.discovery import discover
 
         discovered = discover(results, out_dir=d, inputs=list(study.levers), **study.discover)
-    _atomic(d / "study.md", lambda f: f.write(_markdown(study, outcome, unc, sens, figures, d)))
+    atomic_write(d / "study.md", lambda f: f.write(_markdown(study, outcome, unc, sens, figures, d)))
     return {"outcome": outcome, "results": results, "sensitivity": sens, "uncertainty": unc,
             "discovery": discovered, "run_dir": d}
 
@@ -477,7 +479,7 @@ def plot_sensitivity(sens: pd.DataFrame, study: Study, folder: Path) -> list[Pat
 
 
 def _markdown(study: Study, outcome, unc: pd.DataFrame, sens: pd.DataFrame, figures: list[Path], d: Path) -> str:
-    from gcm_sim.report import _fmt
+    from gcm_sim.edges.report import _fmt
 
     lines = [f"# Study `{study.name}`: {study.design}", "",
              f"{len(study.points)} sample points x {study.replicates} replicates = {outcome.total} runs "

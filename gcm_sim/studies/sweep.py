@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from gcm_sim.policy import ConfigError
-from gcm_sim.report import _atomic
+from gcm_sim.edges.outputs import atomic_write
 
 SWEEP_DIR_KEY = "hydra.sweep.dir"
 LAUNCHER_GROUP = "hydra/launcher"
@@ -94,9 +94,9 @@ def prepare(args: list[str], world=None) -> dict:
         digest = hashlib.sha256(json.dumps(sorted(config_args)).encode()).hexdigest()[:10]
         sweep_dir = str(Path("outputs") / "sweeps" / digest)
     if "${" in sweep_dir:
-        from gcm_sim.cli import _resolve_run_dir
+        from gcm_sim.edges.outputs import resolve_run_dir
 
-        sweep_dir = str(_resolve_run_dir(sweep_dir))
+        sweep_dir = str(resolve_run_dir(sweep_dir))
     sweep_dir = Path(sweep_dir).expanduser().resolve()
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(SWEEP_DIR_KEY, str(sweep_dir), "a folder path (this is an existing file)")
@@ -149,9 +149,9 @@ def task(_cfg) -> str:
         return "skipped"  # finished by an earlier invocation of the same sweep
     (out / RESULT).unlink(missing_ok=True)  # a stale result of other overrides must not be gathered
     try:
-        from gcm_sim import experiment
+        from gcm_sim.studies import experiment
         from gcm_sim.config import load_config
-        from gcm_sim.report import write_run_dir
+        from gcm_sim.edges.report import write_run_dir
 
         cfg = load_config("baseline", overrides)
         result = experiment.run(cfg, progress=False)
@@ -162,11 +162,11 @@ def task(_cfg) -> str:
         for key, value in _values(overrides).items():
             rows[key] = value
         (out / ERROR).unlink(missing_ok=True)
-        _atomic(done, lambda f: f.write(json.dumps(job)))
-        _atomic(out / RESULT, lambda f: rows.to_parquet(f, engine="pyarrow", index=False), binary=True)
+        atomic_write(done, lambda f: f.write(json.dumps(job)))
+        atomic_write(out / RESULT, lambda f: rows.to_parquet(f, engine="pyarrow", index=False), binary=True)
         return "done"
     except Exception:  # noqa: BLE001 - a failed job is recorded; the sweep goes on
-        _atomic(out / ERROR, lambda f: f.write(traceback.format_exc()))
+        atomic_write(out / ERROR, lambda f: f.write(traceback.format_exc()))
         return "failed"
 
 
@@ -199,11 +199,11 @@ def gather(sweep_dir: Path, n_jobs: int) -> dict:
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not results.empty:
         results = results.sort_values(["run", "replicate", "indicator"], kind="stable").reset_index(drop=True)
-    _atomic(Path(sweep_dir) / "results.parquet", lambda f: results.to_parquet(f, engine="pyarrow", index=False),
+    atomic_write(Path(sweep_dir) / "results.parquet", lambda f: results.to_parquet(f, engine="pyarrow", index=False),
             binary=True)
     fails = pd.DataFrame(failed + [{"run": m, "error": "no result (interrupted?)"} for m in missing],
                          columns=["run", "error"])
-    _atomic(Path(sweep_dir) / "failures.csv", lambda f: fails.to_csv(f, index=False))
+    atomic_write(Path(sweep_dir) / "failures.csv", lambda f: fails.to_csv(f, index=False))
     return {"results": results, "failed": failed, "missing": missing, "sweep_dir": Path(sweep_dir)}
 
 

@@ -35,10 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from .measures import total
+from ..measures import total
 
 from gcm_sim.policy import ConfigError
-from gcm_sim.report import _atomic, save_figure
+from gcm_sim.edges.outputs import atomic_write
+from gcm_sim.edges.report import save_figure
 
 CLI_DEFAULTS = ("run.households=10000", "run.months=24", "run.replicates=3")
 HUMP_ORIGIN = "SEN"
@@ -100,7 +101,7 @@ def semi_elasticity(rate_shock: float, rate_base: float, income_loss_pct: float)
 
 
 def interval(values) -> tuple[float, float, float]:
-    from gcm_sim.experiment import t_interval
+    from gcm_sim.studies.experiment import t_interval
 
     return t_interval(np.asarray(values, float))
 
@@ -109,7 +110,7 @@ def interval(values) -> tuple[float, float, float]:
 
 
 def _runs(cfg, world) -> list[tuple[pd.DataFrame, dict]]:
-    from gcm_sim.experiment import run_jobs
+    from gcm_sim.studies.experiment import run_jobs
 
     jobs = [(cfg, r) for r in range(cfg.run.replicates)]  # over run.workers processes
     return [(ts, ind) for _, _, ts, ind in run_jobs(jobs, cfg.run.workers, world, lambda n: None)]
@@ -475,11 +476,11 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
             "date": _dt.datetime.now().isoformat(timespec="seconds"), "run_dir": str(out),
             "households": cfg.run.households, "replicates": cfg.run.replicates, "seed": cfg.run.seed,
             "months": cfg.run.months, "overrides": " ".join(o for o in overrides)}
-    _atomic(out / "validation.md", lambda f: f.write(markdown(results, meta)))
+    atomic_write(out / "validation.md", lambda f: f.write(markdown(results, meta)))
     table = pd.DataFrame([{"check": r.name, "published": r.published, "simulated": r.simulated, "ci_low": r.ci_low,
                            "ci_high": r.ci_high, "tolerance": r.tolerance, "passed": r.passed, "source": r.source}
                           for r in results])
-    _atomic(out / "validation.csv", lambda f: table.to_csv(f, index=False))
+    atomic_write(out / "validation.csv", lambda f: table.to_csv(f, index=False))
     for r in results:
         echo(f"{'PASS' if r.passed else 'FAIL'}  {r.name}: simulated {_fmt(r.simulated)} "
              f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]; tolerance {r.tolerance}")

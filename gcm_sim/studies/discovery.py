@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from gcm_sim.policy import ConfigError
-from gcm_sim.report import _atomic, _fmt
+from gcm_sim.edges.outputs import atomic_write
+from gcm_sim.edges.report import _fmt
 
 ID_COLUMNS = ("run", "replicate", "seed", "indicator", "value", "run.seed", "run.replicates")
 SPEC_KEYS = ("outcome", "threshold", "direction", "inputs", "min_coverage", "max_boxes", "peel_alpha", "mass_min")
@@ -95,8 +96,8 @@ def discover(results: pd.DataFrame, outcome: str, threshold: float, direction: s
     if out_dir is not None:
         d = Path(out_dir)
         stem = f"discovery_{outcome}_{direction}"
-        _atomic(d / f"{stem}.csv", lambda f: boxes.to_csv(f, index=False))
-        _atomic(d / f"{stem}.md", lambda f: f.write(summary))
+        atomic_write(d / f"{stem}.csv", lambda f: boxes.to_csv(f, index=False))
+        atomic_write(d / f"{stem}.md", lambda f: f.write(summary))
     return {"boxes": boxes, "summary": summary, "cases": k, "n": n}
 
 

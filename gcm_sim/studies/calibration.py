@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .measures import total
+from ..measures import total
 
 from gcm_sim.policy import ConfigError
-from gcm_sim.report import _atomic
+from gcm_sim.edges.outputs import atomic_write
 
 TARGETS_FILE = "targets.yaml"
 LOG_FLOOR = 1e-9  # simulated zeros are scored as this (a large, finite loss)
@@ -284,7 +284,7 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
 
 def run_replicate(cfg, replicate: int, world) -> RunData:
     """One replicate on the contract's seed (replicate r = r-th child of SeedSequence(run.seed))."""
-    from gcm_sim.experiment import replicate_seeds
+    from gcm_sim.studies.experiment import replicate_seeds
 
     from gcm_sim.model import MigrationModel
 
@@ -342,7 +342,7 @@ def with_behaviour(cfg, world, values: dict[str, float]):
 
 def table(targets: Sequence[Target], per_rep: pd.DataFrame) -> pd.DataFrame:
     """Target, source, published value/range, simulated mean and 95% t-interval, inside or not."""
-    from gcm_sim.experiment import t_interval
+    from gcm_sim.studies.experiment import t_interval
 
     rows = []
     for t in targets:
@@ -419,7 +419,7 @@ def calibrate(cfg, world, targets: Sequence[Target], params: Sequence[Parameter]
     """
     from scipy.optimize import minimize
 
-    from gcm_sim.experiment import process_pool, stop_pool
+    from gcm_sim.studies.experiment import process_pool, stop_pool
 
     say = progress or (lambda msg: None)
     start = {p.name: float(cfg.behaviour[p.name]) for p in params}
@@ -483,15 +483,15 @@ def write_outputs(result: CalibrationResult, cfg, run_dir: Path, command: str) -
             "evaluations": result.evaluations, "optimiser": f"scipy Nelder-Mead (bounded): {result.message}",
             "fitted": result.fitted, "start": result.start,
             "bounds": {p.name: [p.low, p.high, p.scale] for p in result.parameters}}
-    _atomic(run_dir / "fitted.yaml", lambda f: f.write(yaml.safe_dump(meta, sort_keys=False)))
-    _atomic(run_dir / "config.yaml", lambda f: f.write(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
-    _atomic(run_dir / "history.csv", lambda f: result.history.to_csv(f, index=False))
+    atomic_write(run_dir / "fitted.yaml", lambda f: f.write(yaml.safe_dump(meta, sort_keys=False)))
+    atomic_write(run_dir / "config.yaml", lambda f: f.write(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
+    atomic_write(run_dir / "history.csv", lambda f: result.history.to_csv(f, index=False))
     tab = result.table.copy()
     if not result.start_table.empty:
         tab["start_mean"] = result.start_table["simulated_mean"].to_numpy()
         tab["start_inside"] = result.start_table["inside"].to_numpy()
-    _atomic(run_dir / "calibration.csv", lambda f: tab.to_csv(f, index=False))
-    _atomic(run_dir / "calibration.md", lambda f: f.write(markdown(result, meta, tab)))
+    atomic_write(run_dir / "calibration.csv", lambda f: tab.to_csv(f, index=False))
+    atomic_write(run_dir / "calibration.md", lambda f: f.write(markdown(result, meta, tab)))
     return meta
 
 
@@ -553,7 +553,7 @@ def write_behaviour(path: str | Path, fitted: dict[str, float], provenance: str)
         text = text[:m.start()] + line + text[m.end():]
     header = f"# Calibrated values written by gcm-sim calibrate: {provenance}\n"
     # atomic: this rewrites the default world's parameters; a half-written file would break every run
-    _atomic(p, lambda f: f.write(header + text if header not in text else text))
+    atomic_write(p, lambda f: f.write(header + text if header not in text else text))
 
 
 # --- command line (gcm-sim calibrate) ------------------------------------------------------

@@ -14,7 +14,7 @@ runner therefore keeps the study's state on disk, not in memory:
 
 The executors are the maintained engines, not a home-made scheduler: the standard
 library's ``ProcessPoolExecutor`` (forked where safe, else spawned:
-:func:`gcm_sim.experiment.process_context`) for local cores and
+:func:`gcm_sim.studies.experiment.process_context`) for local cores and
 ``dask.distributed`` (an existing scheduler at ``address``, or a ``LocalCluster``)
 beyond one machine. A local worker process that dies (killed, out of memory) breaks
 the process pool; the runner starts a new pool for the unfinished tasks, at most
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gcm_sim.report import _atomic
+from gcm_sim.edges.outputs import atomic_write
 
 EXECUTORS = ("serial", "processes", "dask")
 RUNS_DIR = "runs"
@@ -128,7 +128,7 @@ class _Sink:
         self.dir, self.out, self.bar = run_dir / RUNS_DIR, out, bar
 
     def ok(self, tid: str, df: pd.DataFrame) -> None:
-        _atomic(self.dir / f"{tid}.parquet", lambda f: df.to_parquet(f, engine="pyarrow", index=False), binary=True)
+        atomic_write(self.dir / f"{tid}.parquet", lambda f: df.to_parquet(f, engine="pyarrow", index=False), binary=True)
         stale = self.dir / f"{tid}.failed.json"
         if stale.exists():
             stale.unlink()
@@ -138,7 +138,7 @@ class _Sink:
     def fail(self, tid: str, exc: BaseException, tb: str | None = None) -> None:
         msg = f"{type(exc).__name__}: {exc}"
         tb = tb or "".join(traceback.format_exception(exc))
-        _atomic(self.dir / f"{tid}.failed.json",
+        atomic_write(self.dir / f"{tid}.failed.json",
                 lambda f: f.write(json.dumps({"task_id": tid, "error": msg, "traceback": tb}, indent=1)))
         self.out.failed[tid] = msg
         self.bar.update(failed=len(self.out.failed))
@@ -182,7 +182,7 @@ def _serial(fn, todo, sink: _Sink) -> None:
 
 
 def _processes(fn, todo, sink: _Sink, workers: int) -> None:
-    from gcm_sim.experiment import process_pool, stop_pool
+    from gcm_sim.studies.experiment import process_pool, stop_pool
 
     remaining = dict(todo)
     for attempt in range(MAX_POOL_RESTARTS + 1):

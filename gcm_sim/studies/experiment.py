@@ -186,7 +186,7 @@ def process_context():
     (Mesa, pandas, SciPy: about 2.5 s per pool, docs/performance.md), which is most of
     the overhead of running a few replicates in parallel. Forking is safe on Linux when
     the parent has no other thread (no lock can be held by a thread the child lacks).
-    The CLI makes that so: one BLAS thread (gcm_sim.cli) and no tqdm monitor thread.
+    The CLI makes that so: one BLAS thread (gcm_sim.edges.cli) and no tqdm monitor thread.
     Elsewhere (a notebook with NumPy's BLAS threads, macOS) workers are spawned.
     Results are the same either way: each task carries its own seed.
     """

@@ -16,22 +16,21 @@ import os
 # (the model's array work is element-wise, with no large matrix products to share out;
 # parallel work is done by processes) and no background purging thread in pyarrow's
 # jemalloc. A process without other threads can fork its replicate workers instead of
-# spawning them (gcm_sim.experiment.process_context). A user's own settings win.
+# spawning them (gcm_sim.studies.experiment.process_context). A user's own settings win.
 for _var, _value in (("OPENBLAS_NUM_THREADS", "1"), ("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"),
                      ("JE_ARROW_MALLOC_CONF", "background_thread:false")):
     os.environ.setdefault(_var, _value)
 
 import argparse  # noqa: E402
-import datetime as _dt  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from gcm_sim.edges.outputs import RUN_DIR_KEY, resolve_run_dir  # noqa: E402
 from gcm_sim.policy import ConfigError  # noqa: E402
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
-RUN_DIR_KEY = "hydra.run.dir"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,17 +111,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_calibrate(args) -> int:
-    from gcm_sim import calibration
+    from gcm_sim.studies import calibration
 
     run_dir, items = _split_run_dir(args.items)
-    return calibration.main(items, run_dir, _resolve_run_dir)
+    return calibration.main(items, run_dir, resolve_run_dir)
 
 
 def _cmd_validate(args) -> int:
-    from gcm_sim import validation
+    from gcm_sim.studies import validation
 
     run_dir, items = _split_run_dir(args.items)
-    return validation.main(items, run_dir, _resolve_run_dir)
+    return validation.main(items, run_dir, resolve_run_dir)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -131,8 +130,8 @@ def _cmd_validate(args) -> int:
 def _cmd_bench(args) -> int:
     import pandas as pd
 
-    from gcm_sim import bench
-    from gcm_sim.report import _atomic
+    from gcm_sim.studies import bench
+    from gcm_sim.edges.outputs import atomic_write
 
     if args.items and args.items[0] == "crn":
         return _bench_crn(args.items[1:])
@@ -153,7 +152,7 @@ def _cmd_bench(args) -> int:
         if key == "replicates" and nums and len(nums) != 3:
             raise ConfigError(key, value, "households,months,replicates (three numbers) or empty to skip")
         opts[key] = nums
-    run_dir = _resolve_run_dir(run_dir)
+    run_dir = resolve_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"gcm-sim: benchmark; results will go to {run_dir}", flush=True)
     results = bench.run_all(sizes=tuple(opts.get("sizes", (10_000, 100_000, 1_000_000))),
@@ -163,7 +162,7 @@ def _cmd_bench(args) -> int:
                             else (20_000, 120, 4),
                             progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     table = pd.DataFrame([vars(r) for r in results])
-    _atomic(run_dir / "bench.csv", lambda f: table.to_csv(f, index=False))
+    atomic_write(run_dir / "bench.csv", lambda f: table.to_csv(f, index=False))
     bench.plot(results, run_dir / "bench.png")
     cols = ["kind", "households", "months", "startup_s", "step_s", "output_s", "peak_rss_mb",
             "household_months_per_s", "note"]
@@ -179,8 +178,8 @@ CRN_OPTIONS = {"households": 20_000, "months": 36, "replicates": 32, "seed": 0, 
 
 def _bench_crn(items) -> int:
     """`gcm-sim bench crn`: paired against independent seeds for the five core scenarios (bench.crn)."""
-    from gcm_sim import bench
-    from gcm_sim.report import _atomic
+    from gcm_sim.studies import bench
+    from gcm_sim.edges.outputs import atomic_write
 
     run_dir, items = _split_run_dir(items)
     opts = dict(CRN_OPTIONS)
@@ -195,7 +194,7 @@ def _bench_crn(items) -> int:
         least = {"seed": 0, "replicates": 2}.get(key, 1)  # variances need two replicates
         if opts[key] < least:
             raise ConfigError(key, value, f"a whole number >= {least}")
-    run_dir = _resolve_run_dir(run_dir)
+    run_dir = resolve_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     arms = 1 + 2 * len(bench.CRN_SCENARIOS)
     print(f"gcm-sim: common random numbers benchmark: baseline and {', '.join(bench.CRN_SCENARIOS)} on the same "
@@ -205,8 +204,8 @@ def _bench_crn(items) -> int:
     table = bench.crn(**opts, progress=True)
     summary = bench.crn_summary(table)
     md = bench.crn_markdown(table, summary, opts["households"], opts["months"], opts["replicates"], opts["seed"])
-    _atomic(run_dir / "crn.csv", lambda f: table.to_csv(f, index=False))
-    _atomic(run_dir / "crn.md", lambda f: f.write(md))
+    atomic_write(run_dir / "crn.csv", lambda f: table.to_csv(f, index=False))
+    atomic_write(run_dir / "crn.md", lambda f: f.write(md))
     print(table.to_string(index=False, float_format=lambda x: f"{x:,.3g}"))
     print(bench.crn_summary_line(summary))
     print(f"gcm-sim: results in {run_dir} (crn.csv, crn.md)")
@@ -214,13 +213,13 @@ def _bench_crn(items) -> int:
 
 
 def _cmd_run(args) -> int:
-    from gcm_sim import experiment
+    from gcm_sim.studies import experiment
     from gcm_sim.config import load_config
 
     run_dir, overrides = _split_run_dir(args.overrides)
     cfg = load_config("baseline", overrides)  # validates everything before any work starts
     world = _load_world(cfg)
-    run_dir = _resolve_run_dir(run_dir)
+    run_dir = resolve_run_dir(run_dir)
     print(f"gcm-sim: scenario {cfg.scenario.name}: {cfg.run.replicates} replicates x {cfg.run.months} months, "
           f"{cfg.run.households:,} households; results will go to {run_dir}", flush=True)
     result = experiment.run(cfg, progress=True, world=world)
@@ -228,7 +227,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from gcm_sim import experiment
+    from gcm_sim.studies import experiment
     from gcm_sim.config import list_scenarios, load_config
 
     names = [x for x in args.items if "=" not in x and not x.startswith(("+", "~"))]
@@ -249,7 +248,7 @@ def _cmd_compare(args) -> int:
     world = _load_world(cfg)
     for name in names:  # every arm must compose and validate before any work starts
         load_config(name, overrides, world=world)
-    run_dir = _resolve_run_dir(run_dir)
+    run_dir = resolve_run_dir(run_dir)
     arms = ["baseline"] + [n for n in dict.fromkeys(names) if n != "baseline"]
     print(f"gcm-sim: comparing {', '.join(arms[1:]) or 'baseline'} with baseline on the same seeds: "
           f"{cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} households; "
@@ -271,7 +270,7 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_dashboard(args) -> int:
-    from gcm_sim import app
+    from gcm_sim.edges import app
 
     settings = app.parse_args(args.overrides)
     app.validate(settings)  # the starting config must compose and validate, as for `run`
@@ -282,7 +281,7 @@ def _cmd_dashboard(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from gcm_sim import sweep
+    from gcm_sim.studies import sweep
 
     plan = sweep.prepare(list(args.overrides))  # every combination validated before any job starts
     print(f"gcm-sim: sweep of {len(plan['jobs'])} jobs; results will go to {plan['sweep_dir']}", flush=True)
@@ -291,7 +290,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_explore(args) -> int:
-    from gcm_sim import explore
+    from gcm_sim.studies import explore
 
     opts, overrides = _options(args.items, ("study", "executor", "executor.address", "executor.workers"))
     if "study" not in opts:
@@ -306,7 +305,7 @@ def _cmd_explore(args) -> int:
         raise ConfigError("executor.workers", workers, "an integer >= 1")
     run_dir, overrides = _split_run_dir(overrides)
     study = explore.load_study(opts["study"], overrides)  # samples and validates every run's config
-    run_dir = _resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name))
+    run_dir = resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name))
     print(f"gcm-sim: study {study.name}: {study.design}, {len(study.points)} points x {study.replicates} replicates "
           f"on {executor}{' at ' + opts['executor.address'] if 'executor.address' in opts else ''}; "
           f"results will go to {run_dir}", flush=True)
@@ -319,7 +318,7 @@ def _cmd_explore(args) -> int:
 def _cmd_discover(args) -> int:
     import yaml
 
-    from gcm_sim import discovery
+    from gcm_sim.studies import discovery
 
     keys = ("results", "outcome", "threshold", "direction", "inputs", "min_coverage", "max_boxes", "peel_alpha",
             "mass_min")
@@ -333,7 +332,7 @@ def _cmd_discover(args) -> int:
             for k, v in opts.items() if k != "results"}
     if "inputs" in spec:
         spec["inputs"] = [s for s in spec["inputs"].split(",") if s]
-    out_dir = _resolve_run_dir(run_dir) if run_dir else None
+    out_dir = resolve_run_dir(run_dir) if run_dir else None
     res = discovery.discover_file(opts["results"], spec, out_dir)
     print(res["summary"])
     print(f"gcm-sim: discovery written to {out_dir or Path(opts['results']).parent}")
@@ -367,7 +366,7 @@ def _study_end(run_dir, unfinished: int) -> int:
 
 
 def _finish(result, run_dir: Path) -> int:
-    from gcm_sim.report import format_summary, write_run_dir
+    from gcm_sim.edges.report import format_summary, write_run_dir
 
     write_run_dir(result, run_dir)
     print(format_summary(result.summary))
@@ -393,29 +392,6 @@ def _split_run_dir(overrides: Sequence[str]) -> tuple[str | None, list[str]]:
         else:
             rest.append(o)
     return run_dir, rest
-
-
-def _resolve_run_dir(value: str | None) -> Path:
-    """The run directory: as given (``${now:...}`` resolved like Hydra does), or outputs/DATE/TIME."""
-    if value is None:
-        now = _dt.datetime.now()
-        base = Path("outputs") / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
-        path, i = base, 1
-        while path.exists():  # two runs in the same second must not share a folder
-            path, i = base.with_name(f"{base.name}-{i}"), i + 1
-        return path
-    if "${" in value:
-        import hydra.core.utils  # noqa: F401 - registers the ${now:...} resolver
-        from omegaconf import OmegaConf
-
-        try:
-            value = str(OmegaConf.create({"d": value}).d)
-        except Exception as e:  # noqa: BLE001 - any resolver failure is a bad value
-            raise ConfigError(RUN_DIR_KEY, value, f"could not resolve ({str(e).splitlines()[0]})") from None
-    path = Path(value).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(RUN_DIR_KEY, value, "a folder path (this is an existing file)")
-    return path
 
 
 if __name__ == "__main__":

@@ -10,16 +10,15 @@ so its presence means the run directory is complete).
 from __future__ import annotations
 
 import io
-import math
 import os
-import uuid
-from collections.abc import Callable
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from gcm_sim.edges.outputs import atomic_write
 from gcm_sim.policy import to_dict
 
 FLOW_MEASURES = ("departures_regular", "departures_irregular", "departures_internal")
@@ -30,46 +29,29 @@ def write_run_dir(result, run_dir: str | os.PathLike) -> Path:
     """Write every output of ``result`` (an experiment.RunResult) into ``run_dir``; returns it."""
     d = Path(run_dir)
     d.mkdir(parents=True, exist_ok=True)
-    _atomic(d / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, engine="pyarrow", index=False),
+    atomic_write(d / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, engine="pyarrow", index=False),
             binary=True)
-    _atomic(d / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
-    _atomic(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
-    _atomic(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
+    atomic_write(d / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
+    atomic_write(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
+    atomic_write(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
     if len(result.configs) > 1:  # a comparison: every arm's resolved config too
         for name, cfg in result.configs.items():
-            _atomic(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))
+            atomic_write(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))
     figures = write_figures(result.timeseries, d / "figures")
     figures += write_forest(result.summary, d / "figures")
-    _atomic(d / "report.md", lambda f: f.write(report_markdown(result, figures, d)))
+    atomic_write(d / "report.md", lambda f: f.write(report_markdown(result, figures, d)))
     return d
 
 
 # --- atomic files -------------------------------------------------------------------
 
 
-def _atomic(path: Path, write: Callable, binary: bool = False) -> None:
-    """Write via a temp file in the same folder, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # open(..., "x") rather than mkstemp: the file gets the user's umask, not mode 0600
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "xb" if binary else "x", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def save_figure(fig, path: Path, dpi: int = 110) -> Path:
-    """Lay out a matplotlib figure, write it as PNG atomically (:func:`_atomic`) and close it."""
+    """Lay out a matplotlib figure, write it as PNG atomically (:func:`gcm_sim.edges.outputs.atomic_write`) and close it."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi), binary=True)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi), binary=True)
     plt.close(fig)
     return path
 

@@ -38,7 +38,7 @@ def _peak_rss_mb() -> float:
 
 
 def _engine(engine: str, households: int, months: int, seed: int) -> Measurement:
-    from .model import MigrationModel
+    from ..model import MigrationModel
 
     t0 = time.perf_counter()
     m = MigrationModel(rng=seed, households=households, engine=engine)
@@ -84,7 +84,7 @@ def floor_kernel(households: int, months: int, seed: int, n_options: int = 25,
     members = np.asfortranarray(rng.integers(0, 3, (n, 5)), dtype=np.int8)
     weight = np.ones(n, np.float32)
     abroad = np.zeros((n, n_countries), np.int8)
-    from .world import load_world
+    from ..world import load_world
 
     hazard = load_world().behaviour["consider_rate"]  # the default world's rate, as the engine uses
     trend = np.ones(n_countries, np.float32)
@@ -130,7 +130,7 @@ def floor_kernel(households: int, months: int, seed: int, n_options: int = 25,
 
 
 def _replicates(workers: int, households: int, months: int, replicates: int) -> Measurement:
-    from .config import load_config
+    from ..config import load_config
     from .experiment import run
 
     cfg = load_config(overrides=[f"run.households={households}", f"run.months={months}",
@@ -243,7 +243,7 @@ def plot(results: list[Measurement], path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     ax.set_title("gcm-sim: time against households")
-    from .report import save_figure
+    from ..edges.report import save_figure
 
     save_figure(fig, path, dpi=120)
 
@@ -283,7 +283,7 @@ def crn(households: int = 20_000, months: int = 36, replicates: int = 32, seed: 
 
     import pandas as pd  # not at module level: the isolated measurements' peak memory must not include it
 
-    from .config import load_config
+    from ..config import load_config
     from .experiment import BASELINE, _progress, _world, arm_configs, run_jobs
 
     cfg = load_config(BASELINE, [f"run.households={households}", f"run.months={months}",

@@ -126,11 +126,11 @@ def validate(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     """Run the Solara server in this process until interrupted (blocks)."""
     os.environ[ENV] = json.dumps(settings.__dict__)
-    os.environ["SOLARA_APP"] = "gcm_sim.app:Page"
+    os.environ["SOLARA_APP"] = "gcm_sim.edges.app:Page"
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")  # no network calls
     from solara.__main__ import run as solara_run
 
-    solara_run.main(args=["gcm_sim.app:Page", "--host", settings.host, "--port", str(settings.port),
+    solara_run.main(args=["gcm_sim.edges.app:Page", "--host", settings.host, "--port", str(settings.port),
                           "--production", "--no-open", "--no-check-version", "--log-level-uvicorn", "warning"],
                     standalone_mode=False)
 
