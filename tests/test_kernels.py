@@ -255,3 +255,75 @@ def test_adding_an_infeasible_option_changes_nothing(nest):
         np.testing.assert_array_equal(p2, p_move)
         np.testing.assert_array_equal(np.delete(w2, 2, axis=1), within)
         assert (w2[:, 2] == 0).all()
+
+
+# --- decisions.choose_keyed: the keyed draw from the nested logit -------------------------------
+
+
+def _draw(u, feasible, nest, seed=3, extra_keys=()):
+    """Choices of rows ``u`` with draws keyed to (row, option key) as the model keys them."""
+    from gcm_sim.decisions import choose_keyed
+    from gcm_sim.draws import Draws
+
+    d = Draws(np.random.SeedSequence(seed))
+    n, k = u.shape
+    rows = np.arange(n)
+    keys = np.concatenate([np.arange(k - len(extra_keys)), np.asarray(extra_keys, int)]).astype(np.uint64)
+    p_move, _ = nest_probabilities(u, feasible, nest)
+    return choose_keyed(u, feasible, nest, p_move, d.uniform("move", 1, rows), d.gumbel("option", 1, rows, keys))
+
+
+@pytest.mark.parametrize("nest", [1.0, 0.5])
+def test_keyed_choices_follow_the_nested_logit_shares(nest):
+    n = 100_000
+    u = np.tile(np.array([[-0.5, 0.2, -1.5, 0.0]]), (n, 1))
+    feasible = np.tile(np.array([[True, True, True, False]]), (n, 1))
+    col = _draw(u, feasible, nest)
+    assert not (col == 3).any(), "an infeasible option is never chosen"
+    p_move, within = nest_probabilities(u[:1], feasible[:1], nest)
+    want = np.concatenate([1 - p_move, p_move * within[0, :3]])
+    got = np.array([(col == c).mean() for c in (-1, 0, 1, 2)])
+    assert (np.abs(got - want) <= 4 * np.sqrt(want * (1 - want) / n)).all(), (got, want)
+
+
+def test_a_new_option_takes_its_choosers_from_the_others_and_changes_nobody_else():
+    n = 20_000
+    rng = np.random.default_rng(8)
+    u = rng.normal(-1, 1, (n, 3))
+    feasible = np.ones((n, 3), bool)
+    before = _draw(u, feasible, 0.7)
+    u2 = np.concatenate([u, np.full((n, 1), -0.5)], axis=1)  # a new regular pathway, key 99
+    after = _draw(u2, np.ones((n, 4), bool), 0.7, extra_keys=[99])
+    movers = before >= 0
+    assert (after[movers] == 3).any(), "the new option draws some of those who were leaving anyway"
+    # a household that was leaving keeps its choice unless it takes the new option
+    assert np.isin(after[movers] - before[movers], [0]).sum() + (after[movers] == 3).sum() == movers.sum()
+    # nobody who was leaving now stays (the new option only adds to the value of moving)
+    assert (after[movers] >= 0).all()
+
+
+# --- mechanisms.placement.ration: first come, first served within a budget ------------------------
+
+
+def test_ration_admits_the_budget_in_expectation():
+    from gcm_sim.mechanisms.placement import ration
+
+    weight = np.array([400.0, 250.0, 300.0, 500.0])
+    assert ration(weight, 2_000.0, np.full(4, 0.99)).all(), "everybody fits"
+    assert not ration(weight, 0.0, np.zeros(4)).any(), "no places, nobody"
+    ok = ration(weight, 800.0, np.array([0.5, 0.5, 0.1, 0.5]))
+    np.testing.assert_array_equal(ok, [True, True, True, False])  # 650 fit; 150/300 > 0.1 admits the third
+    u = np.random.default_rng(2).random(20_000)
+    admitted = np.array([weight[ration(weight, 800.0, np.array([0.0, 0.0, x, 0.0]))].sum() for x in u])
+    assert admitted.mean() == pytest.approx(800.0, rel=0.02)
+
+
+def test_the_last_adult_never_leaves():
+    from gcm_sim.agents.households import member_draw
+
+    members = np.array([[0, 0, 1, 0, 3], [1, 0, 0, 1, 0]], dtype=np.int8)
+    propensity = np.ones(5)
+    for u in np.linspace(0.01, 0.99, 25):
+        m = member_draw(members, propensity, np.full(2, u))
+        assert m[0] in (4,), "a lone adult stays with the children: only a child can go"
+        assert m[1] in (0, 3)

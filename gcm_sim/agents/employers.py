@@ -31,11 +31,12 @@ class Employer(mesa.Agent):
         self.asylum_wait_months = b["asylum_work_wait_months"]
         self.workers = 0.0
 
-    def hire(self, m, seekers, month: int) -> None:
+    def hire(self, m, seekers, u_job: np.ndarray) -> None:
         """Separations, then hiring among this employer's job seekers.
 
         ``seekers`` is a pair (regular rows, informal rows) for this destination and sector;
-        one draw per seeker (stream ``job``, keyed to the migrant) decides either.
+        ``u_job`` holds one uniform per migrant row (stream ``job``, keyed to the migrant),
+        which decides either a separation or a hire.
         """
         employed = m.view("employed")
         for idx, sep, rate, wage in zip(seekers or (np.empty(0, np.int64),) * 2,
@@ -44,7 +45,7 @@ class Employer(mesa.Agent):
                                         (self.wage_usd, self.informal_wage_usd)):
             if not len(idx):
                 continue
-            u = self.model.draws.uniform("job", month, m.uid[idx])
+            u = u_job[idx]
             work = employed[idx]
             lose = work & (u < sep)
             gain = ~work & (u < rate)

@@ -34,20 +34,24 @@ def write_run_dir(result, run_dir: str | os.PathLike) -> Path:
     atomic_write(d / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
     atomic_write(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
     atomic_write(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
-    if len(result.configs) > 1:  # a comparison: every arm's resolved config too
+    if len(result.configs) > 1:  # a comparison: every arm's resolved config too, and effects by origin
         for name, cfg in result.configs.items():
             atomic_write(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))
+        from gcm_sim.studies.experiment import by_origin
+
+        origins = by_origin(result.timeseries)
+        atomic_write(d / "summary_by_origin.csv", lambda f: origins.to_csv(f, index=False))
     figures = write_figures(result.timeseries, d / "figures")
     figures += write_forest(result.summary, d / "figures")
     atomic_write(d / "report.md", lambda f: f.write(report_markdown(result, figures, d)))
     return d
 
 
-# --- atomic files -------------------------------------------------------------------
+# --- figures ------------------------------------------------------------------------
 
 
 def save_figure(fig, path: Path, dpi: int = 110) -> Path:
-    """Lay out a matplotlib figure, write it as PNG atomically (:func:`gcm_sim.edges.outputs.atomic_write`) and close it."""
+    """Lay out a matplotlib figure, write it as PNG atomically (:func:`atomic_write`) and close it."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()

@@ -14,6 +14,8 @@ from ..agents.employers import job_seekers
 
 
 def step(model, month: int) -> None:
-    groups = job_seekers(model.migrants, model.b["asylum_work_wait_months"])
+    m = model.migrants
+    groups = job_seekers(m, model.b["asylum_work_wait_months"])
+    u_job = model.draws.uniform("job", month, m.view("uid"))  # once for all rows: cheaper than per employer
     for e in model.employers:
-        e.hire(model.migrants, groups.get((e.destination, e.skill), ()), month)
+        e.hire(m, groups.get((e.destination, e.skill), ()), u_job)
