@@ -272,9 +272,9 @@ class Climate:
 @dataclass(frozen=True)
 class Run:
     months: int = _f(120, 1, 1200, "months simulated")
-    households: int = _f(20_000, 100, 50_000_000, "simulated households")
+    households: int = _f(100_000, 100, 50_000_000, "simulated households")
     seed: int = _f(0, 0, 2**63 - 1, "root seed; replicate r uses SeedSequence(seed).spawn()[r]")
-    replicates: int = _f(5, 1, 10_000, "independent replicates")
+    replicates: int = _f(8, 1, 10_000, "independent replicates")
     engine: str = _choice("fast", ("fast", "reference"), "vectorised or per-household Mesa agents")
     workers: int = _f(1, 1, 512, "processes the replicates are spread over")
 

@@ -327,3 +327,26 @@ def test_the_last_adult_never_leaves():
         m = member_draw(members, propensity, np.full(2, u))
         assert m[0] in (4,), "a lone adult stays with the children: only a child can go"
         assert m[1] in (0, 3)
+
+
+# --- agents.households.allocate: the sample design -----------------------------------------------
+
+
+def test_allocation_adds_up_and_gives_every_origin_its_share_of_precision():
+    from gcm_sim.agents.households import MIN_HOUSEHOLDS, allocate
+
+    real = np.array([3e8, 5e7, 2e6, 2e6])
+    rate = np.array([0.003, 0.008, 0.02, 0.08])  # departures per household and year
+    for n in (100, 1_000, 20_000, 100_003):
+        counts = allocate(real, n, rate)
+        assert counts.sum() == max(n, MIN_HOUSEHOLDS * len(real)) and (counts >= MIN_HOUSEHOLDS).all()
+    counts = allocate(real, 100_000, rate)
+    movers = counts * rate
+    # half the sample gives every origin the same expected movers, so none has fewer than
+    # half of the equal share
+    assert movers.min() >= 0.5 * 0.5 * 100_000 / (1 / rate).sum()
+    # the two small origins have the same population: the one whose households rarely leave gets more
+    assert counts[2] > counts[3]
+    # without rates: square-root allocation
+    sqrt = allocate(real, 10_000)
+    np.testing.assert_allclose(sqrt / sqrt.sum(), np.sqrt(real) / np.sqrt(real).sum(), atol=2e-3)
