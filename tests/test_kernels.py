@@ -350,3 +350,22 @@ def test_allocation_adds_up_and_gives_every_origin_its_share_of_precision():
     # without rates: square-root allocation
     sqrt = allocate(real, 10_000)
     np.testing.assert_allclose(sqrt / sqrt.sum(), np.sqrt(real) / np.sqrt(real).sum(), atol=2e-3)
+
+
+# --- mechanisms.remittances.RemittanceTerms: the price of sending money home ---------------------
+
+
+def test_remittance_terms_fall_with_the_cost_of_sending():
+    from gcm_sim.mechanisms.remittances import RemittanceTerms
+    from gcm_sim.world import load_world
+
+    b = load_world().behaviour
+    cost = np.array([[0.0, 3.0], [5.0, 12.0]])
+    t = RemittanceTerms.of(cost, b)
+    np.testing.assert_array_equal(t.cost_pct, cost.ravel())  # flat over origin * n + destination
+    assert t.amount_share[0] == pytest.approx(b["remit_share"]), "free transfers: the full share is sent"
+    assert (np.diff(t.amount_share) < 0).all() and (np.diff(t.formal_share_with_id) < 0).all()
+    assert ((0 < t.formal_share_with_id) & (t.formal_share_with_id < 1)).all()
+    # the logistic's midpoint: half of it goes formally at formal_midpoint_pct
+    mid = RemittanceTerms.of(np.array([b["formal_midpoint_pct"]]), b)
+    assert mid.formal_share_with_id[0] == pytest.approx(0.5)
