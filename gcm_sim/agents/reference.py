@@ -76,7 +76,7 @@ class HouseholdAgent(mesa.Agent):
         dest = opts.dest.astype(np.int64)
         ties = np.array([[s.abroad[i, d] + community[c, d] for d in dest]])
         regular_tie = np.array([[s.abroad_regular[i, d] > 0 for d in dest]])
-        quota_open = np.array([q < 0 or quota_budget[q] > 0 for q in opts.quota])
+        quota_open = np.ones(len(opts.quota), bool)  # as the fast engine (mechanisms/choice.probabilities)
         adults = int(s.members[i, :4].sum())
         earnings = float(s.income_usd[i]) / max(adults, 1)
         u, feasible = option_utilities(
