@@ -124,10 +124,14 @@ class Households:
         return self.income_usd[idx] / np.maximum(self.members[idx, :4].sum(axis=1, dtype=np.int16), 1)
 
     # --- mechanisms ---
-    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray) -> None:
+    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray,
+                      target_months: float = np.inf, drawdown_rate: float = 0.0) -> None:
         """Monthly income with trend, shock losses and programme jobs; save a share as assets.
 
         Remittances received are saved at the same rate; debt is repaid from savings first.
+        Buffer stock: assets above ``target_months`` of income are drawn down at
+        ``drawdown_rate`` a month (consumption of the excess), so assets settle near
+        target + saving / drawdown months of income instead of growing without bound.
         """
         # float32 in place, one country block at a time: this runs for every household
         # every month, so it is kept to a few passes over the arrays (docs/performance.md)
@@ -142,6 +146,11 @@ class Households:
         repay = np.minimum(self.debt_usd, saved)
         self.debt_usd -= repay
         saved -= repay
+        if drawdown_rate > 0:
+            excess = self.assets_usd - np.float32(target_months) * income
+            np.maximum(excess, 0, out=excess)
+            excess *= np.float32(drawdown_rate)
+            saved -= excess
         self.assets_usd += saved
         self.remittances_usd[:] = 0
 
