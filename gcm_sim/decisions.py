@@ -42,13 +42,15 @@ class Weights:
     lend_per_tie_usd: float
     urban_premium: float
     nest: float
+    route_nest: float = 1.0
 
     @classmethod
     def from_behaviour(cls, b) -> "Weights":
         return cls(gain=b["b_gain"], ties=b["b_ties"], cost=b["b_cost"], death=b["b_death"],
                    delay=b["b_delay"], insecurity=b["b_insecurity"], info_per_tie=b["info_per_tie"],
                    lend_per_tie_usd=b["lend_per_tie_usd"],
-                   urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"])
+                   urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"],
+                   route_nest=b.get("route_nest_scale", 1.0))
 
 
 def believed_death(truth: np.ndarray, prior: np.ndarray, info_weight: np.ndarray) -> np.ndarray:
@@ -91,7 +93,56 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     return u, feasible
 
 
-def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class RouteNests:
+    """Route variants nested under their destination (behaviour v2).
+
+    ``group`` [K]: the nest of each option (-1: not a smuggling route; routes to the same
+    destination share a nest); ``key`` [G]: a stable key per nest (keys its draw);
+    ``scale`` in (0, 1]: the nest's dissimilarity relative to the moving nest's. Within a
+    nest the routes are close substitutes, so a household chooses a destination by the
+    log-sum of its routes and then the route: a route that is worse on every count adds
+    almost nothing to the value of going (``scale`` -> 0: nothing; 1: every route counts
+    as an option of its own, engine v1). McFadden (1978) three-level nested logit.
+    """
+
+    group: np.ndarray
+    key: np.ndarray
+    scale: float
+
+    @property
+    def size(self) -> int:
+        return len(self.key)
+
+
+def collapse(utilities: np.ndarray, feasible: np.ndarray, nest: float, routes: RouteNests):
+    """Each route nest as one alternative worth its inclusive value.
+
+    Returns (utilities [n, K0 + G], feasible [n, K0 + G], P(route | nest) [n, K]) where
+    the first K0 columns are the options outside route nests, in their order.
+    """
+    lam = routes.scale * nest
+    plain = routes.group < 0
+    n = len(utilities)
+    v_routes = np.where(feasible & ~plain, utilities / lam, -np.inf)
+    inner = np.zeros_like(utilities, dtype=float)
+    value = np.full((n, routes.size), -np.inf)
+    for g in range(routes.size):
+        m = routes.group == g
+        vg = v_routes[:, m]
+        top = vg.max(axis=1, keepdims=True)
+        ok = np.isfinite(top[:, 0])
+        e = np.exp(vg - np.where(np.isfinite(top), top, 0.0))
+        tot = e.sum(axis=1)
+        value[ok, g] = lam * (np.log(tot[ok]) + top[ok, 0])
+        inner[:, m] = e / np.maximum(tot, 1e-300)[:, None]
+    u_red = np.concatenate([utilities[:, plain], np.where(np.isfinite(value), value, 0.0)], axis=1)
+    f_red = np.concatenate([feasible[:, plain], np.isfinite(value)], axis=1)
+    return u_red, f_red, inner
+
+
+def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float,
+                       routes: RouteNests | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nested logit: P(move) [n] and P(option | move) [n, K].
 
     Staying is one nest, moving (every internal, regular and irregular option) the
@@ -99,8 +150,20 @@ def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float)
     closer substitutes for one another than for staying, so opening a regular
     pathway draws people mostly from the other ways of leaving (Simon et al. 2018
     find restricted regular channels push people into irregular ones). ``nest = 1``
-    is the plain multinomial logit. McFadden (1978); Train (2009), ch. 4.
+    is the plain multinomial logit. McFadden (1978); Train (2009), ch. 4. With
+    ``routes``, route variants are nested under their destination (:class:`RouteNests`);
+    P(option | move) is still returned per option (a route's: its nest's share times its
+    share within the nest).
     """
+    if routes is not None and routes.size:
+        u_red, f_red, inner = collapse(utilities, feasible, nest, routes)
+        p_move, within_red = nest_probabilities(u_red, f_red, nest)
+        plain = routes.group < 0
+        within = np.zeros(utilities.shape)
+        within[:, plain] = within_red[:, : plain.sum()]
+        route_cols = np.flatnonzero(~plain)
+        within[:, route_cols] = within_red[:, plain.sum() + routes.group[route_cols]] * inner[:, route_cols]
+        return p_move, within
     v = np.where(feasible, utilities / nest, -np.inf)
     top = v.max(axis=1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
@@ -113,7 +176,8 @@ def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float)
 
 
 def choose_keyed(utilities: np.ndarray, feasible: np.ndarray, nest: float, p_move: np.ndarray,
-                 u_move: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
+                 u_move: np.ndarray, gumbel: np.ndarray, routes: RouteNests | None = None,
+                 nest_gumbel: np.ndarray | None = None) -> np.ndarray:
     """Draw one option per row from the nested logit, with draws keyed to the household.
 
     ``u_move`` [n] uniforms decide moving against ``p_move`` (from
@@ -122,14 +186,31 @@ def choose_keyed(utilities: np.ndarray, feasible: np.ndarray, nest: float, p_mov
     shares, Train 2009, 3.5). ``gumbel`` [n, K] holds standard Gumbel draws keyed to
     (household, option), so adding an option moves to it only the households that
     prefer it and leaves every other household's choice as it was.
+    With ``routes`` the choice is made in two steps, each by Gumbel-max: among the options
+    and the route nests (``nest_gumbel`` [n, G] keyed to the nest), then, in a chosen
+    nest, among its routes (their own ``gumbel`` columns).
     Returns the chosen column, or -1 for "stay".
     """
     n, k = feasible.shape
     if k == 0:
         return np.full(n, -1)
-    score = np.where(feasible, utilities / nest + gumbel, -np.inf)
-    col = score.argmax(axis=1)
     move = (u_move < p_move) & feasible.any(axis=1)
+    if routes is None or not routes.size:
+        col = np.where(feasible, utilities / nest + gumbel, -np.inf).argmax(axis=1)
+        return np.where(move, col, -1)
+    plain = np.flatnonzero(routes.group < 0)
+    u_red, f_red, _ = collapse(utilities, feasible, nest, routes)
+    noise = np.concatenate([gumbel[:, plain], nest_gumbel], axis=1)
+    alt = np.where(f_red, u_red / nest + noise, -np.inf).argmax(axis=1)
+    col = plain[np.minimum(alt, len(plain) - 1)] if len(plain) else np.zeros(n, np.int64)
+    in_nest = alt >= len(plain)
+    if in_nest.any():
+        g = alt[in_nest] - len(plain)
+        rows = np.flatnonzero(in_nest)
+        lam = routes.scale * nest
+        score = np.where(feasible[rows] & (routes.group[None, :] == g[:, None]),
+                         utilities[rows] / lam + gumbel[rows], -np.inf)
+        col[rows] = score.argmax(axis=1)
     return np.where(move, col, -1)
 
 

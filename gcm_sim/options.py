@@ -46,7 +46,8 @@ class OptionSet:
     skill_mask: np.ndarray      # [K, 3] bool: skills eligible
     base_success: np.ndarray    # success before rationing (regular options)
     route_legs: np.ndarray      # [K, 6] leg indices of irregular options, -1 padded
-    key: np.ndarray             # uint64: the option's identity (channel, destination, route, kind), the
+    routes: object = None       # decisions.RouteNests: smuggling routes nested under their destination
+    key: np.ndarray = None      # uint64: the option's identity (channel, destination, route, kind), the
                                 # same in every arm of a comparison; keys the households' choice draws
     log_wage: np.ndarray = field(init=False)  # [K, 3] log of wage_usd (at least USD 1): wages do not change
 
@@ -160,7 +161,8 @@ def build(origin: int, world, rules, quotas: dict, ctx: Context, b, rural_any: b
         informal = ctx.wage[d, 0] * (1 - ctx.informal_penalty[d]) * ctx.p_employed_informal[d]
         expected = (p_prot * wage_reg[d] * ctx.p_employed_regular + (1 - p_prot) * informal) * net
         fees = float(ctx.leg_price_usd[legs].sum())
-        rows.append(dict(dest=d, channel=SMUGGLED, route=r, cost=fees, legs=legs,
+        path = ">".join([str(world.legs.at[int(legs[0]), "from"])] + [str(world.legs.at[int(x), "to"]) for x in legs])
+        rows.append(dict(dest=d, channel=SMUGGLED, route=r, path=path, cost=fees, legs=legs,
                          credit_share=b["smuggler_credit_share"], credit_base=fees,
                          wage=expected,
                          success=float(np.prod(1 - ctx.leg_interception[legs] ** b["attempts_expected"])),
@@ -216,11 +218,24 @@ def _pack(origin: int, rows: list[dict], b) -> OptionSet:
         base_success=get("success", 1.0),
         route_legs=route_legs,
         key=np.array([option_key(r) for r in rows], dtype=np.uint64),
+        routes=_route_nests(rows, b),
     )
 
 
+def _route_nests(rows: list[dict], b) -> "RouteNests":
+    """Smuggling routes to the same destination share a nest (decisions.RouteNests)."""
+    from .decisions import RouteNests
+
+    dests = sorted({r["dest"] for r in rows if r["channel"] == SMUGGLED})
+    index = {d: g for g, d in enumerate(dests)}
+    group = np.array([index[r["dest"]] if r["channel"] == SMUGGLED else -1 for r in rows], dtype=np.int64)
+    key = np.array([zlib.crc32(f"route-nest:{d}".encode()) for d in dests], dtype=np.uint64)
+    return RouteNests(group=group, key=key, scale=float(b.get("route_nest_scale", 1.0)))
+
+
 def option_key(row: dict) -> int:
-    """A stable code for an option: what it is, not where it sits in the list."""
+    """A stable code for an option: what it is (a route by the countries it passes), not
+    where it sits in the list or in the world's route table."""
     mask = "".join("1" if x else "0" for x in np.broadcast_to(row.get("skill_mask", True), (3,)))
-    return zlib.crc32(f"{row['channel']}:{row['dest']}:{row.get('route', -1)}:{row.get('skills', False)}:{mask}"
+    return zlib.crc32(f"{row['channel']}:{row['dest']}:{row.get('path', '')}:{row.get('skills', False)}:{mask}"
                       .encode())

@@ -369,3 +369,27 @@ def test_remittance_terms_fall_with_the_cost_of_sending():
     # the logistic's midpoint: half of it goes formally at formal_midpoint_pct
     mid = RemittanceTerms.of(np.array([b["formal_midpoint_pct"]]), b)
     assert mid.formal_share_with_id[0] == pytest.approx(0.5)
+
+
+# --- decisions.RouteNests: route variants nested under their destination --------------------------
+
+
+def test_route_nests_reduce_to_the_two_level_logit_at_scale_one_and_ignore_dominated_routes():
+    from gcm_sim.decisions import RouteNests
+
+    u = np.array([[-1.0, -0.5, -0.8]])  # a regular option and two routes to one destination
+    feasible = np.ones((1, 3), bool)
+    nest = 0.6
+    flat = nest_probabilities(u, feasible, nest)
+    one = nest_probabilities(u, feasible, nest, RouteNests(np.array([-1, 0, 0]), np.array([7], np.uint64), 1.0))
+    np.testing.assert_allclose(one[0], flat[0]), np.testing.assert_allclose(one[1], flat[1])
+    # a route worse than the best route to that destination joins its nest: at scale 0.2 it
+    # adds almost nothing to the chance of moving; as an option of its own (scale 1) it adds more
+    u2 = np.concatenate([u, [[-1.3]]], axis=1)
+    f2 = np.ones((1, 4), bool)
+    gains = {}
+    for scale in (0.2, 1.0):
+        r1 = RouteNests(np.array([-1, 0, 0]), np.array([7], np.uint64), scale)
+        r2 = RouteNests(np.array([-1, 0, 0, 0]), np.array([7], np.uint64), scale)
+        gains[scale] = nest_probabilities(u2, f2, nest, r2)[0][0] / nest_probabilities(u, feasible, nest, r1)[0][0] - 1
+    assert 0 < gains[0.2] < 0.002 and gains[1.0] > 0.01, gains

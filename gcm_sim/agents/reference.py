@@ -86,10 +86,11 @@ class HouseholdAgent(mesa.Agent):
             opts, np.array([s.skill[i]]), np.array([earnings]), np.array([s.income_usd[i]]),
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
             np.array([s.shock_loss[i]]), quota_open, float(self.model.info_boost[c]), weights)
-        p_move, within = nest_probabilities(u, feasible, weights.nest)
+        p_move, within = nest_probabilities(u, feasible, weights.nest, opts.routes)
         add_expected_demand(self.model, opts, p_move, within, np.array([s.weight[i]], dtype=float))
         col = int(choose_keyed(u, feasible, weights.nest, p_move, draws.uniform("move", month, uid),
-                               draws.gumbel("option", month, uid, opts.key))[0])
+                               draws.gumbel("option", month, uid, opts.key), opts.routes,
+                               draws.gumbel("option", month, uid, opts.routes.key))[0])
         if col >= 0:
             names = self.model.world.codes
             self.story.append(f"month {self.model.steps}: chose {_channel(opts.channel[col])} "

@@ -11,7 +11,9 @@ insecurity (``insecurity_consider_boost``) and by a climate shock
 (``shock_consider_boost``); one considering then draws from the nested logit of
 :mod:`gcm_sim.decisions` (McFadden 1978; Train 2009, ch. 4). Draws are keyed to
 the household and month (``consider``, ``move``) and to the household, month and
-option (``option``: Gumbel-max within the moving nest), so a household's choice
+option (``option``: Gumbel-max within the moving nest, and within a destination's nest
+of smuggling routes: the destination is chosen by the log-sum of its routes, then the
+route, ``route_nest_scale``), so a household's choice
 changes only where the policy changes what it faces, and a new option takes its
 choosers only from the options they leave (docs/decisions.md).
 """
@@ -93,7 +95,7 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
         opts, hh.skill[sel], earnings,
         hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(model.insecurity[o]),
         hh.rural[sel], hh.shock_loss[sel], quota_open, float(model.info_boost[o]), model.weights)
-    return (u, *nest_probabilities(u, feasible, model.weights.nest), feasible)
+    return (u, *nest_probabilities(u, feasible, model.weights.nest, opts.routes), feasible)
 
 
 def add_expected_demand(model, opts, p_move: np.ndarray, within: np.ndarray, weight: np.ndarray) -> None:
@@ -122,7 +124,8 @@ def choose(model, month: int, rows: np.ndarray) -> list:
         uid = hh.uid[sel]
         col = choose_keyed(u, feasible, model.weights.nest, p_move,
                            model.draws.uniform("move", month, uid),
-                           model.draws.gumbel("option", month, uid, opts.key))
+                           model.draws.gumbel("option", month, uid, opts.key), opts.routes,
+                           model.draws.gumbel("option", month, uid, opts.routes.key))
         go = col >= 0
         if go.any():
             out.append((o, opts, sel[go], col[go]))
