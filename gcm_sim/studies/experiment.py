@@ -58,6 +58,7 @@ class RunResult:
     summary: pd.DataFrame
     config: Config
     configs: dict[str, Config] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the writers could not do (no PDF browser, ...)
 
 
 def replicate_seeds(cfg: Config) -> list[np.random.SeedSequence]:

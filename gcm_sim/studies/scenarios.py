@@ -69,5 +69,15 @@ def changes(cfg: Config, base: Config) -> list[tuple[str, object, object]]:
     """Every leaf setting where ``cfg`` differs from ``base``: ``(key, baseline value, value)``,
     leaving out the scenario's description (``meta``) and expectations."""
     a, b = _flat(policy.to_dict(base)), _flat(policy.to_dict(cfg))
-    keys = [k for k in dict.fromkeys([*a, *b]) if not k.startswith("scenario.")]
-    return [(k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
+    keys = [k for k in dict.fromkeys([*a, *b]) if not k.startswith(("scenario.", "expect."))]
+    return [(k, compact(a.get(k)), compact(b.get(k))) for k in keys if a.get(k) != b.get(k)]
+
+
+def compact(v):
+    """A setting's value without its unset (null) fields, for reading: list entries keep only
+    what they set."""
+    if isinstance(v, dict):
+        return {k: compact(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [compact(x) for x in v]
+    return v
