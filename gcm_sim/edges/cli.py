@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("items", nargs="+", metavar="NAME|KEY=VALUE",
                    help="scenario names (see `gcm-sim list`), then config overrides")
     c.set_defaults(func=_cmd_compare)
+    sh = sub.add_parser("show", help="a scenario's settings and what they change against baseline")
+    sh.add_argument("scenario", metavar="NAME|FILE", help="a shipped scenario's name or a scenario file FILE.yaml")
+    sh.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, as for run")
+    sh.set_defaults(func=_cmd_show)
+    bk = sub.add_parser("brief", help="the Marrakech dialogue's questions answered by simulation: one book "
+                                      "(experiments/dialogue/*.yaml; resumable)")
+    bk.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="[questions=a,b] [dialogue=FOLDER] [report.pdf=false] [hydra.run.dir=DIR] [run.*=...]")
+    bk.set_defaults(func=_cmd_brief)
     ls = sub.add_parser("list", help="list the named scenarios")
     ls.set_defaults(func=_cmd_list)
     d = sub.add_parser("dashboard", help="serve the trainer dashboard in the browser (dashboard.port=8765, "
@@ -311,6 +320,66 @@ def _report_options(overrides):
                 raise ConfigError(key, value, "true or false")
             opts["pdf"] = value.lower() == "true"
     return opts, rest
+
+
+def _cmd_show(args) -> int:
+    from gcm_sim.config import load_config
+    from gcm_sim.edges.report import scenario_title
+    from gcm_sim.studies.scenarios import changes, new_corridors, new_corridors_text
+
+    overrides = [o for o in args.overrides]
+    cfg = load_config(args.scenario, overrides)
+    world = _load_world(cfg)
+    base = load_config("baseline", [o for o in overrides], world=world)
+    meta = cfg.scenario
+    print(f"{scenario_title(meta.name, meta, world.codes)} ({meta.name})")
+    if meta.description:
+        print(f"  description: {meta.description}")
+    if meta.question:
+        print(f"  question: {meta.question}")
+    if meta.gcm_objectives:
+        print(f"  GCM objectives: {', '.join(str(o) for o in meta.gcm_objectives)}")
+    if cfg.expect:
+        print("  expects: " + ", ".join(f"{k} {v}" for k, v in cfg.expect.items()))
+    diff = changes(cfg, base)
+    print("changes against baseline:" if diff else "changes against baseline: none (the same settings)")
+    for key, old, new in diff:
+        print(f"  {key}: {_plain(old)} -> {_plain(new)}")
+    note = new_corridors_text(new_corridors(cfg, world))
+    if note:
+        print(f"note: {note}")
+    return 0
+
+
+def _plain(v) -> str:
+    import yaml
+
+    if v is None:
+        return "null (world data)"
+    if isinstance(v, (list, dict)):
+        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return str(v)
+
+
+def _cmd_brief(args) -> int:
+    from gcm_sim.edges import brief
+
+    run_dir, items = _split_run_dir(args.overrides)
+    options, items = _report_options(items)
+    opts, overrides = _options(items, ("questions", "dialogue"))
+    plan = brief.prepare(overrides, questions=[q for q in opts.get("questions", "").split(",") if q] or None,
+                         folder=opts.get("dialogue"))  # every question's arms validated before any work starts
+    run_dir = resolve_run_dir(run_dir or str(Path("outputs") / "brief"))
+    print(f"gcm-sim: briefing book: {len(plan.questions)} questions, {len(plan.arms)} distinct arms x "
+          f"{plan.cfg.run.replicates} replicates x {plan.cfg.run.months} months, {plan.cfg.run.households:,} "
+          f"households; results will go to {run_dir} (rerun the same command to resume)", flush=True)
+    out = brief.run_brief(plan, run_dir, pdf=options.get("pdf", True),
+                          echo=lambda msg: print(msg, file=sys.stderr, flush=True))
+    for note in out["notes"]:
+        print(f"gcm-sim: note: {note}", file=sys.stderr)
+    print(f"gcm-sim: briefing book in {run_dir} (book.md, book.html{', book.pdf' if out['pdf'] else ''}; "
+          "one comparison per question under questions/)")
+    return 0
 
 
 def _cmd_list(args) -> int:

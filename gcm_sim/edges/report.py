@@ -26,14 +26,16 @@ FLOW_MEASURES = ("departures_regular", "departures_irregular", "departures_inter
 STOCK_MEASURES = ("stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit")
 
 
-def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origins=None, pdf: bool = True) -> Path:
+def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origins=None, pdf: bool = True,
+                  documents: bool = True) -> Path:
     """Write every output of ``result`` (an experiment.RunResult) into ``run_dir``; returns it.
 
     Tables (timeseries.parquet, indicators.csv, summary.csv, summary_by_origin.csv and, with
     ``by="corridor"``, summary_by_corridor.csv; results.xlsx with one sheet per table), the
     resolved configs, figures, then report.html and report.pdf, and report.md last.
     ``origins`` (ISO3 codes) chooses the origins the report shows (default: the ones the
-    scenarios target, and the largest). ``pdf=False`` skips the PDF. Messages about what
+    scenarios target, and the largest). ``pdf=False`` skips the PDF; ``documents=False`` skips
+    results.xlsx, report.html and report.pdf (sweeps write many run directories). Messages about what
     could not be written (no browser for the PDF) are in ``result.notes`` afterwards.
     """
     from gcm_sim.edges import document
@@ -58,7 +60,8 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
         atomic_write(d / "summary_by_corridor.csv", lambda f: corridor_table.to_csv(f, index=False))
         tables["by_corridor"] = corridor_table
     tables["indicators"] = result.indicators
-    document.write_xlsx(d / "results.xlsx", tables)
+    if documents:
+        document.write_xlsx(d / "results.xlsx", tables)
     world = _world_of(result.config)
     shown = report_origins(result, world, origins)
     figures = write_figures(result.timeseries, d / "figures")
@@ -67,7 +70,7 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
     figures += write_forest(result.summary, d / "figures")
     md = report_markdown(result, figures, d, world=world, origins=shown, origin_table=origin_table,
                          corridor_table=corridor_table)
-    notes = document.write_html_pdf(md, d, "report", report_title(result), pdf=pdf)
+    notes = document.write_html_pdf(md, d, "report", report_title(result), pdf=pdf) if documents else []
     result.notes.extend(notes)
     if notes:
         md += "\n" + "\n".join(f"*{n}*" for n in notes) + "\n"
@@ -209,14 +212,6 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
     if corridor_table is not None and not corridor_table.empty:
         buf.write(corridor_markdown(result, corridor_table, origins))
     buf.write(scorecard_markdown(result))
-    buf.write("## Results\n\n" + markdown_table(result.summary) + "\n\n")
-    checks = expectation_checks(result)
-    if checks:
-        buf.write("## Expected direction vs result\n\n| scenario | indicator | expected | diff 95% CI | verdict |\n"
-                  "|---|---|---|---|---|\n")
-        for c in checks:
-            buf.write(f"| {c['scenario']} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
-        buf.write("\n")
     if figures:
         buf.write("## Figures\n\n")
         for f in figures:
@@ -224,6 +219,14 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
             if "__" in f.stem:
                 caption += f" ({f.stem.split('__', 1)[1].replace('_', ', ')})"
             buf.write(f"![{caption}]({f.relative_to(run_dir).as_posix()})\n\n*{caption}.*\n\n")
+    buf.write("## Results: every indicator\n\n" + markdown_table(result.summary) + "\n\n")
+    checks = expectation_checks(result)
+    if checks:
+        buf.write("## Expected direction vs result\n\n| scenario | indicator | expected | diff 95% CI | verdict |\n"
+                  "|---|---|---|---|---|\n")
+        for c in checks:
+            buf.write(f"| {c['scenario']} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
+        buf.write("\n")
     small = []
     if origin_table is not None and not origin_table.empty and origins:
         arms = origin_table[(origin_table["scenario"] != "baseline") & origin_table["origin"].isin(origins)
@@ -843,12 +846,12 @@ def scorecard_markdown(result) -> str:
     return buf.getvalue() + "\n"
 
 
-def write_forest(summary: pd.DataFrame, folder: Path) -> list[Path]:
+def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATORS, stem: str = "forest") -> list[Path]:
     """Forest plot: each scenario's change vs baseline with its 95% interval, one panel per indicator."""
     if summary is None or "diff" not in summary.columns:
         return []
     names = [n for n in dict.fromkeys(summary["scenario"]) if n != "baseline"]
-    inds = [i for i in FOREST_INDICATORS if i in set(summary["indicator"])]
+    inds = [i for i in indicators if i in set(summary["indicator"])]
     if not names or not inds:
         return []
     from gcm_sim.edges.document import PALETTE
@@ -876,4 +879,4 @@ def write_forest(summary: pd.DataFrame, folder: Path) -> list[Path]:
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels(names, fontsize="small")
     fig.suptitle("change vs baseline, 95% interval (grey: not distinguishable from zero)", fontsize="small")
-    return [save_figure(fig, folder / "forest.png")]
+    return [save_figure(fig, folder / f"{stem}.png")]
