@@ -415,11 +415,12 @@ def corridor_markdown(result, table, origins) -> str:
     for a in arms:
         x = sub[(sub["scenario"] == a) & (sub["mean"] > 0)]
         keep |= set(zip(x["origin"], x["destination"]))
-    if not keep:
-        return ""
     buf = io.StringIO()
     buf.write("## Results by corridor\n\n(origin -> destination; departures over the horizon; all corridors in "
               "`summary_by_corridor.csv`)\n\n")
+    if not keep:
+        return buf.getvalue() + ("No departures from " + (", ".join(origins) if origins else "any origin")
+                                 + " in any arm at this run size.\n\n")
     buf.write("| corridor | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
     for o, d in sorted(keep)[:60]:
         for ind in ("irregular_departures", "regular_departures"):

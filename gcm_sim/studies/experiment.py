@@ -484,6 +484,8 @@ def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseli
     reps = {sc: sorted(r) for sc, r in timeseries.groupby("scenario", observed=True)["replicate"].unique().items()}
     tot = sub.groupby(["scenario", *keys, "indicator", "replicate"], observed=True)["value"].sum()
     cells = sorted(set(tot.index.droplevel(["scenario", "replicate"])))  # every (key..., indicator) seen
+    if keys == ["origin"]:  # every indicator for every origin seen (a 0 is a result); corridors stay sparse
+        cells = [(o, ind) for o in sorted({c[0] for c in cells}) for ind in ORIGIN_INDICATORS]
     if not cells:
         return pd.DataFrame(columns=columns)
 
