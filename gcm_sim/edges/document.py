@@ -120,8 +120,8 @@ def limitations_markdown(cfg, small_sample_origins: list[str] = ()) -> str:
     out.append(f"- **Scale:** {cfg.run.households:,} simulated households stand for the origins' real population; "
                "small origins have few simulated households, so their results are noisy"
                + (f" (flagged here: {', '.join(small_sample_origins)})" if small_sample_origins else "")
-               + ". Results marked small sample have an mdc above half the baseline level or fewer than 5 "
-                 "replicates.")
+               + ". Results marked small sample come from fewer than 5 replicates, or show no clear change "
+                 "where the run could not have detected one smaller than half the baseline level (mdc above 50%).")
     out.append("- **Outside the model:** GCM objectives "
                + "; ".join(f"{k} ({v})" for k, v in OUTSIDE_MODEL.items())
                + " are not represented (docs/scorecard.md); the report says nothing about them.")

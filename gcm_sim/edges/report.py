@@ -368,8 +368,8 @@ def origin_markdown(result, table, origins) -> str:
               "Totals over the horizon for the people of each origin (departures from it, deaths and returns of "
               "its nationals, remittances its households receive). Change against baseline with its 95% "
               "interval; `~0` means the interval includes zero; mdc in % of the baseline level. "
-              "**small sample**: fewer than 5 replicates or an mdc above half the baseline level, so only large "
-              "effects can be seen. Every origin is in `summary_by_origin.csv`.\n\n")
+              "**small sample**: fewer than 5 replicates, or no clear change where the run could not have seen one "
+              "smaller than half the baseline level (mdc above 50%). Every origin is in `summary_by_origin.csv`.\n\n")
     arms = [n for n in result.configs if n != "baseline"]
     buf.write("| origin | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
     for o in origins:

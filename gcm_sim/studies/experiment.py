@@ -469,7 +469,9 @@ def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseli
     the monthly table). ``baseline_share_pct`` is the key's share of the world's baseline
     irregular departures. ``small_sample`` flags results to read with care: fewer than
     :data:`SMALL_SAMPLE_REPLICATES` replicates, or an mdc above :data:`SMALL_SAMPLE_MDC_PCT`
-    percent of the baseline level (or a baseline level of 0).
+    percent of the baseline level (or a baseline level of 0) with an interval that includes
+    zero (the run could not have seen a moderate effect, so "no change" means little; a
+    clear effect larger than the mdc is not flagged).
     """
     keys = list(keys)
     columns = BY_ORIGIN_COLUMNS if keys == ["origin"] else \
@@ -516,9 +518,11 @@ def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseli
                 if sc != baseline:
                     d = paired_difference(x, b, float(np.nanmean(b)))
             row.update(dict(zip(DIFF_COLUMNS, d)))
-            mdc_pct = row["mdc_pct"]
+            mdc_pct, lo, hi = row["mdc_pct"], row["diff_ci_low"], row["diff_ci_high"]
+            weak = not (np.isfinite(mdc_pct) and mdc_pct <= SMALL_SAMPLE_MDC_PCT)
+            found = np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0)
             row["small_sample"] = bool(len(x) < SMALL_SAMPLE_REPLICATES or (
-                sc != baseline and base is not None and not (np.isfinite(mdc_pct) and mdc_pct <= SMALL_SAMPLE_MDC_PCT)))
+                sc != baseline and base is not None and weak and not found))
             rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
