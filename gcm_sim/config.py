@@ -64,16 +64,109 @@ def load_config(scenario: str = "baseline", overrides: Sequence[str] = (), world
         overrides = [overrides]
     parsed = [_parse(text) for text in overrides]
     scenario, rest = _pick_scenario(scenario, parsed)
+    texts = [_hydra_text(text, ov) for text, ov in rest]
+    if is_scenario_file(scenario):
+        return _load_file_scenario(str(scenario), texts, rest, world)
     known = list_scenarios()
     if not isinstance(scenario, str) or scenario not in known:
-        raise ConfigError("scenario", scenario, f"known scenarios: {', '.join(known)}")
-    texts = [_hydra_text(text, ov) for text, ov in rest]
+        raise ConfigError("scenario", scenario, f"known scenarios: {', '.join(known)}, "
+                                                "or the path of a scenario file (FILE.yaml)")
     raw = _compose([f"{SCENARIO_GROUP}={scenario}", *texts], dict(rest))
     if not any(ov.key_or_group == f"{META_KEY}.name" for _, ov in rest):
         meta = raw.get(META_KEY)
         if isinstance(meta, dict):
             meta["name"] = scenario
     return _validate(raw, world)
+
+
+# --- a user's scenario file -----------------------------------------------------------
+
+FILE_OPTION = "user_scenario_file"  # the group option a user's file is composed as
+
+
+def is_scenario_file(spec) -> bool:
+    """Whether a scenario argument is a path to a file (ends in .yaml/.yml or has a folder)
+    rather than a shipped scenario's name."""
+    return isinstance(spec, (str, Path)) and (str(spec).endswith((".yaml", ".yml")) or "/" in str(spec)
+                                              or "\\" in str(spec))
+
+
+def read_scenario_file(path: str | Path) -> tuple[str, dict]:
+    """Read a user's scenario file: the only place one is parsed (``yaml.safe_load``).
+
+    Returns ``(name, data)``: ``name`` is ``meta.name`` when the file sets it, else the
+    file's stem. Same schema as the shipped files (top-level ``meta``, ``policy``,
+    ``climate``, ``behaviour``, ``expect``; the ``# @package _global_`` line is optional).
+    Errors name the file and the key.
+    """
+    import yaml
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ConfigError("scenario", str(path), "no such scenario file" + (
+            "" if p.suffix in (".yaml", ".yml") else "; shipped scenarios are named without a path"))
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}", None, f"not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}", None, f"cannot read the file ({e})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}", type(data).__name__, "a scenario file is a mapping of keys (meta:, policy:, ...)")
+    allowed = [k for k in TOP_LEVEL_KEYS if k != "run"]
+    for key in data:
+        if key not in allowed:
+            hint = ("run settings belong on the command line (run.households=...)" if key == "run"
+                    else f"allowed top-level keys in a scenario file: {', '.join(allowed)}")
+            raise ConfigError(f"{p}: {key}", data[key], f"unknown key; {hint}")
+    meta = data.get(META_KEY)
+    if meta is not None and not isinstance(meta, dict):
+        raise ConfigError(f"{p}: {META_KEY}", meta, "a mapping (description, question, gcm_objectives, title)")
+    name = (meta or {}).get("name") or p.stem
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        raise ConfigError(f"{p}: {META_KEY}.name", name, "letters, digits, _ and - only")
+    return name, data
+
+
+def _load_file_scenario(path: str, texts: list[str], rest: list, world) -> Config:
+    """Compose config.yaml, then the user's file (as an option of the scenario group, from a
+    temporary search path), then the overrides: the same precedence as a shipped scenario."""
+    import tempfile
+
+    import yaml
+
+    name, data = read_scenario_file(path)
+    data = dict(data)
+    meta = dict(data.get(META_KEY) or {})
+    meta["name"] = name
+    data[META_KEY] = meta
+    with tempfile.TemporaryDirectory(prefix="gcm-sim-scenario-") as tmp:
+        folder = Path(tmp) / SCENARIO_GROUP
+        folder.mkdir()
+        (folder / f"{FILE_OPTION}.yaml").write_text(
+            "# @package _global_\n" + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        try:
+            raw = _compose([f"hydra.searchpath=[file://{Path(tmp).as_posix()}]", f"{SCENARIO_GROUP}={FILE_OPTION}",
+                            *texts], dict(rest))
+            return _validate(raw, world)
+        except ConfigError as e:
+            if _in_file(e.key, data):  # the file set this key (an override of it would be named as itself)
+                raise ConfigError(f"{Path(path)}: {e.key}", e.value, e.allowed) from None
+            raise
+
+
+def _in_file(key: str, data: dict) -> bool:
+    """Whether a dotted key (``policy.visa.corridors[0].origin``) starts at a key the file sets."""
+    first, *more = re.split(r"[.\[]", key, maxsplit=2)
+    if first not in data:
+        return False
+    node = data[first]
+    second = more[0].rstrip("]") if more else None
+    return second is None or not isinstance(node, dict) or second in node or second.isdigit()
 
 
 # --- overrides ------------------------------------------------------------------------

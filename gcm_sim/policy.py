@@ -287,6 +287,7 @@ class Meta:
     description: str = ""
     gcm_objectives: tuple[int, ...] = ()
     question: str = ""
+    title: str = ""  # how reports name the scenario; empty: made from the name (docs/scenarios.md)
 
 
 @dataclass(frozen=True)

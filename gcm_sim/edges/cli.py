@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("items", nargs="+", metavar="NAME|KEY=VALUE",
                    help="scenario names (see `gcm-sim list`), then config overrides")
     c.set_defaults(func=_cmd_compare)
+    sh = sub.add_parser("show", help="a scenario's settings and what they change against baseline")
+    sh.add_argument("scenario", metavar="NAME|FILE", help="a shipped scenario's name or a scenario file FILE.yaml")
+    sh.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, as for run")
+    sh.set_defaults(func=_cmd_show)
+    bk = sub.add_parser("brief", help="the Marrakech dialogue's questions answered by simulation: one book "
+                                      "(experiments/dialogue/*.yaml; resumable)")
+    bk.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="[questions=a,b] [dialogue=FOLDER] [report.pdf=false] [hydra.run.dir=DIR] [run.*=...]")
+    bk.set_defaults(func=_cmd_brief)
     ls = sub.add_parser("list", help="list the named scenarios")
     ls.set_defaults(func=_cmd_list)
     d = sub.add_parser("dashboard", help="serve the trainer dashboard in the browser (dashboard.port=8765, "
@@ -246,44 +255,160 @@ def _cmd_run(args) -> int:
     from gcm_sim.config import load_config
 
     run_dir, overrides = _split_run_dir(args.overrides)
+    options, overrides = _report_options(overrides)
     cfg = load_config("baseline", overrides)  # validates everything before any work starts
     world = _load_world(cfg)
+    _check_origins(options, world)
+    _log_new_corridors({cfg.scenario.name: cfg}, world)
     run_dir = resolve_run_dir(run_dir)
     print(f"gcm-sim: scenario {cfg.scenario.name}: {cfg.run.replicates} replicates x {cfg.run.months} months, "
           f"{cfg.run.households:,} households; results will go to {run_dir}", flush=True)
     result = experiment.run(cfg, progress=True, world=world)
-    return _finish(result, run_dir)
+    return _finish(result, run_dir, options)
 
 
 def _cmd_compare(args) -> int:
     from gcm_sim.studies import experiment
-    from gcm_sim.config import list_scenarios, load_config
+    from gcm_sim.config import is_scenario_file, list_scenarios
 
     names = [x for x in args.items if "=" not in x and not x.startswith(("+", "~"))]
     items = [x for x in args.items if x not in names]
     run_dir, overrides = _split_run_dir(items)
+    options, overrides = _report_options(overrides)
     known = list_scenarios()
     if not [n for n in names if n != "baseline"]:
         raise ConfigError("scenario", " ".join(names) or None,
-                          f"name at least one scenario to compare with baseline; known scenarios: {', '.join(known)}")
+                          "name at least one scenario (or scenario file) to compare with baseline; "
+                          f"known scenarios: {', '.join(known)}")
     for name in names:
-        if name not in known:
-            raise ConfigError("scenario", name, f"known scenarios: {', '.join(known)}")
+        if name not in known and not is_scenario_file(name):
+            raise ConfigError("scenario", name, f"known scenarios: {', '.join(known)}, or a scenario file FILE.yaml")
     for o in overrides:
         if o.split("=", 1)[0].lstrip("+~") == "scenario":
             raise ConfigError("scenario", o.split("=", 1)[-1],
                               "compare takes scenario names as arguments: gcm-sim compare NAME [NAME...] [KEY=VALUE...]")
-    cfg = load_config("baseline", overrides)
+    from gcm_sim.config import load_config
+
+    common, _ = experiment.split_arm_overrides(overrides, ["baseline", *(experiment.arm_name(n) for n in names)])
+    cfg = load_config("baseline", common)
     world = _load_world(cfg)
-    for name in names:  # every arm must compose and validate before any work starts
-        load_config(name, overrides, world=world)
+    configs = experiment.arm_configs(cfg, names, overrides, world)  # every arm validated before any work starts
+    _check_origins(options, world)
+    _log_new_corridors(configs, world)
     run_dir = resolve_run_dir(run_dir)
-    arms = ["baseline"] + [n for n in dict.fromkeys(names) if n != "baseline"]
+    arms = list(configs)
     print(f"gcm-sim: comparing {', '.join(arms[1:]) or 'baseline'} with baseline on the same seeds: "
           f"{cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} households; "
           f"results will go to {run_dir}", flush=True)
     result = experiment.compare(cfg, names, overrides, progress=True, world=world)
-    return _finish(result, run_dir)
+    return _finish(result, run_dir, options)
+
+
+def _log_new_corridors(configs, world) -> None:
+    from gcm_sim.studies.scenarios import new_corridors, new_corridors_text
+
+    for name, c in configs.items():
+        text = new_corridors_text(new_corridors(c, world))
+        if text:
+            print(f"gcm-sim: note: scenario {name}: {text}", file=sys.stderr, flush=True)
+
+
+def _check_origins(options, world) -> None:
+    for o in options.get("origins", ()):
+        if o not in world.iso3:
+            raise ConfigError("report.origins", o, f"known countries: {', '.join(sorted(world.iso3))}")
+
+
+REPORT_OPTIONS = ("report.by", "report.origins", "report.pdf")
+
+
+def _report_options(overrides):
+    """Take the report's options (not config keys) out of the overrides:
+    ``report.by=origin|corridor``, ``report.origins=[SEN,MLI]``, ``report.pdf=true|false``."""
+    import yaml
+
+    opts, rest = {}, []
+    for o in overrides:
+        key, eq, value = o.partition("=")
+        if not eq or key not in REPORT_OPTIONS:
+            if key.split(".")[0] == "report":
+                raise ConfigError(key, value or None, f"report options: {', '.join(REPORT_OPTIONS)}")
+            rest.append(o)
+            continue
+        if key == "report.by":
+            if value not in ("origin", "corridor"):
+                raise ConfigError(key, value, "origin or corridor")
+            opts["by"] = value
+        elif key == "report.origins":
+            v = yaml.safe_load(value) if value.startswith("[") else [x for x in value.split(",") if x]
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ConfigError(key, value, "a list of ISO3 codes, e.g. report.origins=[SEN,MLI]")
+            opts["origins"] = v
+        else:
+            if value.lower() not in ("true", "false"):
+                raise ConfigError(key, value, "true or false")
+            opts["pdf"] = value.lower() == "true"
+    return opts, rest
+
+
+def _cmd_show(args) -> int:
+    from gcm_sim.config import load_config
+    from gcm_sim.edges.report import scenario_title
+    from gcm_sim.studies.scenarios import changes, new_corridors, new_corridors_text
+
+    overrides = [o for o in args.overrides]
+    cfg = load_config(args.scenario, overrides)
+    world = _load_world(cfg)
+    base = load_config("baseline", [o for o in overrides], world=world)
+    meta = cfg.scenario
+    print(f"{scenario_title(meta.name, meta, world.codes)} ({meta.name})")
+    if meta.description:
+        print(f"  description: {meta.description}")
+    if meta.question:
+        print(f"  question: {meta.question}")
+    if meta.gcm_objectives:
+        print(f"  GCM objectives: {', '.join(str(o) for o in meta.gcm_objectives)}")
+    if cfg.expect:
+        print("  expects: " + ", ".join(f"{k} {v}" for k, v in cfg.expect.items()))
+    diff = changes(cfg, base)
+    print("changes against baseline:" if diff else "changes against baseline: none (the same settings)")
+    for key, old, new in diff:
+        print(f"  {key}: {_plain(old)} -> {_plain(new)}")
+    note = new_corridors_text(new_corridors(cfg, world))
+    if note:
+        print(f"note: {note}")
+    return 0
+
+
+def _plain(v) -> str:
+    import yaml
+
+    if v is None:
+        return "null (world data)"
+    if isinstance(v, (list, dict)):
+        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return str(v)
+
+
+def _cmd_brief(args) -> int:
+    from gcm_sim.edges import brief
+
+    run_dir, items = _split_run_dir(args.overrides)
+    options, items = _report_options(items)
+    opts, overrides = _options(items, ("questions", "dialogue"))
+    plan = brief.prepare(overrides, questions=[q for q in opts.get("questions", "").split(",") if q] or None,
+                         folder=opts.get("dialogue"))  # every question's arms validated before any work starts
+    run_dir = resolve_run_dir(run_dir or str(Path("outputs") / "brief"))
+    print(f"gcm-sim: briefing book: {len(plan.questions)} questions, {len(plan.arms)} distinct arms x "
+          f"{plan.cfg.run.replicates} replicates x {plan.cfg.run.months} months, {plan.cfg.run.households:,} "
+          f"households; results will go to {run_dir} (rerun the same command to resume)", flush=True)
+    out = brief.run_brief(plan, run_dir, pdf=options.get("pdf", True),
+                          echo=lambda msg: print(msg, file=sys.stderr, flush=True))
+    for note in out["notes"]:
+        print(f"gcm-sim: note: {note}", file=sys.stderr)
+    print(f"gcm-sim: briefing book in {run_dir} (book.md, book.html{', book.pdf' if out['pdf'] else ''}; "
+          "one comparison per question under questions/)")
+    return 0
 
 
 def _cmd_list(args) -> int:
@@ -394,12 +519,15 @@ def _study_end(run_dir, unfinished: int) -> int:
 # --- helpers --------------------------------------------------------------------------
 
 
-def _finish(result, run_dir: Path) -> int:
+def _finish(result, run_dir: Path, options: dict | None = None) -> int:
     from gcm_sim.edges.report import format_summary, write_run_dir
 
-    write_run_dir(result, run_dir)
+    options = options or {}
+    written = write_run_dir(result, run_dir, **options)
     print(format_summary(result.summary))
-    print(f"gcm-sim: results in {run_dir} (report.md, summary.csv, indicators.csv, timeseries.parquet, figures/)")
+    extra = [p for p in ("report.html", "report.pdf", "results.xlsx") if (Path(written) / p).exists()]
+    print(f"gcm-sim: results in {run_dir} (report.md, {', '.join(extra) + ', ' if extra else ''}summary.csv, "
+          "indicators.csv, timeseries.parquet, figures/)")
     return 0
 
 

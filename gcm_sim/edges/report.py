@@ -9,6 +9,7 @@ so its presence means the run directory is complete).
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import math
@@ -25,8 +26,21 @@ FLOW_MEASURES = ("departures_regular", "departures_irregular", "departures_inter
 STOCK_MEASURES = ("stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit")
 
 
-def write_run_dir(result, run_dir: str | os.PathLike) -> Path:
-    """Write every output of ``result`` (an experiment.RunResult) into ``run_dir``; returns it."""
+def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origins=None, pdf: bool = True,
+                  documents: bool = True) -> Path:
+    """Write every output of ``result`` (an experiment.RunResult) into ``run_dir``; returns it.
+
+    Tables (timeseries.parquet, indicators.csv, summary.csv, summary_by_origin.csv and, with
+    ``by="corridor"``, summary_by_corridor.csv; results.xlsx with one sheet per table), the
+    resolved configs, figures, then report.html and report.pdf, and report.md last.
+    ``origins`` (ISO3 codes) chooses the origins the report shows (default: the ones the
+    scenarios target, and the largest). ``pdf=False`` skips the PDF; ``documents=False`` skips
+    results.xlsx, report.html and report.pdf (sweeps write many run directories). Messages about what
+    could not be written (no browser for the PDF) are in ``result.notes`` afterwards.
+    """
+    from gcm_sim.edges import document
+    from gcm_sim.studies.experiment import by_corridor, by_origin
+
     d = Path(run_dir)
     d.mkdir(parents=True, exist_ok=True)
     atomic_write(d / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, engine="pyarrow", index=False),
@@ -34,17 +48,40 @@ def write_run_dir(result, run_dir: str | os.PathLike) -> Path:
     atomic_write(d / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
     atomic_write(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
     atomic_write(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
-    if len(result.configs) > 1:  # a comparison: every arm's resolved config too, and effects by origin
+    tables = {"summary": result.summary}
+    origin_table = by_origin(result.timeseries)
+    corridor_table = by_corridor(result.timeseries) if by == "corridor" else None
+    if len(result.configs) > 1:  # a comparison: every arm's resolved config too
         for name, cfg in result.configs.items():
             atomic_write(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))
-        from gcm_sim.studies.experiment import by_origin
-
-        origins = by_origin(result.timeseries)
-        atomic_write(d / "summary_by_origin.csv", lambda f: origins.to_csv(f, index=False))
+    atomic_write(d / "summary_by_origin.csv", lambda f: origin_table.to_csv(f, index=False))
+    tables["by_origin"] = origin_table
+    if corridor_table is not None:
+        atomic_write(d / "summary_by_corridor.csv", lambda f: corridor_table.to_csv(f, index=False))
+        tables["by_corridor"] = corridor_table
+    tables["indicators"] = result.indicators
+    if documents:
+        document.write_xlsx(d / "results.xlsx", tables)
+    world = _world_of(result.config)
+    shown = report_origins(result, world, origins)
     figures = write_figures(result.timeseries, d / "figures")
+    figures += write_difference(result.timeseries, d / "figures")
+    figures += write_difference(result.timeseries, d / "figures", origins=shown[:3])
     figures += write_forest(result.summary, d / "figures")
-    atomic_write(d / "report.md", lambda f: f.write(report_markdown(result, figures, d)))
+    md = report_markdown(result, figures, d, world=world, origins=shown, origin_table=origin_table,
+                         corridor_table=corridor_table)
+    notes = document.write_html_pdf(md, d, "report", report_title(result), pdf=pdf) if documents else []
+    result.notes.extend(notes)
+    if notes:
+        md += "\n" + "\n".join(f"*{n}*" for n in notes) + "\n"
+    atomic_write(d / "report.md", lambda f: f.write(md))
     return d
+
+
+def _world_of(cfg):
+    from gcm_sim.world import load_world
+
+    return load_world(cfg.world) if cfg.world else load_world()
 
 
 # --- figures ------------------------------------------------------------------------
@@ -117,32 +154,72 @@ def markdown_table(summary: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def report_markdown(result, figures: list[Path], run_dir: Path) -> str:
-    """report.md: what was run, the question, the summary table, expectations, figures."""
+def report_markdown(result, figures: list[Path], run_dir: Path, world=None, origins=None, origin_table=None,
+                    corridor_table=None) -> str:
+    """report.md: title, headline findings (world and by origin), the scenarios and what they change,
+    results by origin (and corridor), the GCM scorecard, the full table, expectations, figures,
+    what the model can and cannot say, and the methods annex."""
+    from gcm_sim.edges import document
+
     cfg = result.config
     buf = io.StringIO()
     names = list(result.configs) or [cfg.scenario.name]
-    title = f"{names[0]}" if len(names) == 1 else f"{', '.join(names[1:])} vs baseline"
-    buf.write(f"# gcm-sim: {title}\n\n")
-    buf.write(f"{cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} simulated "
+    comparison = len(names) > 1
+    buf.write(f"# {report_title(result)}\n\n")
+    buf.write(f"gcm-sim {cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} simulated "
               f"households, seed {cfg.run.seed}, engine {cfg.run.engine}, world "
               f"{cfg.world or 'embedded'}. Intervals are 95% over replicates: of a mean on the log scale "
               "(it cannot go below zero)"
               + ("; of a difference, a paired t-interval (same seeds), never below -baseline; mdc is the "
                  "minimum detectable change (2.8 standard errors of the difference: 80% power, 5% two-sided)"
-                 if len(names) > 1 else "") + ". See docs/running.md.\n\n")
+                 if comparison else "") + ". See docs/running.md; limits of the model: the section "
+              "\"What this model can and cannot say\" below.\n\n")
+    origins = list(origins or [])
+    if origin_table is None and comparison:
+        from gcm_sim.studies.experiment import by_origin
+
+        origin_table = by_origin(result.timeseries)
+    buf.write(scenario_paragraphs(result, origin_sentences(result, origin_table, origins)))
+    buf.write("## Scenarios\n\n")
     for name in names:
-        meta = result.configs.get(name, cfg).scenario
-        buf.write(f"## Scenario `{name}`\n\n")
+        c = result.configs.get(name, cfg)
+        meta = c.scenario
+        buf.write(f"### {_scenario_title(name, result)} (`{name}`)\n\n")
         if meta.description:
             buf.write(f"{meta.description}\n\n")
         if meta.question:
             buf.write(f"**Question.** {meta.question}\n\n")
         if meta.gcm_objectives:
             buf.write(f"**GCM objectives:** {', '.join(str(o) for o in meta.gcm_objectives)}\n\n")
-    buf.write(scenario_paragraphs(result))
+        if world is not None and name != "baseline" and "baseline" in result.configs:
+            from gcm_sim.studies.scenarios import changes, new_corridors, new_corridors_text
+
+            diff = changes(c, result.configs["baseline"])
+            if diff:
+                buf.write("**What it changes against baseline:** "
+                          + "; ".join(f"`{k}` {_short(v0)} -> {_short(v1)}" for k, v0, v1 in diff) + ".\n\n")
+            note = new_corridors_text(new_corridors(c, world))
+            if note:
+                buf.write(f"<p class=\"note\"><b>Note:</b> {html_escape(note[0].upper() + note[1:])}</p>\n\n")
+        elif world is not None and not comparison:
+            from gcm_sim.studies.scenarios import new_corridors, new_corridors_text
+
+            note = new_corridors_text(new_corridors(c, world))
+            if note:
+                buf.write(f"<p class=\"note\"><b>Note:</b> {html_escape(note[0].upper() + note[1:])}</p>\n\n")
+    if comparison and origin_table is not None and not origin_table.empty:
+        buf.write(origin_markdown(result, origin_table, origins))
+    if corridor_table is not None and not corridor_table.empty:
+        buf.write(corridor_markdown(result, corridor_table, origins))
     buf.write(scorecard_markdown(result))
-    buf.write("## Results\n\n" + markdown_table(result.summary) + "\n\n")
+    if figures:
+        buf.write("## Figures\n\n")
+        for f in figures:
+            caption = FIGURE_CAPTIONS.get(f.stem.split("__")[0], f.stem.replace("_", " "))
+            if "__" in f.stem:
+                caption += f" ({f.stem.split('__', 1)[1].replace('_', ', ')})"
+            buf.write(f"![{caption}]({f.relative_to(run_dir).as_posix()})\n\n*{caption}.*\n\n")
+    buf.write("## Results: every indicator\n\n" + markdown_table(result.summary) + "\n\n")
     checks = expectation_checks(result)
     if checks:
         buf.write("## Expected direction vs result\n\n| scenario | indicator | expected | diff 95% CI | verdict |\n"
@@ -150,13 +227,216 @@ def report_markdown(result, figures: list[Path], run_dir: Path) -> str:
         for c in checks:
             buf.write(f"| {c['scenario']} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
         buf.write("\n")
-    if figures:
-        buf.write("## Figures\n\n")
-        for f in figures:
-            buf.write(f"![{f.stem}]({f.relative_to(run_dir).as_posix()})\n\n")
-    buf.write("Files: `timeseries.parquet` (monthly measures, long format), `indicators.csv` (per replicate), "
-              "`summary.csv`, `config.yaml` (the resolved config).\n")
+    small = []
+    if origin_table is not None and not origin_table.empty and origins:
+        arms = origin_table[(origin_table["scenario"] != "baseline") & origin_table["origin"].isin(origins)
+                            & origin_table["indicator"].isin(["irregular_departures", "regular_departures"])]
+        small = sorted(set(arms.loc[arms["small_sample"].astype(bool), "origin"]))
+    buf.write(document.limitations_markdown(cfg, small))
+    buf.write(document.methods_markdown(result))
+    buf.write("Files: `report.html` and `report.pdf` (this report), `results.xlsx` (every table, one sheet each), "
+              "`timeseries.parquet` (monthly measures, long format; zero cells left out, see "
+              "`gcm_sim.studies.experiment.dense`), `indicators.csv` (per replicate), `summary.csv`, "
+              "`summary_by_origin.csv`" + (", `summary_by_corridor.csv`" if corridor_table is not None else "")
+              + ", `config.yaml` (the resolved config)" + (", `configs/NAME.yaml` (each arm)" if comparison else "")
+              + ".\n")
     return buf.getvalue()
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+def _short(v) -> str:
+    text = "null" if v is None else str(v).replace("|", "/")
+    return f"`{text}`" if len(text) <= 120 else f"`{text[:117]}...`"
+
+
+FIGURE_CAPTIONS = {
+    "departures": "International departures per month by entry channel (internal moves in a separate figure); "
+                  "mean over replicates, band: 2.5-97.5 percentile of replicates",
+    "internal": "Internal moves (to a city inside the origin) per month; mean over replicates and band",
+    "stocks": "People abroad or in transit at month end, by legal status",
+    "difference": "Each scenario minus baseline, month by month (same seeds): mean paired difference and its "
+                  "95% interval; above zero the scenario has more",
+    "forest": "Change against baseline over the horizon with its 95% interval (grey: not distinguishable from zero)",
+}
+ORIGIN_TABLE_INDICATORS = ("irregular_departures", "regular_departures", "overstays", "deaths", "returns",
+                           "remittances_received_usd")
+
+
+def report_origins(result, world, chosen=None, most: int = 8) -> list[str]:
+    """The origins a report shows: ``chosen`` when given; else the origins the scenarios' levers
+    target (any ``origin``/``countries`` selector a scenario sets differently from baseline),
+    then the largest origins of baseline irregular departures (share >= 5%), at most ``most``."""
+    if chosen:
+        return list(dict.fromkeys(chosen))
+    out: list[str] = []
+    if world is not None and "baseline" in result.configs:
+        from gcm_sim.studies.scenarios import changes
+
+        base = result.configs["baseline"]
+        for name, c in result.configs.items():
+            if name == "baseline":
+                continue
+            for key, _, value in changes(c, base):
+                for sel in _origin_selectors(value):
+                    origins = set(world.with_role("origin"))
+                    out += sorted(world.select(sel) & origins)
+    out = list(dict.fromkeys(out))
+    if len(out) < most and len(result.configs) > 1:
+        from gcm_sim.studies.experiment import by_origin
+
+        t = by_origin(result.timeseries)
+        if not t.empty:
+            big = (t[(t["scenario"] == "baseline") & (t["indicator"] == "irregular_departures")]
+                   .sort_values("baseline_share_pct", ascending=False))
+            out += [o for o in big.loc[big["baseline_share_pct"] >= 5, "origin"] if o not in out]
+    return out[:max(most, len(chosen or []))]
+
+
+def _origin_selectors(value):
+    """Every ``origin`` / ``countries`` selector inside a changed setting's value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in ("origin", "countries") and v:
+                yield tuple(v) if isinstance(v, (list, tuple)) else (v,)
+            else:
+                yield from _origin_selectors(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            if isinstance(v, (dict, list, tuple)):
+                yield from _origin_selectors(v)
+
+
+def _origin_effect(row) -> dict:
+    import pandas as pd
+
+    r = pd.Series({"diff": row["diff"], "diff_ci_low": row["diff_ci_low"], "diff_ci_high": row["diff_ci_high"],
+                   "mdc": row["mdc"], "mean": row["mean"]})
+    return effect(r, row["indicator"])
+
+
+def origin_sentences(result, table, origins) -> dict[str, list[str]]:
+    """Per scenario, one plain sentence per shown origin: its irregular and regular departures."""
+    out: dict[str, list[str]] = {}
+    if table is None or table.empty or not origins:
+        return out
+    names = _country_names()
+    for name in result.configs:
+        if name == "baseline":
+            continue
+        lines = []
+        for o in origins:
+            rows = table[(table["scenario"] == name) & (table["origin"] == o)].set_index("indicator")
+            parts = []
+            for ind in ("irregular_departures", "regular_departures"):
+                if ind not in rows.index:
+                    continue
+                e = _origin_effect(rows.loc[ind].to_dict() | {"indicator": ind})
+                parts.append(f"{_label(ind)} {effect_text(e)}")
+            if not parts:
+                continue
+            flag = bool(rows.loc[[i for i in ("irregular_departures", "regular_departures") if i in rows.index],
+                                 "small_sample"].astype(bool).any())
+            lines.append(f"In {names.get(o, o)} ({o}): " + "; ".join(parts)
+                         + (" (small sample: read with care)." if flag else "."))
+        out[name] = lines
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    try:
+        from gcm_sim.world import load_world
+
+        w = load_world()
+        return {c: str(w.countries.at[c, "name"]) for c in w.codes}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def origin_markdown(result, table, origins) -> str:
+    """report.md section: per shown origin and scenario, each indicator's baseline level and change."""
+    if not origins:
+        return ""
+    names = _country_names()
+    buf = io.StringIO()
+    buf.write("## Results by origin\n\n"
+              "Totals over the horizon for the people of each origin (departures from it, deaths and returns of "
+              "its nationals, remittances its households receive). Change against baseline with its 95% "
+              "interval; `~0` means the interval includes zero; mdc in % of the baseline level. "
+              "**small sample**: fewer than 5 replicates, or no clear change where the run could not have seen one "
+              "smaller than half the baseline level (mdc above 50%). Every origin is in `summary_by_origin.csv`.\n\n")
+    arms = [n for n in result.configs if n != "baseline"]
+    buf.write("| origin | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
+    for o in origins:
+        sub = table[table["origin"] == o]
+        if sub.empty:
+            buf.write(f"| {names.get(o, o)} ({o}) | (no departures, deaths, returns or remittances) | - |"
+                      + " - |" * len(arms) + "\n")
+            continue
+        for ind in ORIGIN_TABLE_INDICATORS:
+            b = sub[(sub["scenario"] == "baseline") & (sub["indicator"] == ind)]
+            if b.empty:
+                continue
+            cells = []
+            for a in arms:
+                r = sub[(sub["scenario"] == a) & (sub["indicator"] == ind)]
+                cells.append(_origin_cell(r.iloc[0]) if not r.empty else "-")
+            buf.write(f"| {names.get(o, o)} ({o}) | {_label(ind)} | {_fmt(float(b['mean'].iloc[0]))} | "
+                      + " | ".join(cells) + " |\n")
+    return buf.getvalue() + "\n"
+
+
+def _origin_cell(row) -> str:
+    e = _origin_effect(row.to_dict())
+    if not e["finite"]:
+        return "n/a"
+    if e["lo"] == e["hi"] == 0:
+        return "0"
+    ci = f"{_num_signed(e['lo'])} to {_num_signed(e['hi'])}"
+    mdc = f"; mdc {row['mdc_pct']:.0f}%" if math.isfinite(row["mdc_pct"]) else ""
+    text = f"{_num_signed(e['d'])}{e['unit']} [{ci}]{mdc}" if e["clear"] else f"~0 [{ci}]{mdc}"
+    return text + ("; **small sample**" if bool(row["small_sample"]) else "")
+
+
+def corridor_markdown(result, table, origins) -> str:
+    """report.md section (report.by=corridor): departures by corridor for the shown origins."""
+    sub = table[table["indicator"].isin(["irregular_departures", "regular_departures"])]
+    if origins:
+        sub = sub[sub["origin"].isin(origins)]
+    arms = [n for n in result.configs if n != "baseline"]
+    base = sub[sub["scenario"] == "baseline"]
+    base = base[base["mean"] > 0]
+    keep = set(zip(base["origin"], base["destination"]))
+    for a in arms:
+        x = sub[(sub["scenario"] == a) & (sub["mean"] > 0)]
+        keep |= set(zip(x["origin"], x["destination"]))
+    buf = io.StringIO()
+    buf.write("## Results by corridor\n\n(origin -> destination; departures over the horizon; all corridors in "
+              "`summary_by_corridor.csv`)\n\n")
+    if not keep:
+        return buf.getvalue() + ("No departures from " + (", ".join(origins) if origins else "any origin")
+                                 + " in any arm at this run size.\n\n")
+    buf.write("| corridor | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
+    for o, d in sorted(keep)[:60]:
+        for ind in ("irregular_departures", "regular_departures"):
+            b = sub[(sub["scenario"] == "baseline") & (sub["origin"] == o) & (sub["destination"] == d)
+                    & (sub["indicator"] == ind)]
+            if b.empty:
+                continue
+            cells = []
+            for a in arms:
+                r = sub[(sub["scenario"] == a) & (sub["origin"] == o) & (sub["destination"] == d)
+                        & (sub["indicator"] == ind)]
+                cells.append(_origin_cell(r.iloc[0]) if not r.empty else "-")
+            buf.write(f"| {o} -> {d} | {_label(ind)} | {_fmt(float(b['mean'].iloc[0]))} | " + " | ".join(cells) + " |\n")
+    if len(keep) > 60:
+        buf.write(f"\n({len(keep) - 60} more corridors in summary_by_corridor.csv)\n")
+    return buf.getvalue() + "\n"
 
 
 def expectation_checks(result) -> list[dict]:
@@ -226,23 +506,39 @@ def _monthly(ts: pd.DataFrame, measures, by: str) -> dict:
     return out
 
 
-def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
-    """Monthly departures by channel and stocks by legal status: mean over replicates, 95% band."""
-    if ts is None or ts.empty or "measure" not in ts.columns:
-        return []
+def _style():
+    """matplotlib on the Agg backend with the colour-blind-safe Okabe-Ito cycle (edges.document.PALETTE)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from cycler import cycler
 
+    from gcm_sim.edges.document import PALETTE
+
+    plt.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
+    return plt
+
+
+INTERNATIONAL = ("departures_regular", "departures_irregular")
+
+
+def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
+    """Monthly international departures by channel (internal moves in their own figure, so the
+    international channels do not lie flat beneath them) and stocks by legal status: mean over
+    replicates, 95% band."""
+    if ts is None or ts.empty or "measure" not in ts.columns:
+        return []
+    plt = _style()
     written = []
-    specs = [("departures", FLOW_MEASURES, "channel", "people departing per month, by entry channel"),
+    specs = [("departures", INTERNATIONAL, "channel", "international departures per month, by entry channel"),
+             ("internal", ("departures_internal",), "channel", "internal moves per month"),
              ("stocks", STOCK_MEASURES, "measure", "people abroad or in transit at month end")]
     for stem, measures, by, ylabel in specs:
         data = _monthly(ts, measures, by)
         if not data:
             continue
-        fig, axes = plt.subplots(1, len(data), figsize=(6 * len(data), 4), sharey=True, squeeze=False)
+        fig, axes = plt.subplots(1, len(data), figsize=(min(6 * len(data), 18), 4), sharey=True, squeeze=False)
         for ax, (scen, lines) in zip(axes[0], data.items()):
             for label, (x, mean, lo, hi) in lines.items():
                 line, = ax.plot(x, mean, label=label)
@@ -254,6 +550,74 @@ def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
         axes[0][-1].legend(fontsize="small", loc="best")
         fig.suptitle("mean over replicates; band: 2.5-97.5 percentile of replicates", fontsize="small")
         written.append(save_figure(fig, folder / f"{stem}.png"))
+    return written
+
+
+DIFFERENCE_MEASURES = ("departures_irregular", "departures_regular", "overstays", "deaths", "stock_irregular")
+
+
+def monthly_difference(ts: pd.DataFrame, measure: str, origin: str | None = None, baseline: str = "baseline"):
+    """Per scenario: month, mean paired difference to baseline (same replicate) and its 95% t-interval.
+
+    Zero cells are filled (every replicate gets every month). Returns {scenario: (months, d, lo, hi)}.
+    """
+    from gcm_sim.studies.experiment import t_interval
+
+    sub = ts[ts["measure"] == measure]
+    if origin is not None:
+        sub = sub[sub["origin"].astype(str) == origin]
+    months = list(range(1, int(ts["month"].max()) + 1))
+    reps = sorted(ts["replicate"].unique())
+    g = sub.groupby(["scenario", "replicate", "month"], observed=True)["value"].sum()
+    scen = [s for s in pd.unique(ts["scenario"].astype(str)) if s != baseline]
+
+    def wide(sc):
+        try:
+            x = g.xs(sc, level="scenario")
+        except KeyError:
+            x = pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=["replicate", "month"]))
+        idx = pd.MultiIndex.from_product([reps, months], names=["replicate", "month"])
+        return x.reindex(idx, fill_value=0.0).unstack("month").to_numpy(float)
+
+    base = wide(baseline)
+    out = {}
+    for sc in scen:
+        diff = wide(sc) - base
+        cols = [t_interval(diff[:, j]) for j in range(diff.shape[1])]
+        out[sc] = (months, *(np.array(v) for v in zip(*cols)))
+    return out
+
+
+def write_difference(ts: pd.DataFrame, folder: Path, origins=None) -> list[Path]:
+    """Each arm minus baseline over time, one panel per measure (international channels, deaths,
+    irregular stock), a line per arm with its 95% band: ``difference.png``, or with ``origins``
+    one figure per origin, ``difference__ORIGIN.png``."""
+    if ts is None or ts.empty or ts["scenario"].nunique() < 2 or "baseline" not in set(pd.unique(ts["scenario"].astype(str))):
+        return []
+    plt = _style()
+    written = []
+    for origin in (origins if origins is not None else [None]):
+        present = set(pd.unique(ts["measure"].astype(str)))
+        measures = [m for m in DIFFERENCE_MEASURES if m in present]
+        if origin is not None:
+            measures = [m for m in measures if m != "stock_irregular"]
+        if not measures:
+            continue
+        fig, axes = plt.subplots(1, len(measures), figsize=(3.6 * len(measures), 3.4), squeeze=False)
+        for ax, m in zip(axes[0], measures):
+            for sc, (x, d, lo, hi) in monthly_difference(ts, m, origin).items():
+                line, = ax.plot(x, d, label=sc)
+                band_lo, band_hi = np.where(np.isfinite(lo), lo, d), np.where(np.isfinite(hi), hi, d)
+                ax.fill_between(x, band_lo, band_hi, color=line.get_color(), alpha=0.2, linewidth=0)
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_title(m.replace("_", " "), fontsize="small")
+            ax.set_xlabel("month", fontsize="small")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("scenario minus baseline, people")
+        axes[0][-1].legend(fontsize="x-small", loc="best")
+        where = f"{origin}: " if origin else "world: "
+        fig.suptitle(where + "mean paired difference per month, band: 95% interval over replicates", fontsize="small")
+        written.append(save_figure(fig, folder / (f"difference__{origin}.png" if origin else "difference.png")))
     return written
 
 
@@ -285,8 +649,46 @@ def _label(indicator: str) -> str:
     return indicator.replace("_usd", " (USD)").replace("_pct", " (%)").replace("_", " ")
 
 
-def _scenario_title(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+ACRONYMS = {"sdg", "sdgs", "eu", "gcm", "un", "unhcr", "iom", "ilo", "us", "usa", "uk", "id", "gcc", "ecowas",
+            "asean", "igad", "sadc", "mena", "ssa"}
+
+
+def scenario_title(name: str, meta=None, codes=()) -> str:
+    """How a report names a scenario: its ``meta.title`` when set, else its name in words,
+    acronyms and country codes in capitals ("remittance_sdg" -> "Remittance SDG",
+    "sen_eu_package" -> "SEN EU package"); baseline is "Baseline (current policies)"."""
+    if meta is not None and getattr(meta, "title", ""):
+        return meta.title
+    if name == "baseline":
+        return "Baseline (current policies)"
+    codes = {c.lower() for c in codes}
+    words = [w for w in name.replace("-", "_").split("_") if w]
+    out = [w.upper() if w.lower() in ACRONYMS or w.lower() in codes else w for w in words]
+    if out and out[0] == words[0]:
+        out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out) or name
+
+
+def _scenario_title(name: str, result=None) -> str:
+    meta = result.configs[name].scenario if result is not None and name in result.configs else None
+    return scenario_title(name, meta, _codes())
+
+
+@functools.lru_cache(maxsize=1)
+def _codes() -> tuple[str, ...]:
+    try:
+        from gcm_sim.world import load_world
+
+        return tuple(load_world().codes)
+    except Exception:  # noqa: BLE001 - a title is never worth failing a report for
+        return ()
+
+
+def report_title(result) -> str:
+    names = list(result.configs) or [result.config.scenario.name]
+    if len(names) == 1:
+        return scenario_title(names[0], result.config.scenario, _codes())
+    return ", ".join(_scenario_title(n, result) for n in names[1:]) + " against current policies"
 
 
 def effect(row, indicator: str) -> dict:
@@ -339,13 +741,14 @@ def power_text(e: dict) -> str:
     return f"below the minimum detectable change (mdc {mdc}{e['unit']}): run more replicates or households"
 
 
-def headline_sentences(result) -> dict[str, list[str]]:
-    """Per scenario: one sentence per key indicator (its expect: entries plus the headline set)."""
+def _headline_parts(result) -> dict[str, list[str]]:
+    """Per scenario: one clause per key indicator ("irregular departures -18% (95% CI ...) over 3 years")."""
     s, out = result.summary, {}
     if "diff" not in s.columns:
         return out
     years = result.config.run.months / 12
-    horizon = f"over {years:g} years" if years >= 1 else f"over {result.config.run.months} months"
+    horizon = (f"over {years:g} year{'s' if years != 1 else ''}" if years >= 1
+               else f"over {result.config.run.months} months")
     for name, cfg in result.configs.items():
         if name == "baseline":
             continue
@@ -357,31 +760,36 @@ def headline_sentences(result) -> dict[str, list[str]]:
                 continue
             e = effect(rows.loc[k], k)
             note = power_text(e)
-            out[name].append(f"{_scenario_title(name)}: {_label(k)} {effect_text(e)} {horizon}"
-                             + (f"; {note}." if note else "."))
+            out[name].append(f"{_label(k)} {effect_text(e)} {horizon}" + (f"; {note}." if note else "."))
     return out
 
 
-def scenario_paragraphs(result) -> str:
-    """report.md section: per scenario, what changed, by how much, and whether expect: held."""
-    sentences = headline_sentences(result)
-    if not sentences:
+def headline_sentences(result) -> dict[str, list[str]]:
+    """Per scenario: one sentence per key indicator (its expect: entries plus the headline set)."""
+    return {name: [f"{_scenario_title(name, result)}: {p}" for p in parts]
+            for name, parts in _headline_parts(result).items()}
+
+
+def scenario_paragraphs(result, origin_lines: dict[str, list[str]] | None = None) -> str:
+    """report.md section: per scenario, what changed, by how much (in the world and in the
+    origins it targets), and whether expect: held."""
+    parts = _headline_parts(result)
+    if not parts:
         return ""
     checks = expectation_checks(result)
     buf = io.StringIO()
-    buf.write("## This policy against doing nothing\n\n"
+    buf.write("## Headline findings: this policy against doing nothing\n\n"
               "Each scenario is run on the same random numbers as the baseline (current policies), so the "
               "differences below are the policy's effect. The intervals are 95% confidence intervals over "
               "replicates; where an interval includes zero, the model cannot tell the effect from chance, and "
               "the report says so instead of giving a direction. Where an effect is smaller than its minimum "
               "detectable change (mdc: the change this many replicates would detect with 80% power in a 5% "
               "two-sided test), the sample is too small for the question and the report says so.\n\n")
-    for name, lines in sentences.items():
+    for name, lines in parts.items():
         meta = result.configs[name].scenario
         what = meta.description.split(". ")[0].rstrip(".") + "." if meta.description else ""
-        buf.write(f"**{_scenario_title(name)}.** {what} " + " ".join(lines[i].split(": ", 1)[1][0].upper()
-                                                                         + lines[i].split(": ", 1)[1][1:]
-                                                                         for i in range(len(lines))))
+        buf.write(f"**{_scenario_title(name, result)}.** {what} In the whole world: "
+                  + " ".join(x[0].upper() + x[1:] for x in lines))
         mine = [c for c in checks if c["scenario"] == name and c["expected"] != "any"]
         held = [c for c in mine if c["verdict"] == "as expected"]
         if mine:
@@ -390,6 +798,10 @@ def scenario_paragraphs(result) -> str:
                       if c["verdict"] != "as expected"]
             buf.write("; not supported: " + "; ".join(missed) + "." if missed else ".")
         buf.write("\n\n")
+        for line in (origin_lines or {}).get(name, []):
+            buf.write(f"- {line}\n")
+        if (origin_lines or {}).get(name):
+            buf.write("\n")
     return buf.getvalue()
 
 
@@ -435,19 +847,17 @@ def scorecard_markdown(result) -> str:
     return buf.getvalue() + "\n"
 
 
-def write_forest(summary: pd.DataFrame, folder: Path) -> list[Path]:
+def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATORS, stem: str = "forest") -> list[Path]:
     """Forest plot: each scenario's change vs baseline with its 95% interval, one panel per indicator."""
     if summary is None or "diff" not in summary.columns:
         return []
     names = [n for n in dict.fromkeys(summary["scenario"]) if n != "baseline"]
-    inds = [i for i in FOREST_INDICATORS if i in set(summary["indicator"])]
+    inds = [i for i in indicators if i in set(summary["indicator"])]
     if not names or not inds:
         return []
-    import matplotlib
+    from gcm_sim.edges.document import PALETTE
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = _style()
     fig, axes = plt.subplots(1, len(inds), figsize=(3.2 * len(inds), 1.2 + 0.32 * len(names)), sharey=True,
                              squeeze=False)
     y = np.arange(len(names))[::-1]
@@ -459,7 +869,7 @@ def write_forest(summary: pd.DataFrame, folder: Path) -> list[Path]:
             e = effect(sub.loc[n], ind)
             if not e["finite"]:
                 continue
-            color = "tab:blue" if e["clear"] else "0.6"
+            color = PALETTE[0] if e["clear"] else "0.6"
             ax.errorbar(e["d"], yi, xerr=[[e["d"] - e["lo"]], [e["hi"] - e["d"]]], fmt="o", color=color,
                         ms=4, capsize=2)
         ax.axvline(0, color="k", lw=0.8)
@@ -470,4 +880,4 @@ def write_forest(summary: pd.DataFrame, folder: Path) -> list[Path]:
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels(names, fontsize="small")
     fig.suptitle("change vs baseline, 95% interval (grey: not distinguishable from zero)", fontsize="small")
-    return [save_figure(fig, folder / "forest.png")]
+    return [save_figure(fig, folder / f"{stem}.png")]

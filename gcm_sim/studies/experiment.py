@@ -58,6 +58,7 @@ class RunResult:
     summary: pd.DataFrame
     config: Config
     configs: dict[str, Config] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the writers could not do (no PDF browser, ...)
 
 
 def replicate_seeds(cfg: Config) -> list[np.random.SeedSequence]:
@@ -80,14 +81,17 @@ def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult
     return RunResult(ts, ind, summarise(ind), cfg, {cfg.scenario.name: cfg})
 
 
-def compare(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = (),
+def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
             progress: bool | Progress = False, world=None) -> RunResult:
-    """Run baseline and each named scenario on the same replicate seeds; add paired differences.
+    """Run baseline and each scenario on the same replicate seeds; add paired differences.
 
-    Each scenario is composed with the same ``overrides`` (so a user's changes apply to
-    every arm); ``run`` settings (size, seed, replicates, workers) and the world are
-    taken from ``cfg`` for every arm so the seeds, and hence the random numbers, are
-    shared. Baseline is always run and comes first, whether or not it is listed.
+    ``scenarios``: shipped names, paths of a user's scenario files (FILE.yaml) or
+    :class:`Config` objects (used as given). Named and file arms are composed with the
+    same ``overrides``, so a user's changes apply to every arm, except overrides written
+    ``arm.NAME.KEY=VALUE``, which apply to arm NAME only (:func:`split_arm_overrides`).
+    ``run`` settings (size, seed, replicates, workers) and the world are taken from
+    ``cfg`` for every arm so the seeds, and hence the random numbers, are shared.
+    Baseline is always run and comes first, whether or not it is listed.
     """
     for o in overrides:
         if o.split("=", 1)[0].lstrip("+~") == "scenario":
@@ -104,17 +108,86 @@ def compare(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = ()
     return RunResult(ts, ind, summarise(ind, baseline=BASELINE), configs[BASELINE], configs)
 
 
-def arm_configs(cfg: Config, scenarios: Sequence[str], overrides: Sequence[str] = (), world=None) -> dict[str, Config]:
-    """The arms of a comparison: baseline first, then each named scenario once, each composed
-    with ``overrides`` and given ``cfg``'s run settings and world (so every arm has the same
-    seeds), and named after its scenario."""
+ARM_PREFIX = "arm."
+
+
+def arm_name(spec) -> str:
+    """The name an arm of a comparison goes by: a shipped scenario's name, a scenario file's
+    ``meta.name`` or stem, a Config's ``scenario.name``."""
+    if isinstance(spec, Config):
+        return spec.scenario.name
+    from gcm_sim.config import is_scenario_file, read_scenario_file
+
+    if is_scenario_file(spec):
+        return read_scenario_file(spec)[0]
+    return str(spec)
+
+
+def split_arm_overrides(overrides: Sequence[str], names: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Split ``arm.NAME.KEY=VALUE`` overrides (one arm only) from the rest (every arm).
+
+    ``names`` are the arms' names; NAME is matched against them (longest first, so a
+    name may contain dots). Returns ``(common, {name: [KEY=VALUE, ...]})``.
+    """
+    common, per_arm = [], {}
+    for o in overrides:
+        key = o.lstrip("+~")
+        if not key.startswith(ARM_PREFIX):
+            common.append(o)
+            continue
+        prefix = o[: len(o) - len(key)]
+        rest = key[len(ARM_PREFIX):]
+        match = next((n for n in sorted(names, key=len, reverse=True) if rest.startswith(n + ".")), None)
+        if match is None or "=" not in rest:
+            raise policy.ConfigError(o.split("=", 1)[0], o.partition("=")[2] or None,
+                                     "write arm.NAME.KEY=VALUE with NAME one of the arms: " + ", ".join(names))
+        inner = rest[len(match) + 1:]
+        if inner.split("=", 1)[0].split(".")[0] in ("run", "world", "scenario"):
+            raise policy.ConfigError(o.split("=", 1)[0], o.partition("=")[2],
+                                     "run settings, the world and the scenario are shared by every arm "
+                                     "(set them without arm.NAME.)")
+        per_arm.setdefault(match, []).append(prefix + inner)
+    return common, per_arm
+
+
+def arm_configs(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (), world=None) -> dict[str, Config]:
+    """The arms of a comparison: baseline first, then each scenario once (a name, a file path
+    or a Config), each composed with ``overrides`` (``arm.NAME.KEY=VALUE`` ones only for
+    arm NAME) and given ``cfg``'s run settings and world (so every arm has the same seeds),
+    and named after its scenario. A Config arm named ``baseline`` that is not the baseline
+    is renamed ``custom`` (``custom_2``, ...); two arms with one name are an error."""
     from gcm_sim.config import load_config  # config imports Hydra; keep experiment importable without it
 
     world = _world(cfg, world)
-    names = [BASELINE] + [s for s in dict.fromkeys(scenarios) if s != BASELINE]
+    specs: list = [BASELINE]
+    names = [BASELINE]
+    for spec in scenarios:
+        if isinstance(spec, str) and spec == BASELINE:
+            continue
+        name = arm_name(spec)
+        if isinstance(spec, Config) and name == BASELINE:
+            i, name = 1, "custom"
+            while name in names:
+                i += 1
+                name = f"custom_{i}"
+        if name in names:
+            if not isinstance(spec, Config) and specs[names.index(name)] == spec:
+                continue  # the same scenario listed twice
+            raise policy.ConfigError("scenario", str(spec) if not isinstance(spec, Config) else name,
+                                     f"two arms are named {name!r}; give one a different meta.name")
+        specs.append(spec)
+        names.append(name)
+    common, per_arm = split_arm_overrides(overrides, names)
     configs = {}
-    for name in names:
-        c = load_config(name, overrides, world=world)
+    for spec, name in zip(specs, names):
+        if isinstance(spec, Config):
+            if per_arm.get(name):
+                raise policy.ConfigError(ARM_PREFIX + name, per_arm[name][0],
+                                         "arm overrides apply to named or file scenarios; change a Config "
+                                         "arm before passing it")
+            c = spec
+        else:
+            c = load_config(spec, [*common, *per_arm.get(name, [])], world=world)
         meta = dataclasses.replace(c.scenario, name=name)  # arms are told apart by name, even if meta.name was set
         configs[name] = c.replace(run=cfg.run, world=cfg.world, scenario=meta)
     return configs
@@ -360,56 +433,130 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataF
     return out
 
 
-ORIGIN_INDICATORS = {"irregular_departures": "departures_irregular", "regular_departures": "departures_regular"}
-BY_ORIGIN_COLUMNS = ["scenario", "origin", "indicator", "n", "mean", "baseline_share_pct", *DIFF_COLUMNS]
+# Indicators broken down by origin (and corridor): indicator -> the timeseries measures summed
+# over the horizon (people or USD). Indicator names as in indicators.csv where one exists.
+ORIGIN_INDICATORS = {"irregular_departures": ("departures_irregular",),
+                     "regular_departures": ("departures_regular",),
+                     "overstays": ("overstays",),
+                     "deaths": ("deaths",),
+                     "returns": ("returns_forced", "returns_voluntary"),
+                     "remittances_received_usd": ("remittances_received_usd",)}
+BY_ORIGIN_COLUMNS = ["scenario", "origin", "indicator", "n", "mean", "baseline_share_pct", *DIFF_COLUMNS,
+                     "small_sample"]
+SMALL_SAMPLE_REPLICATES = 5  # fewer replicates than this: every by-origin result is flagged
+SMALL_SAMPLE_MDC_PCT = 50.0  # an mdc above half the baseline level: the run cannot see moderate effects
 
 
 def by_origin(timeseries: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
-    """Each origin's irregular and regular departures over the horizon, per scenario, with the
-    paired difference to baseline and its minimum detectable change (:func:`paired_difference`).
+    """Each origin's departures, overstays, deaths, returns and remittances over the horizon,
+    per scenario, with the paired difference to baseline and its minimum detectable change
+    (:func:`paired_difference`). See :func:`by_group`."""
+    return by_group(timeseries, ("origin",), baseline)
 
-    Replicates with no departures from an origin have no rows in the long timeseries (zero
-    cells are left out), so the per-replicate totals are filled with 0 for every replicate
-    the scenario ran. ``baseline_share_pct`` is the origin's share of the world's baseline
-    irregular departures (the issue's "origins with at least 1%").
+
+def by_corridor(timeseries: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """:func:`by_origin` by (origin, destination) pair: ``summary_by_corridor.csv``."""
+    return by_group(timeseries, ("origin", "destination"), baseline)
+
+
+def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseline: str = BASELINE) -> pd.DataFrame:
+    """Per scenario, ``keys`` (origin, or origin and destination) and indicator
+    (:data:`ORIGIN_INDICATORS`): the mean over replicates of the horizon total, with the paired
+    difference to baseline (matched by replicate) and its mdc.
+
+    Zero cells are left out of the long timeseries, so every replicate a scenario ran gets
+    every (key, indicator) total, 0 where it had no rows (:func:`dense` does the same for
+    the monthly table). ``baseline_share_pct`` is the key's share of the world's baseline
+    irregular departures. ``small_sample`` flags results to read with care: fewer than
+    :data:`SMALL_SAMPLE_REPLICATES` replicates, or an mdc above :data:`SMALL_SAMPLE_MDC_PCT`
+    percent of the baseline level (or a baseline level of 0) with an interval that includes
+    zero (the run could not have seen a moderate effect, so "no change" means little; a
+    clear effect larger than the mdc is not flagged).
     """
+    keys = list(keys)
+    columns = BY_ORIGIN_COLUMNS if keys == ["origin"] else \
+        ["scenario", *keys, *[c for c in BY_ORIGIN_COLUMNS if c not in ("scenario", "origin")]]
     if timeseries.empty:
-        return pd.DataFrame(columns=BY_ORIGIN_COLUMNS)
-    ts = timeseries[timeseries["measure"].isin(ORIGIN_INDICATORS.values())]
-    reps = timeseries.groupby("scenario", observed=True)["replicate"].unique()
-    tot = ts.groupby(["scenario", "measure", "origin", "replicate"], observed=True)["value"].sum()
-    irr = tot.xs("departures_irregular", level="measure") if "departures_irregular" in set(ts["measure"]) else None
-    world_irr = float(irr.xs(baseline, level="scenario").groupby("replicate").sum().mean()) \
-        if irr is not None and baseline in irr.index.get_level_values("scenario") else np.nan
+        return pd.DataFrame(columns=columns)
+    ind_of = {m: ind for ind, ms in ORIGIN_INDICATORS.items() for m in ms}
+    sub = timeseries[timeseries["measure"].isin(list(ind_of))]
+    for k in keys:
+        sub = sub[sub[k].astype(str) != "all"]
+    sub = sub.assign(indicator=sub["measure"].astype(str).map(ind_of), **{k: sub[k].astype(str) for k in keys})
+    reps = {sc: sorted(r) for sc, r in timeseries.groupby("scenario", observed=True)["replicate"].unique().items()}
+    tot = sub.groupby(["scenario", *keys, "indicator", "replicate"], observed=True)["value"].sum()
+    cells = sorted(set(tot.index.droplevel(["scenario", "replicate"])))  # every (key..., indicator) seen
+    if keys == ["origin"]:  # every indicator for every origin seen (a 0 is a result); corridors stay sparse
+        cells = [(o, ind) for o in sorted({c[0] for c in cells}) for ind in ORIGIN_INDICATORS]
+    if not cells:
+        return pd.DataFrame(columns=columns)
+
+    def block(sc):
+        idx = pd.MultiIndex.from_tuples([(*c, r) for c in cells for r in reps[sc]],
+                                        names=[*keys, "indicator", "replicate"])
+        v = tot.xs(sc, level="scenario") if sc in tot.index.get_level_values("scenario") else pd.Series(dtype=float)
+        return v.reindex(idx, fill_value=0.0).unstack("replicate")
+
+    blocks = {sc: block(sc) for sc in reps}
+    base = blocks.get(baseline)
+    world_irr = float(base.xs("irregular_departures", level="indicator").sum(axis=0).mean()) \
+        if base is not None and "irregular_departures" in base.index.get_level_values("indicator") else np.nan
     rows = []
-    origins = sorted(set(ts["origin"].astype(str)) - {"all"})
-    for scen in reps.index:
-        for ind, measure in ORIGIN_INDICATORS.items():
-            for o in origins:
-                def series(sc):
-                    try:
-                        v = tot.loc[(sc, measure, o)]
-                    except KeyError:
-                        v = pd.Series(dtype=float)
-                    return v.reindex(sorted(reps[sc]), fill_value=0.0)
-                vals = series(scen)
-                share = np.nan
-                base = series(baseline) if baseline in reps.index else None
-                if base is not None and ind == "irregular_departures" and world_irr > 0:
-                    share = 100.0 * float(base.mean()) / world_irr
-                row = {"scenario": scen, "origin": o, "indicator": ind, "n": len(vals), "mean": float(vals.mean()),
-                       "baseline_share_pct": share}
-                if base is not None and scen != baseline:
-                    d = paired_difference(vals.to_numpy(float), base.reindex(vals.index).to_numpy(float),
-                                          float(base.mean()))
-                else:
-                    d = (np.nan,) * len(DIFF_COLUMNS)
-                rows.append({**row, **dict(zip(DIFF_COLUMNS, d))})
-    out = pd.DataFrame(rows, columns=BY_ORIGIN_COLUMNS)
-    # the irregular share of baseline applies to both indicators of an origin
-    share = out[out["indicator"] == "irregular_departures"].groupby("origin")["baseline_share_pct"].first()
-    out["baseline_share_pct"] = out["origin"].map(share)
-    return out
+    for sc, wide in blocks.items():
+        for cell, vals in wide.iterrows():
+            key_vals, ind = cell[:-1], cell[-1]
+            x = vals.to_numpy(float)
+            row = dict(zip(["scenario", *keys], [sc, *key_vals]))
+            row.update(indicator=ind, n=len(x), mean=float(x.mean()), baseline_share_pct=np.nan)
+            d = (np.nan,) * len(DIFF_COLUMNS)
+            if base is not None:
+                b = base.loc[cell].reindex(vals.index).to_numpy(float)
+                if world_irr > 0:
+                    irr_cell = (*key_vals, "irregular_departures")
+                    row["baseline_share_pct"] = 100.0 * float(base.loc[irr_cell].mean()) / world_irr \
+                        if irr_cell in base.index else 0.0
+                if sc != baseline:
+                    d = paired_difference(x, b, float(np.nanmean(b)))
+            row.update(dict(zip(DIFF_COLUMNS, d)))
+            mdc_pct, lo, hi = row["mdc_pct"], row["diff_ci_low"], row["diff_ci_high"]
+            weak = not (np.isfinite(mdc_pct) and mdc_pct <= SMALL_SAMPLE_MDC_PCT)
+            found = np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0)
+            row["small_sample"] = bool(len(x) < SMALL_SAMPLE_REPLICATES or (
+                sc != baseline and base is not None and weak and not found))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+TIMESERIES_KEYS = ["origin", "destination", "channel", "sex", "age_group", "measure"]
+
+
+def dense(timeseries: pd.DataFrame, measures: Sequence[str] | None = None) -> pd.DataFrame:
+    """The long timeseries with its zero cells filled in (docs/running.md, "Zero cells").
+
+    timeseries.parquet leaves out rows whose value is 0, so a naive group-by over
+    replicates averages only the replicates that had a non-zero value. This returns, for
+    each scenario, every (origin, destination, channel, sex, age_group, measure) cell the
+    run produced anywhere (in any scenario or replicate) for every replicate and month,
+    with value 0 where it had no row. ``measures`` limits it to some measures (the full
+    table can be large: cells x months x replicates x scenarios rows).
+    """
+    ts = timeseries if measures is None else timeseries[timeseries["measure"].isin(list(measures))]
+    if ts.empty:
+        return ts.copy()
+    months = range(1, int(timeseries["month"].max()) + 1)
+    cells = ts[TIMESERIES_KEYS].astype(str).drop_duplicates()
+    frames = []
+    for sc, g in timeseries.groupby("scenario", observed=True):
+        reps = g[["replicate", "seed"]].drop_duplicates("replicate")
+        grid = reps.merge(pd.DataFrame({"month": list(months)}), how="cross").merge(cells, how="cross")
+        grid.insert(0, "scenario", sc)
+        frames.append(grid)
+    grid = pd.concat(frames, ignore_index=True)
+    obs = ts.assign(**{k: ts[k].astype(str) for k in TIMESERIES_KEYS + ["scenario"]})
+    obs = obs.groupby(["scenario", "replicate", "month", *TIMESERIES_KEYS], observed=True, as_index=False)["value"].sum()
+    out = grid.merge(obs, on=["scenario", "replicate", "month", *TIMESERIES_KEYS], how="left")
+    out["value"] = out["value"].fillna(0.0)
+    return out[list(timeseries.columns)]
 
 
 # --- progress ---------------------------------------------------------------------------

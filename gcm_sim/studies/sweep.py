@@ -155,7 +155,7 @@ def task(_cfg) -> str:
 
         cfg = load_config("baseline", overrides)
         result = experiment.run(cfg, progress=False)
-        write_run_dir(result, out)
+        write_run_dir(result, out, documents=False)  # no HTML/PDF/xlsx per job
         rows = result.indicators.copy()
         rows.insert(0, "run", job["num"])
         rows.insert(3, "seed", cfg.run.seed)

@@ -1,0 +1,258 @@
+"""The briefing book: the Marrakech dialogue's questions answered by simulation (`gcm-sim brief`).
+
+Why this shape: the dialogue asks eleven questions (eight on policy, three institutional;
+GCM.md). Each is a YAML file in ``experiments/dialogue/`` that states the question, the
+scenarios that bear on it, the indicators that answer it and what the model cannot say
+about it. Many questions share scenarios, so the book runs each distinct arm once (on the
+same seeds as baseline: common random numbers) and caches it under ``arms/NAME/``; a
+question's comparison is assembled from the cached arms and written to
+``questions/QUESTION/`` as an ordinary comparison run directory; the book (``book.md``,
+``book.html``, ``book.pdf``) comes last. An interrupted book resumes: an arm whose cache
+matches its resolved config is not run again.
+
+Default size (:data:`DEFAULT_SIZE`; any ``run.*`` override wins): 50,000 households,
+60 months, 6 replicates, 2 workers: 22 arms, 11 questions in about 8 minutes on 2 shared cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from gcm_sim import policy
+from gcm_sim.edges.outputs import atomic_write
+from gcm_sim.policy import Config, ConfigError
+from gcm_sim.studies import experiment
+
+DIALOGUE = Path(__file__).resolve().parents[2] / "experiments" / "dialogue"
+DEFAULT_SIZE = ("run.households=50000", "run.months=60", "run.replicates=6", "run.workers=2")
+QUESTION_KEYS = {"title", "question", "kind", "gcm_objectives", "scenarios", "indicators", "cannot_say"}
+KINDS = ("policy", "institutional")
+
+
+@dataclass
+class Plan:
+    cfg: Config                                  # baseline, with the book's run settings
+    questions: list[dict]                        # parsed question files, in file order
+    arms: dict[str, Config]                      # every distinct arm (baseline first)
+    world: object = None
+    overrides: list[str] = field(default_factory=list)
+
+
+def load_question(path: Path) -> dict:
+    """One dialogue question file (yaml.safe_load); errors name the file and the key."""
+    import yaml
+
+    from gcm_sim.measures import INDICATORS
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), None, f"not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), None, "a mapping with " + ", ".join(sorted(QUESTION_KEYS)))
+    for key in data:
+        if key not in QUESTION_KEYS:
+            raise ConfigError(f"{path}: {key}", data[key], f"unknown key; allowed: {', '.join(sorted(QUESTION_KEYS))}")
+    for key in ("title", "question"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise ConfigError(f"{path}: {key}", data.get(key), "a non-empty text")
+    if data.get("kind", "policy") not in KINDS:
+        raise ConfigError(f"{path}: kind", data.get("kind"), " or ".join(KINDS))
+    scen = data.get("scenarios")
+    if not isinstance(scen, list) or not scen or not all(isinstance(s, str) for s in scen):
+        raise ConfigError(f"{path}: scenarios", scen, "a list of scenario names or files (relative to this file)")
+    inds = data.get("indicators")
+    if not isinstance(inds, list) or not inds or not all(isinstance(i, str) for i in inds):
+        raise ConfigError(f"{path}: indicators", inds, "a list of indicator names")
+    for i in inds:
+        if i not in INDICATORS:
+            raise ConfigError(f"{path}: indicators", i, f"known indicators: {', '.join(sorted(INDICATORS))}")
+    from gcm_sim.config import is_scenario_file
+
+    resolved = [str((Path(path).parent / s).resolve()) if is_scenario_file(s) else s for s in scen]
+    return {"id": Path(path).stem, "file": str(path), "kind": data.get("kind", "policy"),
+            "gcm_objectives": list(data.get("gcm_objectives") or []), "cannot_say": data.get("cannot_say") or "",
+            "title": data["title"].strip(), "question": " ".join(data["question"].split()),
+            "scenarios": resolved, "indicators": inds}
+
+
+def prepare(overrides: Sequence[str] = (), questions: Sequence[str] | None = None, folder=None) -> Plan:
+    """Read the question files and compose and validate every arm before any work starts."""
+    from gcm_sim.config import load_config
+    from gcm_sim.world import load_world
+
+    folder = Path(folder) if folder else DIALOGUE
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise ConfigError("dialogue", str(folder), "a folder of question files (*.yaml)")
+    qs = [load_question(f) for f in files]
+    if questions:
+        known = [q["id"] for q in qs]
+        for q in questions:
+            if q not in known:
+                raise ConfigError("questions", q, f"known questions: {', '.join(known)}")
+        qs = [q for q in qs if q["id"] in questions]
+    overrides = [*DEFAULT_SIZE, *overrides]
+    common, _ = experiment.split_arm_overrides(overrides, ["baseline"])
+    cfg = load_config("baseline", common)
+    world = load_world(cfg.world) if cfg.world else load_world()
+    specs = list(dict.fromkeys(s for q in qs for s in q["scenarios"]))
+    arms = experiment.arm_configs(cfg, specs, overrides, world)
+    names = {s: experiment.arm_name(s) for s in specs}
+    for q in qs:
+        q["arms"] = [names[s] for s in q["scenarios"] if names[s] != "baseline"]
+    return Plan(cfg, qs, arms, world, list(overrides))
+
+
+def _key(cfg: Config) -> str:
+    return hashlib.sha256(json.dumps(policy.to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_arm(cfg: Config, folder: Path, world, echo: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One arm's timeseries and indicators: from its cache when it matches, else run and cache."""
+    done = folder / "done.json"
+    key = _key(cfg)
+    if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("key") == key:
+        return pd.read_parquet(folder / "timeseries.parquet"), pd.read_csv(folder / "indicators.csv")
+    result = experiment.run(cfg, progress=True, world=world)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, index=False), binary=True)
+    atomic_write(folder / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
+    atomic_write(done, lambda f: f.write(json.dumps({"key": key, "scenario": cfg.scenario.name})))
+    return result.timeseries, result.indicators
+
+
+def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str], None] = lambda m: None) -> dict:
+    """Run (or resume) every arm, write each question's comparison and the book."""
+    import time
+
+    from gcm_sim.edges import document, report
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = {}
+    t0 = time.monotonic()
+    for i, (name, cfg) in enumerate(plan.arms.items(), 1):
+        cached = (run_dir / "arms" / name / "done.json").is_file()
+        echo(f"gcm-sim: brief: arm {i}/{len(plan.arms)} {name}" + (" (checking cache)" if cached else "")
+             + f"; {time.monotonic() - t0:.0f} s so far")
+        data[name] = run_arm(cfg, run_dir / "arms" / name, plan.world, echo)
+    sections, notes = [], []
+    for j, q in enumerate(plan.questions, 1):
+        echo(f"gcm-sim: brief: question {j}/{len(plan.questions)} {q['id']}")
+        names = ["baseline", *q["arms"]]
+        ts = pd.concat([data[n][0] for n in names], ignore_index=True)
+        ind = pd.concat([data[n][1] for n in names], ignore_index=True)
+        res = experiment.RunResult(ts, ind, experiment.summarise(ind, baseline="baseline"),
+                                   plan.arms["baseline"], {n: plan.arms[n] for n in names})
+        qdir = run_dir / "questions" / q["id"]
+        report.write_run_dir(res, qdir, documents=False)
+        figs = report.write_forest(res.summary, run_dir / "figures", indicators=q["indicators"], stem=q["id"])
+        figs += report.write_difference(res.timeseries, run_dir / "figures" / q["id"])
+        sections.append(question_markdown(q, res, figs, run_dir, plan.world))
+    md = book_markdown(plan, sections)
+    notes += document.write_html_pdf(md, run_dir, "book", "gcm-sim briefing book: the Marrakech dialogue", pdf=pdf)
+    if notes:
+        md += "\n" + "\n".join(f"*{n}*" for n in notes) + "\n"
+    atomic_write(run_dir / "book.md", lambda f: f.write(md))
+    echo(f"gcm-sim: brief: done in {time.monotonic() - t0:.0f} s")
+    return {"notes": notes, "pdf": (run_dir / "book.pdf").is_file() and pdf}
+
+
+# --- the book ---------------------------------------------------------------------------
+
+
+def _answer_lines(q: dict, res) -> tuple[list[str], list[str]]:
+    """Plain sentences per arm on the question's indicators, and the trade-offs: clear changes
+    in opposite directions on the question's indicators (or clear costs elsewhere)."""
+    from gcm_sim.edges.report import _label, _scenario_title, effect, effect_text, power_text
+
+    s = res.summary
+    months = res.config.run.months
+    horizon = f"over {months / 12:g} year{'s' if months != 12 else ''}" if months >= 12 else f"over {months} months"
+    answers, trade = [], []
+    for name in q["arms"]:
+        rows = s[s["scenario"] == name].set_index("indicator")
+        parts, ups, downs = [], [], []
+        for ind in q["indicators"]:
+            if ind not in rows.index:
+                continue
+            e = effect(rows.loc[ind], ind)
+            note = power_text(e)
+            parts.append(f"{_label(ind)} {effect_text(e)}" + (f" ({note})" if note else ""))
+            if e["clear"]:
+                (ups if e["d"] > 0 else downs).append(_label(ind))
+        answers.append(f"**{_scenario_title(name, res)}** ({horizon}): " + "; ".join(parts) + ".")
+        if ups and downs:
+            trade.append(f"{_scenario_title(name, res)} raises {', '.join(ups)} while it lowers {', '.join(downs)}.")
+        elif ups or downs:
+            trade.append(f"{_scenario_title(name, res)}: clear changes only in one direction "
+                         f"({'up: ' + ', '.join(ups) if ups else 'down: ' + ', '.join(downs)}); the other indicators "
+                         "cannot be told from zero.")
+        else:
+            trade.append(f"{_scenario_title(name, res)}: no change on these indicators the model can tell from zero "
+                         "at this size.")
+    return answers, trade
+
+
+def _uncertainty_lines(res) -> list[str]:
+    """Which quantities are least certain: the widest minimum detectable changes in the question's
+    arms, and the calibration targets the model misses (the data that would most reduce uncertainty)."""
+    from gcm_sim.edges import document
+    from gcm_sim.edges.report import _label
+
+    s = res.summary[res.summary["scenario"] != "baseline"]
+    s = s[s["mdc_pct"].map(lambda x: isinstance(x, float) and math.isfinite(x))]
+    top = s.sort_values("mdc_pct", ascending=False).drop_duplicates("indicator").head(4)
+    out = []
+    if not top.empty:
+        out.append("Least certain at this size (largest minimum detectable change): "
+                   + "; ".join(f"{_label(r.indicator)} (mdc {r.mdc_pct:.0f}% of baseline)" for r in top.itertuples())
+                   + ". More replicates or households narrow these.")
+    cal = document.calibration_status()
+    if cal and cal["failing"]:
+        out.append("Data that would most reduce uncertainty: the published figures the calibration does not "
+                   "reproduce, " + "; ".join(d for _, d in cal["failing"][:6]) + ".")
+    return out
+
+
+def question_markdown(q: dict, res, figures, run_dir: Path, world) -> str:
+    from gcm_sim.edges.report import scorecard_markdown
+
+    answers, trade = _answer_lines(q, res)
+    out = [f"## {q['title']}\n", f"**Question.** {q['question']}\n",
+           f"*GCM objectives {', '.join(map(str, q['gcm_objectives'])) or '-'}; scenarios: "
+           f"{', '.join(q['arms'])}; full comparison: `questions/{q['id']}/report.md`.*\n",
+           "### The answer, with its uncertainty\n", *[f"- {a}" for a in answers], "",
+           "### Trade-offs\n", *[f"- {t}" for t in trade], ""]
+    for f in figures:
+        out.append(f"![{q['title']}]({f.relative_to(run_dir).as_posix()})\n")
+    if q["kind"] == "institutional":
+        out.append(scorecard_markdown(res).replace("## GCM scorecard", "### What the scorecard offers"))
+    out.append("### What the model cannot say\n")
+    out.append(q["cannot_say"].strip() + "\n")
+    out += [f"- {x}" for x in _uncertainty_lines(res)]
+    return "\n".join(out) + "\n\n"
+
+
+def book_markdown(plan: Plan, sections: list[str]) -> str:
+    from gcm_sim.edges import document
+
+    cfg = plan.cfg
+    head = ["# gcm-sim briefing book: the Marrakech dialogue on implementing the GCM\n",
+            f"One simulated study per dialogue question: each scenario against current policies (baseline) on the "
+            f"same random numbers, {cfg.run.replicates} replicates x {cfg.run.months} months, "
+            f"{cfg.run.households:,} simulated households, seed {cfg.run.seed}. Intervals are 95% over replicates; "
+            "a change the model cannot tell from zero is said so. Questions 9-11 are institutional: the model "
+            "offers the scorecard and the data that would most reduce uncertainty, not an answer.\n",
+            "## Contents\n", *[f"{i}. {q['title']}" for i, q in enumerate(plan.questions, 1)], ""]
+    tail = [document.limitations_markdown(cfg), document.methods_markdown(
+        experiment.RunResult(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), cfg, plan.arms))]
+    return "\n".join(head) + "\n" + "".join(sections) + "".join(tail)

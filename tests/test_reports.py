@@ -1,0 +1,284 @@
+"""Analyst reports v2 (issue 15): any policy against baseline (scenario files, per-arm overrides,
+Config arms), results by origin and corridor, report.html/report.pdf/results.xlsx rendered and
+read back, `gcm-sim show`, and the briefing book at a tiny size."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gcm_sim.edges.cli import main
+
+CHROMIUM = "/usr/bin/chromium"
+TINY = ["run.households=1000", "run.months=6", "run.replicates=2"]
+SEN_FILE = """\
+meta:
+  title: EU-Senegal mobility package
+  description: The EU offers Senegal multi-entry visas and labour agreements; remittances to Senegal cost 3%.
+  question: What happens if the EU offers Senegal multi-entry visas and labour agreements?
+  gcm_objectives: [5, 19, 20]
+policy:
+  visa:
+    corridors:
+      - {origin: SEN, destination: eu, multi_entry: true, fee_usd: 80}
+  pathways:
+    labour_agreements:
+      - {origin: SEN, destination: eu, annual_quota: 5000, skill: any}
+  remittances:
+    corridors:
+      - {origin: SEN, destination: eu, cost_pct: 3}
+expect:
+  irregular_departures: down
+"""
+
+
+@pytest.fixture(scope="module")
+def sen_file(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("scen") / "sen_eu_package.yaml"
+    p.write_text(SEN_FILE, encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory, sen_file):
+    """One CLI comparison of a user's file and a shipped scenario with a one-arm override."""
+    out = tmp_path_factory.mktemp("cmp") / "run"
+    rc = main(["compare", str(sen_file), "remittance_sdg", *TINY, "arm.remittance_sdg.policy.remittances.cost_pct=2",
+               "report.by=corridor", "report.origins=[SEN]", f"hydra.run.dir={out}"])
+    assert rc == 0
+    return out
+
+
+def test_compare_a_scenario_file_with_a_one_arm_override(compared):
+    import yaml
+
+    sen = yaml.safe_load((compared / "configs" / "sen_eu_package.yaml").read_text())
+    rem = yaml.safe_load((compared / "configs" / "remittance_sdg.yaml").read_text())
+    base = yaml.safe_load((compared / "configs" / "baseline.yaml").read_text())
+    assert sen["policy"]["pathways"]["labour_agreements"][0]["origin"] == ["SEN"]
+    assert rem["policy"]["remittances"]["cost_pct"] == 2.0  # the arm override, on that arm only
+    assert base["policy"]["remittances"]["cost_pct"] is None and sen["policy"]["remittances"]["cost_pct"] is None
+    assert sen["run"] == base["run"] == rem["run"]  # shared seeds and size
+    md = (compared / "report.md").read_text()
+    assert md.startswith("# EU-Senegal mobility package, Remittance SDG against current policies")
+    assert "The EU offers Senegal multi-entry visas" in md and "What happens if the EU offers Senegal" in md
+    assert "Remittance sdg" not in md and "Sen eu package" not in md
+    # the arm's own meta, not baseline's
+    sen_section = md.split("### EU-Senegal mobility package")[1].split("###")[0]
+    assert "GCM objectives:** 5, 19, 20" in sen_section and "Current policies as observed" not in sen_section
+    # the selector that creates a corridor the world data lacks is named
+    assert "SEN-GRC" in md and "policy.pathways.labour_agreements[0]" in md
+    for section in ("## Headline findings", "## Results by origin", "## Results by corridor", "## GCM scorecard",
+                    "## What this model can and cannot say", "## Methods annex"):
+        assert section in md, section
+    assert "In Senegal (SEN):" in md
+    assert "calibration targets" not in md or "of 19 published targets" in md
+
+
+def test_results_by_origin_and_corridor_have_mdc_and_small_sample_flags(compared):
+    by_o = pd.read_csv(compared / "summary_by_origin.csv")
+    assert {"origin", "mdc", "mdc_pct", "small_sample"} <= set(by_o.columns)
+    sen = by_o[(by_o.origin == "SEN") & (by_o.scenario == "sen_eu_package")]
+    assert set(sen.indicator) >= {"irregular_departures", "regular_departures", "remittances_received_usd"}
+    assert sen.small_sample.all()  # 2 replicates: every result is flagged
+    by_c = pd.read_csv(compared / "summary_by_corridor.csv")
+    assert {"origin", "destination"} <= set(by_c.columns)
+    assert "small sample" in (compared / "report.md").read_text()
+
+
+def test_results_xlsx_reads_back_equal_to_summary_csv(compared):
+    from gcm_sim.edges.document import read_xlsx
+
+    sheets = read_xlsx(compared / "results.xlsx")
+    assert {"summary", "by_origin", "by_corridor", "indicators"} <= set(sheets)
+    csv = pd.read_csv(compared / "summary.csv")
+    pd.testing.assert_frame_equal(sheets["summary"], csv, check_dtype=False)
+    pd.testing.assert_frame_equal(sheets["by_origin"], pd.read_csv(compared / "summary_by_origin.csv"),
+                                  check_dtype=False)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="Debian's chromium is not installed (.ci/run)")
+def test_report_html_renders_in_chromium_with_its_figures(compared):
+    from playwright.sync_api import sync_playwright
+
+    html = (compared / "report.html").read_text()
+    assert 'src="figures/' not in html and "data:image/png;base64," in html  # figures embedded
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto((compared / "report.html").as_uri())
+        widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        h1 = page.inner_text("h1")
+        heads = page.eval_on_selector_all("h2", "els => els.map(e => e.innerText)")
+        browser.close()
+    assert widths and all(w > 100 for w in widths)  # every figure decoded
+    assert "EU-Senegal mobility package" in h1
+    assert "What this model can and cannot say" in heads and "Methods annex" in heads
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="Debian's chromium is not installed (.ci/run)")
+def test_report_pdf_converts_to_page_images(compared, tmp_path):
+    pdf = compared / "report.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "2", str(pdf), str(tmp_path / "p")], check=True)
+    pages = sorted(tmp_path.glob("p*.png"))
+    assert len(pages) == 2
+    from matplotlib.image import imread
+
+    img = imread(pages[0])
+    assert img.shape[0] > 300 and img[..., :3].std() > 0.05  # a page with text on it, not blank
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "EU-Senegal mobility package" in text and "Methods annex" in text
+
+
+def test_scenario_file_errors_name_the_file_and_key(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("policy:\n  visa:\n    default:\n      fee_usd: -5\n")
+    assert main(["run", f"scenario={bad}", *TINY, f"hydra.run.dir={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "policy.visa.default.fee_usd" in err
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("policy:\n  visas: {}\n")
+    assert main(["compare", str(typo), *TINY, f"hydra.run.dir={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err
+    assert "typo.yaml" in err and "policy.visas" in err
+    assert main(["compare", "remittance_sdg", "arm.nosuch.policy.remittances.cost_pct=2", *TINY]) == 2
+    assert "arm.NAME.KEY=VALUE" in capsys.readouterr().err
+    assert main(["compare", "remittance_sdg", "arm.remittance_sdg.run.months=3", *TINY]) == 2
+    assert "shared by every arm" in capsys.readouterr().err
+    assert main(["run", f"scenario={tmp_path / 'missing.yaml'}", *TINY]) == 2
+    assert "no such scenario file" in capsys.readouterr().err
+
+
+def test_run_accepts_a_scenario_file_and_overrides_win(sen_file):
+    import gcm_sim
+
+    cfg = gcm_sim.load_config(overrides=[f"scenario={sen_file}", "policy.remittances.corridors=[]", *TINY])
+    assert cfg.scenario.name == "sen_eu_package" and cfg.scenario.title == "EU-Senegal mobility package"
+    assert cfg.policy.remittances.corridors == () and cfg.policy.pathways.labour_agreements[0].annual_quota == 5000
+
+
+def test_compare_api_accepts_config_objects():
+    import gcm_sim
+    from gcm_sim.studies import experiment
+
+    cfg = gcm_sim.load_config(overrides=TINY)
+    custom = gcm_sim.load_config(overrides=["policy.remittances.cost_pct=1"])  # named "baseline"
+    arms = experiment.arm_configs(cfg, [custom, "remittance_sdg"])
+    assert list(arms) == ["baseline", "custom", "remittance_sdg"]
+    assert arms["custom"].policy.remittances.cost_pct == 1 and arms["custom"].run == cfg.run
+    res = gcm_sim.compare(cfg, scenarios=[custom])
+    assert set(res.summary.scenario) == {"baseline", "custom"}
+
+
+def test_by_origin_fills_replicates_without_rows_with_zero():
+    from gcm_sim.studies.experiment import by_origin, dense
+
+    rows = [("baseline", 0, 1, "SEN", 10.0), ("baseline", 1, 1, "SEN", 20.0), ("baseline", 2, 1, "SEN", 30.0),
+            ("arm", 0, 1, "SEN", 6.0)]  # arm replicates 1 and 2 had no departures: no rows
+    ts = pd.DataFrame([{"scenario": s, "replicate": r, "seed": 0, "month": m, "origin": o, "destination": "ITA",
+                        "channel": "smuggled", "sex": "all", "age_group": "all", "measure": "departures_irregular",
+                        "value": v} for s, r, m, o, v in rows])
+    # every replicate has rows (every measure appears at least once per run), but not for every origin
+    ts = pd.concat([ts, ts.iloc[[0, 0]].assign(scenario="arm", replicate=[1, 2], origin="MLI", value=1.0)])
+    t = by_origin(ts)
+    arm = t[(t.scenario == "arm") & (t.origin == "SEN") & (t.indicator == "irregular_departures")].iloc[0]
+    assert arm["n"] == 3 and arm["mean"] == pytest.approx(2.0)  # (6 + 0 + 0) / 3, not 6
+    assert arm["diff"] == pytest.approx(2.0 - 20.0) and arm["small_sample"]
+    assert t[(t.scenario == "baseline") & (t.origin == "MLI") & (t.indicator == "irregular_departures")]["mean"].iloc[0] == 0
+    d = dense(ts, ["departures_irregular"])
+    sen = d[d.origin == "SEN"]
+    assert len(sen[sen.scenario == "arm"]) == 3 and sen[sen.scenario == "arm"].value.sum() == 6.0
+    assert sen.groupby("scenario").value.mean().to_dict() == {"arm": 2.0, "baseline": 20.0}
+    assert list(d.columns) == list(ts.columns)
+
+
+def test_new_corridors_names_pairs_absent_from_the_world_data():
+    import gcm_sim
+    from gcm_sim.studies.scenarios import new_corridors
+    from gcm_sim.world import load_world
+
+    w = load_world()
+    cfg = gcm_sim.load_config(overrides=["policy.pathways.labour_agreements=[{origin:SEN,destination:eu,"
+                                         "annual_quota:100,skill:any}]"])
+    got = {(r["origin"], r["destination"]) for r in new_corridors(cfg, w)}
+    have = set(zip(w.corridors.origin, w.corridors.destination))
+    assert ("SEN", "GRC") in got and not (got & have)
+    assert new_corridors(gcm_sim.load_config(), w) == []
+
+
+def test_scenario_titles_are_readable():
+    from gcm_sim.edges.report import scenario_title
+
+    assert scenario_title("remittance_sdg") == "Remittance SDG"
+    assert scenario_title("sen_eu_package", codes=["SEN"]) == "SEN EU package"
+    assert scenario_title("baseline") == "Baseline (current policies)"
+
+
+def test_show_prints_settings_and_changes_against_baseline(sen_file, capsys):
+    assert main(["show", "multi_entry_visas"]) == 0
+    out = capsys.readouterr().out
+    assert "policy.visa.default.fee_usd: null (world data) -> 80.0" in out and "question:" in out
+    assert main(["show", str(sen_file)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("EU-Senegal mobility package (sen_eu_package)")
+    assert "policy.pathways.labour_agreements" in out and "SEN-GRC" in out
+    assert main(["show", "baseline"]) == 0 and "none" in capsys.readouterr().out
+
+
+def test_briefing_book_at_a_tiny_size_resumes(tmp_path, capsys):
+    folder = tmp_path / "dialogue"
+    folder.mkdir()
+    (folder / "q1.yaml").write_text(textwrap.dedent("""\
+        title: Diaspora contributions to development
+        question: How can diaspora contributions be enhanced?
+        kind: policy
+        gcm_objectives: [19, 20]
+        scenarios: [remittance_sdg]
+        indicators: [remittances_received_usd, remittance_cost_pct]
+        cannot_say: What households do with remittances is not modelled.
+        """))
+    (folder / "q2.yaml").write_text(textwrap.dedent("""\
+        title: Assessing progress
+        question: How can progress be assessed?
+        kind: institutional
+        scenarios: [remittance_sdg]
+        indicators: [irregular_share]
+        cannot_say: An institutional question.
+        """))
+    out = tmp_path / "book"
+    argv = ["brief", f"dialogue={folder}", "run.households=500", "run.months=3", "run.replicates=2",
+            "run.workers=1", f"hydra.run.dir={out}"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "arm 2/2 remittance_sdg" in err and "question 2/2 q2" in err
+    md = (out / "book.md").read_text()
+    for text in ("## Diaspora contributions to development", "### The answer, with its uncertainty",
+                 "### Trade-offs", "### What the model cannot say", "What households do with remittances",
+                 "### What the scorecard offers", "## Methods annex", "(95% CI"):
+        assert text in md, text
+    assert (out / "book.html").is_file() and (out / "questions" / "q1" / "summary.csv").is_file()
+    if Path(CHROMIUM).is_file():
+        assert (out / "book.pdf").read_bytes()[:5] == b"%PDF-"
+    stamp = (out / "arms" / "remittance_sdg" / "timeseries.parquet").stat().st_mtime_ns
+    assert main(argv) == 0  # resumed: the cached arms are not run again
+    assert (out / "arms" / "remittance_sdg" / "timeseries.parquet").stat().st_mtime_ns == stamp
+    (folder / "q3.yaml").write_text("title: x\nquestion: y\nscenarios: [nosuch]\nindicators: [deaths]\n")
+    assert main(argv) == 2 and "nosuch" in capsys.readouterr().err
+    (folder / "q3.yaml").write_text("title: x\nquestion: y\nscenarios: [baseline]\nindicators: [nosuch]\n")
+    assert main(argv) == 2 and "q3.yaml: indicators" in capsys.readouterr().err
+
+
+def test_dialogue_questions_ship_one_file_per_question():
+    from gcm_sim.edges import brief
+
+    qs = [brief.load_question(p) for p in sorted(brief.DIALOGUE.glob("*.yaml"))]
+    assert len(qs) == 11 and sum(q["kind"] == "institutional" for q in qs) == 3
+    plan = brief.prepare(TINY)  # every shipped question's arms compose and validate
+    assert list(plan.arms)[0] == "baseline" and all(q["arms"] for q in plan.questions)
+    assert np.isfinite(plan.cfg.run.households)
