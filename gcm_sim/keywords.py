@@ -75,4 +75,4 @@ def apply_keywords(cfg: Config, world: World, levers: dict) -> Config:
     if shock:
         raw["climate"]["shocks"] = list(raw["climate"]["shocks"]) + [shock]
     raw["behaviour"] = dict(cfg.behaviour)
-    return build_config(raw, world.iso3, world.tags, world.behaviour)
+    return build_config(raw, world.iso3, world.tags, world.behaviour, world=world)
