@@ -22,15 +22,18 @@ for _var, _value in (("OPENBLAS_NUM_THREADS", "1"), ("OMP_NUM_THREADS", "1"), ("
     os.environ.setdefault(_var, _value)
 
 import argparse  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from gcm_sim.edges.outputs import RUN_DIR_KEY, resolve_run_dir  # noqa: E402
+from gcm_sim.edges.outputs import RUN_DIR_KEY, check_run_dir, resolve_run_dir  # noqa: E402
 from gcm_sim.policy import ConfigError  # noqa: E402
 
 EXIT_CONFIG = 2
+EXIT_WRITE = 1        # results could not be written (full disk, read-only folder met during work)
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,15 +45,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     from gcm_sim.world import WorldDataError
 
+    previous = _terminate_as_exit()
     try:
         return args.func(args)
     except (ConfigError, WorldDataError) as e:
         print(f"gcm-sim: error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    except OSError as e:
+        from gcm_sim.edges.outputs import write_error
+
+        line = write_error(e)
+        if line is None:
+            raise
+        print(f"gcm-sim: error: {line}", file=sys.stderr)
+        return EXIT_WRITE
+    except Terminated:
+        print("gcm-sim: terminated; files already written are complete, the rest were not written",
+              file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\ngcm-sim: interrupted; files already written are complete, the rest were not written",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so workers are stopped and temporary files removed."""
+
+
+def _terminate_as_exit():
+    """SIGTERM -> :class:`Terminated` (main thread only); returns the previous handler, or None."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -219,7 +255,8 @@ def _cmd_run(args) -> int:
     run_dir, overrides = _split_run_dir(args.overrides)
     cfg = load_config("baseline", overrides)  # validates everything before any work starts
     world = _load_world(cfg)
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = check_run_dir(resolve_run_dir(run_dir))
+    _check_memory(cfg)
     print(f"gcm-sim: scenario {cfg.scenario.name}: {cfg.run.replicates} replicates x {cfg.run.months} months, "
           f"{cfg.run.households:,} households; results will go to {run_dir}", flush=True)
     result = experiment.run(cfg, progress=True, world=world)
@@ -248,7 +285,8 @@ def _cmd_compare(args) -> int:
     world = _load_world(cfg)
     for name in names:  # every arm must compose and validate before any work starts
         load_config(name, overrides, world=world)
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = check_run_dir(resolve_run_dir(run_dir))
+    _check_memory(cfg)
     arms = ["baseline"] + [n for n in dict.fromkeys(names) if n != "baseline"]
     print(f"gcm-sim: comparing {', '.join(arms[1:]) or 'baseline'} with baseline on the same seeds: "
           f"{cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} households; "
@@ -305,7 +343,12 @@ def _cmd_explore(args) -> int:
         raise ConfigError("executor.workers", workers, "an integer >= 1")
     run_dir, overrides = _split_run_dir(overrides)
     study = explore.load_study(opts["study"], overrides)  # samples and validates every run's config
-    run_dir = resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name))
+    run_dir = check_run_dir(resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name)), kind="study")
+    if executor != "dask" and study.configs:
+        from gcm_sim.edges.resources import check_memory
+
+        check_memory(max(c["run"]["households"] for c in study.configs),
+                     int(workers) if workers else (os.cpu_count() or 1) if executor == "processes" else 1)
     print(f"gcm-sim: study {study.name}: {study.design}, {len(study.points)} points x {study.replicates} replicates "
           f"on {executor}{' at ' + opts['executor.address'] if 'executor.address' in opts else ''}; "
           f"results will go to {run_dir}", flush=True)
@@ -372,6 +415,12 @@ def _finish(result, run_dir: Path) -> int:
     print(format_summary(result.summary))
     print(f"gcm-sim: results in {run_dir} (report.md, summary.csv, indicators.csv, timeseries.parquet, figures/)")
     return 0
+
+
+def _check_memory(cfg) -> None:
+    from gcm_sim.edges.resources import check_config
+
+    check_config(cfg)
 
 
 def _load_world(cfg):

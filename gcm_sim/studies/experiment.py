@@ -215,10 +215,14 @@ def stop_pool(pool: ProcessPoolExecutor, pending=()) -> None:
 
 
 def _worker_init() -> None:
-    """Workers ignore Ctrl-C: the parent handles it (one message, no worker tracebacks)."""
+    """Workers ignore Ctrl-C: the parent handles it (one message, no worker tracebacks); they
+    exit when the parent dies (gcm_sim.studies.lifeline)."""
     import signal
 
+    from gcm_sim.studies.lifeline import die_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def _world(cfg: Config, world):
