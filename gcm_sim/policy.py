@@ -304,8 +304,8 @@ class Config:
         names = {f.name for f in dataclasses.fields(self)}
         for name in changes:
             if name not in names:
-                raise ConfigError(f"replace({name}=...)", changes[name],
-                                  f"unknown section; allowed: {', '.join(sorted(names))}")
+                raise ConfigError(name, changes[name], f"not a section of Config (in Config.replace); "
+                                                       f"allowed: {', '.join(sorted(names))}")
         new = dataclasses.replace(self, **changes)
         return revalidate(new)
 

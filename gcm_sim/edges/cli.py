@@ -330,7 +330,12 @@ def _cmd_sweep(args) -> int:
 def _cmd_explore(args) -> int:
     from gcm_sim.studies import explore
 
-    opts, overrides = _options(args.items, ("study", "executor", "executor.address", "executor.workers"))
+    opts, overrides = _options(args.items, ("study", "executor", "executor.address", "executor.workers",
+                                            "allow_target"))
+    allow_target = opts.pop("allow_target", "false").lower()
+    if allow_target not in ("true", "false"):
+        raise ConfigError("allow_target", allow_target, "true or false (true: the study file's target may import "
+                                                        "and run any module)")
     if "study" not in opts:
         raise ConfigError("study", None, "name a study file: gcm-sim explore study=FILE.yaml")
     executor = opts.get("executor", "dask" if "executor.address" in opts else "processes")
@@ -342,7 +347,7 @@ def _cmd_explore(args) -> int:
     if workers is not None and (not workers.isdigit() or int(workers) < 1):
         raise ConfigError("executor.workers", workers, "an integer >= 1")
     run_dir, overrides = _split_run_dir(overrides)
-    study = explore.load_study(opts["study"], overrides)  # samples and validates every run's config
+    study = explore.load_study(opts["study"], overrides, allow_target=allow_target == "true")  # validates every run
     run_dir = check_run_dir(resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name)), kind="study")
     if executor != "dask" and study.configs:
         from gcm_sim.edges.resources import check_memory
