@@ -103,6 +103,9 @@ def loads(text: str, path: str = "<text>") -> Any:
                                   "(no !!python or other tags)") from None
     except yaml.YAMLError as e:
         problem = _one_line(getattr(e, "problem", None) or str(e))
+        context = _one_line(getattr(e, "context", None))
+        if context and getattr(e, "problem", None):
+            problem = f"{context}, {problem}"
         raise YamlFileError(path, f"not valid YAML at {_where(e).rstrip(': ') or 'an unknown place'}: "
                                   f"{problem}") from None
     except RecursionError:

@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gcm_sim.world import WorldDataError
 
     previous = _terminate_as_exit()
+    sigint = signal.getsignal(signal.SIGINT) if previous is not None else None
     try:
         return args.func(args)
     except (ConfigError, WorldDataError) as e:
@@ -64,12 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_TERMINATED
     except KeyboardInterrupt:
+        # A second Ctrl-C (or a SIGINT sent to the whole process group) during the cleanup
+        # and exit that follow would kill the interpreter with -SIGINT instead of exit code 130.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("\ngcm-sim: interrupted; files already written are complete, the rest were not written",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if argv is not None and sigint is not None:  # called in-process (tests, scripts): leave Ctrl-C as it was
+            signal.signal(signal.SIGINT, sigint)
 
 
 class Terminated(BaseException):

@@ -58,6 +58,10 @@ def resolve_run_dir(value: str | None) -> Path:
             path, i = base.with_name(f"{base.name}-{i}"), i + 1
         return path
     if "${" in value:
+        other = [m for m in re.findall(r"\$\{\s*([^}:]*)", value) if m.strip() != "now"]
+        if other:  # ${oc.env:...} and friends would read the environment or run code
+            raise ConfigError(RUN_DIR_KEY, value, "the only interpolation allowed here is ${now:FORMAT} "
+                                                  "(as in Hydra's default outputs/${now:%Y-%m-%d})")
         import hydra.core.utils  # noqa: F401 - registers the ${now:...} resolver
         from omegaconf import OmegaConf
 
