@@ -231,7 +231,8 @@ def _worker_init() -> None:
     from gcm_sim.studies.lifeline import die_with_parent
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker must not inherit the CLI's SIGTERM handler:
+    die_with_parent()                              # stop_pool's terminate() has to end it
 
 
 def _check_args(cfg, world) -> None:
