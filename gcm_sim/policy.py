@@ -550,6 +550,7 @@ def build_config(raw: dict, countries: frozenset[str], tags: frozenset[str],
     _check_consistency(cfg)
     if world is not None:
         check_against_world(cfg, world)
+        _WORLDS[cfg.world] = world  # for revalidate (Config.replace): the world this config was checked on
     return cfg
 
 
@@ -640,21 +641,33 @@ def revalidate(cfg: Config) -> Config:
     """
     if cfg.world is not None and not isinstance(cfg.world, str):
         raise ConfigError("world", cfg.world, "a folder path or None for the embedded world")
-    world = _cached_world(cfg.world)
     raw = to_dict(cfg)
-    return build_config(raw, world.iso3, world.tags, world.behaviour, world=world)
+    world = _WORLDS.get(cfg.world)
+    if world is not None:
+        return build_config(raw, world.iso3, world.tags, world.behaviour, world=world)
+    # a config never checked against its world in this process (unpickled, hand-built):
+    # check types and ranges; the selectors are taken as they are
+    names = set()
+
+    def collect(obj):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k in ("origin", "destination", "countries") and isinstance(v, (list, tuple)):
+                    names.update(x for x in v if isinstance(x, str))
+                else:
+                    collect(v)
+        elif isinstance(obj, list):
+            for x in obj:
+                collect(x)
+
+    collect(raw)
+    behaviour = raw.get("behaviour") or {}
+    return build_config(raw, frozenset(names), frozenset(), dict(behaviour) if isinstance(behaviour, dict) else {})
 
 
+# Worlds configs were validated on, by their ``world`` path (None: embedded), filled by
+# build_config(world=...): Config.replace revalidates on the same world without loading it.
 _WORLDS: dict = {}
-
-
-def _cached_world(path):
-    """Worlds by folder, loaded once per process (revalidation must stay cheap)."""
-    if path not in _WORLDS:
-        from gcm_sim.world import load_world  # late: policy stays importable without pandas
-
-        _WORLDS[path] = load_world(path)
-    return _WORLDS[path]
 
 
 def to_dict(obj) -> Any:

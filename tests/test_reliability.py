@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from gcm_sim.edges import cli, outputs, resources
+from gcm_sim.edges import cli, outputs
+from gcm_sim.studies import resources
 from gcm_sim.policy import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

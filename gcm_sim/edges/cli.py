@@ -156,14 +156,14 @@ def _cmd_calibrate(args) -> int:
     from gcm_sim.studies import calibration
 
     run_dir, items = _split_run_dir(args.items)
-    return calibration.main(items, run_dir, resolve_run_dir)
+    return calibration.main(items, run_dir, _checked_run_dir)
 
 
 def _cmd_validate(args) -> int:
     from gcm_sim.studies import validation
 
     run_dir, items = _split_run_dir(args.items)
-    return validation.main(items, run_dir, resolve_run_dir)
+    return validation.main(items, run_dir, _checked_run_dir)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def _cmd_bench(args) -> int:
         if key == "replicates" and nums and len(nums) != 3:
             raise ConfigError(key, value, "households,months,replicates (three numbers) or empty to skip")
         opts[key] = nums
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"gcm-sim: benchmark; results will go to {run_dir}", flush=True)
     results = bench.run_all(sizes=tuple(opts.get("sizes", (10_000, 100_000, 1_000_000))),
@@ -236,7 +236,7 @@ def _bench_crn(items) -> int:
         least = {"seed": 0, "replicates": 2}.get(key, 1)  # variances need two replicates
         if opts[key] < least:
             raise ConfigError(key, value, f"a whole number >= {least}")
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     arms = 1 + 2 * len(bench.CRN_SCENARIOS)
     print(f"gcm-sim: common random numbers benchmark: baseline and {', '.join(bench.CRN_SCENARIOS)} on the same "
@@ -356,7 +356,7 @@ def _cmd_explore(args) -> int:
     study = explore.load_study(opts["study"], overrides, allow_target=allow_target == "true")  # validates every run
     run_dir = check_run_dir(resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name)), kind="study")
     if executor != "dask" and study.configs:
-        from gcm_sim.edges.resources import check_memory
+        from gcm_sim.studies.resources import check_memory
 
         check_memory(max(c["run"]["households"] for c in study.configs),
                      int(workers) if workers else (os.cpu_count() or 1) if executor == "processes" else 1)
@@ -428,8 +428,13 @@ def _finish(result, run_dir: Path) -> int:
     return 0
 
 
+def _checked_run_dir(value):
+    """resolve_run_dir, then the writability check (before any work)."""
+    return check_run_dir(resolve_run_dir(value))
+
+
 def _check_memory(cfg) -> None:
-    from gcm_sim.edges.resources import check_config
+    from gcm_sim.studies.resources import check_config
 
     check_config(cfg)
 

@@ -188,7 +188,7 @@ def _check_memory(cfgs: list, hydra_args: list[str]) -> None:
     """Refuse a local sweep whose concurrent jobs would not fit in memory (cluster launchers run elsewhere)."""
     import os
 
-    from gcm_sim.edges.resources import check_memory
+    from gcm_sim.studies.resources import check_memory
 
     launcher = [a.partition("=")[2] for a in hydra_args if a.startswith(LAUNCHER_GROUP + "=")][-1]
     if launcher != "joblib" or not cfgs:
