@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 # Baseline and one policy on the default world, paired seeds; prints the summary.
 run: $(STAMP)
-	$(VENV)/bin/gcm-sim compare visa_liberalisation run.replicates=5 run.workers=2 hydra.run.dir=outputs/make-run
+	$(VENV)/bin/gcm-sim compare visa_liberalisation run.workers=2 hydra.run.dir=outputs/make-run
 	@echo "report: outputs/make-run/report.md"
 
 test: $(STAMP)

@@ -112,24 +112,6 @@ def nest_probabilities(utilities: np.ndarray, feasible: np.ndarray, nest: float)
     return p_move, within
 
 
-def choose_from(p_move: np.ndarray, within: np.ndarray, feasible: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Draw one option per row from the nested logit (staying has utility 0), given the
-    probabilities of :func:`nest_probabilities`.
-
-    Returns the chosen option's column, or -1 for "stay". Infeasible options are
-    never chosen. ``u`` holds one uniform draw per row.
-    """
-    n, k = within.shape
-    if k == 0:
-        return np.full(n, -1)
-    move = u < p_move
-    u2 = np.where(move, u / np.maximum(p_move, 1e-300), 0.0)  # uniform again, given a move
-    cum = np.cumsum(within, axis=1)
-    col = np.minimum((cum < u2[:, None]).sum(axis=1), k - 1)
-    ok = feasible[np.arange(n), col]  # guards against rounding at the top of the cumsum
-    return np.where(move & ok, col, -1)
-
-
 def choose_keyed(utilities: np.ndarray, feasible: np.ndarray, nest: float, p_move: np.ndarray,
                  u_move: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
     """Draw one option per row from the nested logit, with draws keyed to the household.

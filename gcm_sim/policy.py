@@ -272,9 +272,9 @@ class Climate:
 @dataclass(frozen=True)
 class Run:
     months: int = _f(120, 1, 1200, "months simulated")
-    households: int = _f(20_000, 100, 50_000_000, "simulated households")
+    households: int = _f(100_000, 100, 50_000_000, "simulated households")
     seed: int = _f(0, 0, 2**63 - 1, "root seed; replicate r uses SeedSequence(seed).spawn()[r]")
-    replicates: int = _f(5, 1, 10_000, "independent replicates")
+    replicates: int = _f(8, 1, 10_000, "independent replicates")
     engine: str = _choice("fast", ("fast", "reference"), "vectorised or per-household Mesa agents")
     workers: int = _f(1, 1, 512, "processes the replicates are spread over")
 
@@ -365,6 +365,10 @@ BEHAVIOUR_RANGES.update({  # parameters with bounds of their own
     "return_savings_target_months": (0.0, 1200.0, "months of household income"),
     "settlement_months": (1.0, 1200.0, "a time scale in months (return hazards are divided by it): at least 1"),
     "contract_months": (1.0, 1200.0, "a contract length in months (the hazard is 1/contract_months): at least 1"),
+    "buffer_target_months": (0.0, 600.0, "months of household income held as a buffer"),
+    "buffer_drawdown_rate": (0.0, 1.0, "a monthly share of the assets above the buffer target"),
+    "spending_shock_rate_year": (0.0, 1.0, "a yearly probability"),
+    "spending_shock_months": (0.0, 120.0, "a spending shock in months of household income"),
 })
 # Sums that must stay shares: (names, upper bound, reason)
 BEHAVIOUR_SUMS = ((("skill_share_mid", "skill_share_high"), 1.0, "shares of the same households"),

@@ -1,7 +1,7 @@
 """Building the starting populations from the world data.
 
-Households are drawn per origin (square-root allocation, weights restore real
-totals); the observed diaspora stocks of ``corridors.csv`` become migrant records
+Households are drawn per origin (allocated by the sample design of
+:func:`gcm_sim.agents.households.allocate`; weights restore real totals); the observed diaspora stocks of ``corridors.csv`` become migrant records
 abroad at month 1, tied to random households of their origin, so remittances,
 returns and the irregular stock start at their real levels (DESIGN.md).
 """
@@ -27,7 +27,8 @@ def make_households(world, cfg, b, draws) -> Households:
     tab = world.countries
     pop = tab["population"].to_numpy(float)[origins]
     hh_size = tab["household_size"].to_numpy(float)[origins]
-    counts = allocate(pop, cfg.run.households)
+    rates = np.array([world.sampling.get(c, np.nan) for c in world.with_role("origin")]) if world.sampling else None
+    counts = allocate(pop / hh_size, cfg.run.households, rates)
     parts = [_origin_households(tab.iloc[c], b, counts[i], draws.generator("households", c))
              for i, c in enumerate(origins)]
     country = np.repeat(np.asarray(origins, dtype=np.int16), counts)

@@ -53,6 +53,7 @@ COUNTRY_COLUMNS = {
     "alternatives_share": ("num", 0, 1), "readmission_rate": ("num", 0, 1),
     "unlicensed_recruiter_share": ("num", 0, 1),
 }
+SAMPLING_COLUMNS = {"origin": ("iso3",), "movers_per_household_year": ("num", 0, 10)}
 CORRIDOR_COLUMNS = {
     "origin": ("iso3",), "destination": ("iso3",), "diaspora_stock": ("num", 0, 1e9),
     "irregular_share_pct": ("num", 0, 100), "asylum_share_pct": ("num", 0, 100),
@@ -89,6 +90,9 @@ class World:
     behaviour: dict[str, float]
     member_propensity: dict[str, tuple[float, ...]]
     source: str = "embedded"
+    # sampling design (optional sampling.csv): international departures per household and year
+    # by origin, used only to allocate simulated households (population.allocate); no behaviour
+    sampling: dict[str, float] = field(default_factory=dict)
     graph: nx.DiGraph = field(init=False)
 
     def __post_init__(self):
@@ -227,8 +231,16 @@ def load_world(path: str | Path | None = None) -> World:
         i = int(np.argmax(legs.duplicated(["from", "to"]).to_numpy()))
         raise WorldDataError("legs.csv", i + 2, "to", legs.at[i, "to"], "each from-to pair appears once")
     behaviour, propensity = _read_behaviour(d)
+    sampling = {}
+    if (d / "sampling.csv").is_file():  # optional: without it households are allocated by sqrt(population)
+        table = _read_table(d, "sampling.csv", SAMPLING_COLUMNS, known)
+        for i, row in table.iterrows():
+            if "origin" not in countries.at[row["origin"], "roles"]:
+                raise WorldDataError("sampling.csv", i + 2, "origin", row["origin"],
+                                     "the country must have the origin role in countries.csv")
+        sampling = dict(zip(table["origin"], table["movers_per_household_year"].astype(float)))
     return World(countries, corridors, legs, behaviour, propensity,
-                 source="embedded" if path is None else str(path))
+                 source="embedded" if path is None else str(path), sampling=sampling)
 
 
 def _read_table(d, name: str, columns: dict, known: set[str] | None = None) -> pd.DataFrame:

@@ -327,3 +327,45 @@ def test_the_last_adult_never_leaves():
         m = member_draw(members, propensity, np.full(2, u))
         assert m[0] in (4,), "a lone adult stays with the children: only a child can go"
         assert m[1] in (0, 3)
+
+
+# --- agents.households.allocate: the sample design -----------------------------------------------
+
+
+def test_allocation_adds_up_and_gives_every_origin_its_share_of_precision():
+    from gcm_sim.agents.households import MIN_HOUSEHOLDS, allocate
+
+    real = np.array([3e8, 5e7, 2e6, 2e6])
+    rate = np.array([0.003, 0.008, 0.02, 0.08])  # departures per household and year
+    for n in (100, 1_000, 20_000, 100_003):
+        counts = allocate(real, n, rate)
+        assert counts.sum() == max(n, MIN_HOUSEHOLDS * len(real)) and (counts >= MIN_HOUSEHOLDS).all()
+    counts = allocate(real, 100_000, rate)
+    movers = counts * rate
+    # half the sample gives every origin the same expected movers, so none has fewer than
+    # half of the equal share
+    assert movers.min() >= 0.5 * 0.5 * 100_000 / (1 / rate).sum()
+    # the two small origins have the same population: the one whose households rarely leave gets more
+    assert counts[2] > counts[3]
+    # without rates: square-root allocation
+    sqrt = allocate(real, 10_000)
+    np.testing.assert_allclose(sqrt / sqrt.sum(), np.sqrt(real) / np.sqrt(real).sum(), atol=2e-3)
+
+
+# --- mechanisms.remittances.RemittanceTerms: the price of sending money home ---------------------
+
+
+def test_remittance_terms_fall_with_the_cost_of_sending():
+    from gcm_sim.mechanisms.remittances import RemittanceTerms
+    from gcm_sim.world import load_world
+
+    b = load_world().behaviour
+    cost = np.array([[0.0, 3.0], [5.0, 12.0]])
+    t = RemittanceTerms.of(cost, b)
+    np.testing.assert_array_equal(t.cost_pct, cost.ravel())  # flat over origin * n + destination
+    assert t.amount_share[0] == pytest.approx(b["remit_share"]), "free transfers: the full share is sent"
+    assert (np.diff(t.amount_share) < 0).all() and (np.diff(t.formal_share_with_id) < 0).all()
+    assert ((0 < t.formal_share_with_id) & (t.formal_share_with_id < 1)).all()
+    # the logistic's midpoint: half of it goes formally at formal_midpoint_pct
+    mid = RemittanceTerms.of(np.array([b["formal_midpoint_pct"]]), b)
+    assert mid.formal_share_with_id[0] == pytest.approx(0.5)

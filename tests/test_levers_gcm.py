@@ -38,8 +38,9 @@ CASES = [
      flow("departures_regular", ["MEX", "GTM", "HND", "SLV"], "USA", "labour"), "up", 6, MONTHS, {}),
     ("skills_recognition", {"policy__pathways__skills_recognition": 1.0}, "remittances_sent_usd", "up", 6, MONTHS,
      {}),
-    ("trafficking_training", {"policy__enforcement__trafficking_training": 1.0}, "trafficking_detected", "up", 10,
-     24, {}),
+    # victims are rare records (a few per thousand households): three times the households
+    ("trafficking_training", {"policy__enforcement__trafficking_training": 1.0, "run__households": 3 * H},
+     "trafficking_detected", "up", 10, 24, {"run__households": 3 * H}),
     ("local_id", {"policy__inclusion__local_id": 1.0}, "formal_remittance_share", "up", 6, MONTHS, {}),
     ("gender_responsive", {"policy__inclusion__gender_responsive": 1.0}, "female_share_regular_departures", "up",
      6, MONTHS, {}),

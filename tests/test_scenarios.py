@@ -29,10 +29,10 @@ TARGETED = ["SEN", "GIN", "MLI", "CIV", "NGA", "NER", "GTM", "HND", "SLV", "MEX"
 def test_pathways_shift_people_from_irregular_to_regular(baseline, name):
     """Measured on the origins the scenarios open pathways for (elsewhere nothing changes,
     and the South Asian labour flows would only add noise). The fall in irregular
-    departures is a substitution effect of a few percent against seed-to-seed swings
-    of whole records (weights of thousands of people), hence 12 seeds."""
+    departures is a substitution effect of a few percent; with draws keyed to the
+    household (engine v2) the paired difference resolves it in 5 seeds (engine v1 needed 12)."""
     policy = cfg(name)
-    seeds = range(12)
+    seeds = range(5)
     assert_direction(paired(baseline, policy, flow("departures_irregular", TARGETED), seeds, 36), "down", name)
     assert_direction(paired(baseline, policy, flow("departures_regular", TARGETED), seeds, 36), "up", name)
 

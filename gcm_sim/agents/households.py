@@ -1,10 +1,10 @@
 """Origin households as a struct of arrays (the fast engine's population).
 
 Each simulated household stands for ``weight`` real households of its country.
-Households are allocated to origins by square-root allocation (Kish 1965, *Survey
-Sampling*, 7.3): country ``c`` gets a share proportional to sqrt(population_c),
-so small origins have enough households for their flows to show, and weights
-restore real totals. Results are always reported in real people.
+Households are allocated to origins by a sample design (:func:`allocate`): half for
+equal precision of every origin's flows, half for the world totals, from the origins'
+departure rates in the world's ``sampling.csv`` (square-root allocation without one);
+weights restore real totals. Results are always reported in real people.
 
 Income is earned at home by the adults present (wage by skill from the world data,
 lognormal spread); a share is saved as assets, which finance moves (the liquidity
@@ -19,23 +19,51 @@ import numpy as np
 from ..categories import CHILD, MEMBER_AGE, MEMBER_SEX, MEMBERS
 
 
-def allocate(populations: np.ndarray, n: int) -> np.ndarray:
-    """Simulated households per origin: sqrt(population) allocation, at least 20 each."""
-    share = np.sqrt(populations) / np.sqrt(populations).sum()
-    counts = np.maximum(20, np.floor(share * n)).astype(np.int64)
-    # hand out the remainder (or take back the excess) to the largest countries
-    diff = n - counts.sum()
-    order = np.argsort(-share)
-    i = 0
-    while diff != 0 and len(order):
-        c = order[i % len(order)]
-        step = 1 if diff > 0 else -1
-        if counts[c] + step >= 20:
-            counts[c] += step
-            diff -= step
-        i += 1
-        if i > 10 * n:
+MIN_HOUSEHOLDS = 20   # per origin, whatever the design
+ORIGIN_SHARE = 0.5    # share of the sample that buys equal precision for every origin (the rest: world totals)
+
+
+def allocate(real_households: np.ndarray, n: int, movers_per_household_year: np.ndarray | None = None) -> np.ndarray:
+    """Simulated households per origin for a sample of ``n`` (docs/running.md, "Sample design").
+
+    With the origins' rates of international departures per household (``sampling.csv``),
+    half the sample is allocated so that every origin expects the same number of simulated
+    movers (n_c proportional to 1 / rate_c: equal precision for each origin's flows, which
+    oversamples the origins whose households rarely leave) and half by Neyman allocation
+    for the world totals (n_c proportional to N_c * sqrt(rate_c), the allocation with the
+    least variance for a total of Poisson-like counts; Cochran 1977, *Sampling
+    Techniques*, 5.5). Without rates, square-root allocation (Kish 1965, 7.3). Every
+    origin gets at least ``MIN_HOUSEHOLDS``; weights carry the sample back to real totals.
+    """
+    N = np.asarray(real_households, dtype=float)
+    if movers_per_household_year is None or not np.isfinite(movers_per_household_year).any():
+        share = np.sqrt(N) / np.sqrt(N).sum()
+    else:
+        rate = np.asarray(movers_per_household_year, dtype=float)
+        rate = np.where(np.isfinite(rate), rate, np.nanmedian(rate))  # an origin the design does not know
+        rate = np.maximum(rate, 1e-4)
+        equal = (1 / rate) / (1 / rate).sum()
+        neyman = N * np.sqrt(rate) / (N * np.sqrt(rate)).sum()
+        share = ORIGIN_SHARE * equal + (1 - ORIGIN_SHARE) * neyman
+    return _round_to(share, n, MIN_HOUSEHOLDS)
+
+
+def _round_to(share: np.ndarray, n: int, least: int) -> np.ndarray:
+    """Whole counts with the given shares that add up to ``n`` (largest remainders), each >= ``least``."""
+    k = len(share)
+    n = max(n, least * k)
+    fixed = np.zeros(k, bool)
+    while True:  # origins held at the minimum leave the rest of the sample to the others
+        free = n - least * fixed.sum()
+        target = np.where(fixed, least, share * free / share[~fixed].sum())
+        low = ~fixed & (target < least)
+        if not low.any():
             break
+        fixed |= low
+    counts = np.where(fixed, least, np.floor(target)).astype(np.int64)
+    rest = n - counts.sum()
+    order = np.argsort(-(target - np.floor(target)) * ~fixed, kind="stable")
+    counts[order[:rest]] += 1
     return counts
 
 
@@ -96,10 +124,14 @@ class Households:
         return self.income_usd[idx] / np.maximum(self.members[idx, :4].sum(axis=1, dtype=np.int16), 1)
 
     # --- mechanisms ---
-    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray) -> None:
+    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray,
+                      target_months: float = np.inf, drawdown_rate: float = 0.0) -> None:
         """Monthly income with trend, shock losses and programme jobs; save a share as assets.
 
         Remittances received are saved at the same rate; debt is repaid from savings first.
+        Buffer stock: assets above ``target_months`` of income are drawn down at
+        ``drawdown_rate`` a month (consumption of the excess), so assets settle near
+        target + saving / drawdown months of income instead of growing without bound.
         """
         # float32 in place, one country block at a time: this runs for every household
         # every month, so it is kept to a few passes over the arrays (docs/performance.md)
@@ -114,6 +146,11 @@ class Households:
         repay = np.minimum(self.debt_usd, saved)
         self.debt_usd -= repay
         saved -= repay
+        if drawdown_rate > 0:
+            excess = self.assets_usd - np.float32(target_months) * income
+            np.maximum(excess, 0, out=excess)
+            excess *= np.float32(drawdown_rate)
+            saved -= excess
         self.assets_usd += saved
         self.remittances_usd[:] = 0
 

@@ -41,8 +41,10 @@ class HouseholdAgent(mesa.Agent):
     def assets_usd(self) -> float:
         return float(self.store.assets_usd[self.row])
 
-    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray) -> None:
-        """Monthly income (trend, shock, programme job); save a share, repay debt first."""
+    def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray,
+                      target_months: float = math.inf, drawdown_rate: float = 0.0) -> None:
+        """Monthly income (trend, shock, programme job); save a share, repay debt first;
+        draw down assets above the buffer target (as ``Households.earn_and_save``)."""
         s, i = self.store, self.row
         income = (s.base_income_usd[i] * growth_factor[s.country[i]] * (1.0 - s.shock_loss[i])
                   + (programme_income[i] if s.programme[i] else 0.0))
@@ -50,7 +52,8 @@ class HouseholdAgent(mesa.Agent):
         saved = saving_rate * (income + s.remittances_usd[i])
         repay = min(float(s.debt_usd[i]), saved)
         s.debt_usd[i] -= repay
-        s.assets_usd[i] += saved - repay
+        excess = max(float(s.assets_usd[i]) - target_months * income, 0.0)
+        s.assets_usd[i] += saved - repay - drawdown_rate * excess
         s.remittances_usd[i] = 0.0
 
     def decide(self, options: dict, quota_budget: np.ndarray, b: dict, insecurity: np.ndarray,
@@ -76,7 +79,7 @@ class HouseholdAgent(mesa.Agent):
         dest = opts.dest.astype(np.int64)
         ties = np.array([[s.abroad[i, d] + community[c, d] for d in dest]])
         regular_tie = np.array([[s.abroad_regular[i, d] > 0 for d in dest]])
-        quota_open = np.array([q < 0 or quota_budget[q] > 0 for q in opts.quota])
+        quota_open = np.ones(len(opts.quota), bool)  # as the fast engine (mechanisms/choice.probabilities)
         adults = int(s.members[i, :4].sum())
         earnings = float(s.income_usd[i]) / max(adults, 1)
         u, feasible = option_utilities(
@@ -109,8 +112,10 @@ class ReferenceHouseholds(Households):
         self.by_row = [HouseholdAgent(model, self, i) for i in range(base.n)]
         self.agents = AgentSet(self.by_row, random=model.random)
 
-    def earn_and_save(self, growth_factor, saving_rate, programme_income) -> None:
-        self.agents.shuffle_do("earn_and_save", growth_factor, saving_rate, programme_income)
+    def earn_and_save(self, growth_factor, saving_rate, programme_income, target_months=math.inf,
+                      drawdown_rate=0.0) -> None:
+        self.agents.shuffle_do("earn_and_save", growth_factor, saving_rate, programme_income, target_months,
+                               drawdown_rate)
 
     def decide(self, model, month: int) -> list:
         """Every household agent decides in random order; movers grouped by origin."""

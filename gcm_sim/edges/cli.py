@@ -133,11 +133,13 @@ def _parser() -> argparse.ArgumentParser:
                          "[inputs=a,b] [min_coverage=0.5] [max_boxes=2] [hydra.run.dir=DIR]")
     dc.set_defaults(func=_cmd_discover)
     bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png); "
-                                      "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md)")
+                                      "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md); "
+                                      "`bench design`: the sample design's departure rates (sampling.csv)")
     bn.add_argument("items", nargs="*", metavar="[crn] KEY=VALUE",
                     help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
                          "[hydra.run.dir=DIR]; or crn [households=20000] [months=36] [replicates=32] [seed=0] "
-                         "[workers=2] [hydra.run.dir=DIR]")
+                         "[workers=2] [hydra.run.dir=DIR]; or design [households=50000] [months=120] [replicates=4] "
+                         "[seed=0] [workers=2] [hydra.run.dir=DIR]")
     bn.set_defaults(func=_cmd_bench)
     cal = sub.add_parser("calibrate", help="fit behavioural parameters to the published targets (calibration.md)")
     cal.add_argument("items", nargs="*", metavar="KEY=VALUE",
@@ -177,6 +179,8 @@ def _cmd_bench(args) -> int:
 
     if args.items and args.items[0] == "crn":
         return _bench_crn(args.items[1:])
+    if args.items and args.items[0] == "design":
+        return _bench_design(args.items[1:])
     run_dir, items = _split_run_dir(args.items)
     allowed = {"sizes", "months", "reference_sizes", "replicates"}
     opts = {}
@@ -216,19 +220,17 @@ def _cmd_bench(args) -> int:
 
 
 CRN_OPTIONS = {"households": 20_000, "months": 36, "replicates": 32, "seed": 0, "workers": 2}
+DESIGN_OPTIONS = {"households": 50_000, "months": 120, "replicates": 4, "seed": 0, "workers": 2}
 
 
-def _bench_crn(items) -> int:
-    """`gcm-sim bench crn`: paired against independent seeds for the five core scenarios (bench.crn)."""
-    from gcm_sim.studies import bench
-    from gcm_sim.edges.outputs import atomic_write
-
+def _int_options(items, defaults: dict, command: str) -> tuple[str | None, dict]:
+    """KEY=VALUE whole-number options of a bench sub-mode, checked against ``defaults``."""
     run_dir, items = _split_run_dir(items)
-    opts = dict(CRN_OPTIONS)
+    opts = dict(defaults)
     for item in items:
         key, eq, value = item.partition("=")
-        if not eq or key not in CRN_OPTIONS:
-            raise ConfigError(key, value or None, f"bench crn takes {', '.join(CRN_OPTIONS)} (KEY=VALUE)")
+        if not eq or key not in defaults:
+            raise ConfigError(key, value or None, f"{command} takes {', '.join(defaults)} (KEY=VALUE)")
         try:
             opts[key] = int(value)
         except ValueError:
@@ -236,6 +238,33 @@ def _bench_crn(items) -> int:
         least = {"seed": 0, "replicates": 2}.get(key, 1)  # variances need two replicates
         if opts[key] < least:
             raise ConfigError(key, value, f"a whole number >= {least}")
+    return run_dir, opts
+
+
+def _bench_design(items) -> int:
+    """`gcm-sim bench design`: the sampling design's departure rates by origin (sampling.csv)."""
+    from gcm_sim.studies import bench
+    from gcm_sim.edges.outputs import atomic_write
+
+    run_dir, opts = _int_options(items, DESIGN_OPTIONS, "bench design")
+    run_dir = _checked_run_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"gcm-sim: sampling design: baseline departures per household and year by origin "
+          f"({opts['replicates']} replicates x {opts['months']} months, {opts['households']:,} households); "
+          f"results will go to {run_dir}", flush=True)
+    table = bench.design(**opts, progress=True)
+    atomic_write(run_dir / "sampling.csv", lambda f: table.to_csv(f, index=False, float_format="%.6g"))
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"gcm-sim: results in {run_dir} (sampling.csv: copy it into the world folder to use it)")
+    return 0
+
+
+def _bench_crn(items) -> int:
+    """`gcm-sim bench crn`: paired against independent seeds for the five core scenarios (bench.crn)."""
+    from gcm_sim.studies import bench
+    from gcm_sim.edges.outputs import atomic_write
+
+    run_dir, opts = _int_options(items, CRN_OPTIONS, "bench crn")
     run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     arms = 1 + 2 * len(bench.CRN_SCENARIOS)

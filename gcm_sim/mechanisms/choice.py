@@ -83,7 +83,12 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
     dest = opts.dest.astype(np.int64)
     ties = hh.abroad[sel][:, dest] + model.community[o, dest][None, :]
     regular_tie = hh.abroad_regular[sel][:, dest] > 0
-    quota_open = (opts.quota < 0) | (model.quota_budget[np.maximum(opts.quota, 0)] > 0)
+    # a rationed pathway stays in the choice set when this month's places are used up: its
+    # believed chance (places / applicants, in ``opts.success``) carries the scarcity, and
+    # applicants beyond the places are turned away (placement.ration). Closing it while the
+    # budget is empty made its availability depend on how many real people one simulated
+    # household stands for (docs/decisions.md, "Quotas stay open")
+    quota_open = np.ones(len(opts.quota), bool)
     u, feasible = option_utilities(
         opts, hh.skill[sel], earnings,
         hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(model.insecurity[o]),

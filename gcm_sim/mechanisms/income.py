@@ -10,7 +10,14 @@ vocational-training trainees; quota budgets are topped up (a year's places arriv
 as twelve monthly parts).
 
 Households earn the wage of their skill at home (world data), save ``saving_rate``
-of income and remittances, and repay debt first (DESIGN.md). Vocational training
+of income and remittances, and repay debt first (DESIGN.md). Saving is buffer-stock
+saving (Deaton 1991, Econometrica 59(5); Carroll 1997, QJE 112(1)): households hold a
+target buffer of ``buffer_target_months`` of income and consume what lies above it at
+``buffer_drawdown_rate`` a month, and large unplanned spending (health, schooling) hits
+``spending_shock_rate_year`` of households a year for ``spending_shock_months`` of income
+(catastrophic out-of-pocket health spending above 10% of the budget: 11.7% of the world's
+population in 2010, Wagstaff et al. 2018, Lancet Global Health 6(2)), so assets are
+stationary in a world without change. Stream ``spending_shock``. Vocational training
 moves a low-skill household to mid skills with ``training_income_gain``.
 Streams: ``programme``, ``youth_programme``, ``resilience`` (set-up, month 0) and
 ``training`` (monthly).
@@ -51,5 +58,11 @@ def step(model, month: int) -> None:
                    & (model.draws.uniform("training", month, hh.uid) < dev.vocational_training / 12))
         hh.train(trainee, model.b["training_income_gain"])
     growth = (1 + model.growth) ** (month / 12)
-    hh.earn_and_save(growth, model.b["saving_rate"], model.programme_income)
+    b = model.b
+    hh.earn_and_save(growth, b["saving_rate"], model.programme_income, b["buffer_target_months"],
+                     b["buffer_drawdown_rate"])
+    # large unplanned spending (illness, schooling, funerals) draws the buffer down
+    hit = np.flatnonzero(model.draws.uniform("spending_shock", month, hh.uid) < b["spending_shock_rate_year"] / 12)
+    cost = np.float32(b["spending_shock_months"]) * hh.income_usd[hit]
+    hh.assets_usd[hit] -= np.minimum(np.maximum(hh.assets_usd[hit], 0), cost)
     model.quota_budget = np.minimum(model.quota_budget + model.quota_annual / 12, model.quota_cap)

@@ -375,3 +375,26 @@ def crn_summary_line(summary: dict) -> str:
     return (f"median variance reduction factor {summary['median_factor']:.3g} over {summary['counted_cells']} "
             f"of {summary['cells']} cells with |effect| >= {MIN_EFFECT_PCT:g}% of baseline "
             f"(minimum {summary['min_factor']:.3g})")
+
+
+def design(households: int = 50_000, months: int = 120, replicates: int = 4, seed: int = 0, workers: int = 2,
+           progress=False, world=None):
+    """The sampling design's rates: international departures (regular and irregular) per real
+    household and year, by origin, in the baseline (written as the world's ``sampling.csv``)."""
+    import pandas as pd
+
+    from ..config import load_config
+    from .experiment import _collect, _progress, _world, run_jobs
+
+    cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}",
+                                   f"run.replicates={replicates}", f"run.seed={seed}"])
+    world = _world(cfg, world)
+    with _progress(progress, replicates * months, "design") as tick:
+        ts, _ = _collect(run_jobs([(cfg, r) for r in range(replicates)], workers, world, tick))
+    dep = ts[ts["measure"].isin(["departures_regular", "departures_irregular"])]
+    per_origin = dep.groupby("origin", observed=True)["value"].sum() / replicates / (months / 12)
+    t = world.countries
+    origins = world.with_role("origin")
+    real = (t.loc[origins, "population"].astype(float) / t.loc[origins, "household_size"].astype(float))
+    rate = per_origin.reindex(origins).fillna(0.0) / real
+    return pd.DataFrame({"origin": origins, "movers_per_household_year": rate.to_numpy()})
