@@ -70,9 +70,10 @@ def test_run_dir_under_a_file_is_refused_before_work(tmp_path, monkeypatch, caps
 
 
 def test_unwritable_run_dir_is_refused_before_work(tmp_path, monkeypatch, capsys):
-    """/proc refuses new files even for root (a chmod'ed folder would not stop root)."""
+    """The kernel's process table refuses new files even for root (a chmod would not stop root)."""
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["run", *TINY, "hydra.run.dir=/proc/gcm-sim-out"]) == 2
+    target = Path("/proc/self/task") / "gcm-sim-out"
+    assert cli.main(["run", *TINY, f"hydra.run.dir={target}"]) == 2
     err = capsys.readouterr().err
     assert "cannot write there" in err and len(err.strip().splitlines()) == 1
     assert os.listdir(tmp_path) == []
