@@ -244,3 +244,18 @@ def test_lifeline_ends_an_orphan(tmp_path):
     parent.kill()
     parent.wait()
     assert not _gone_within([child], 10)
+
+
+# --- MigrationModel's own arguments ----------------------------------------------------------------
+
+
+@pytest.mark.xfail(reason="needs gcm_sim.keywords.check_model_args(cfg, rng, replicate, world, levers) as the first "
+                          "line of MigrationModel.__init__ (model.py is the lead's; issue 17)", strict=False)
+@pytest.mark.parametrize("kwargs", [{"cfg": "notacfg"}, {"rng": -1}, {"rng": "abc"}], ids=["cfg", "rng-1", "rng-abc"])
+def test_migration_model_names_a_bad_argument(kwargs):
+    from gcm_sim.model import MigrationModel
+
+    cfg = kwargs.pop("cfg", None)
+    with pytest.raises(ConfigError) as e:
+        MigrationModel(cfg, households=200, **kwargs)
+    assert e.value.key in ("cfg", "rng")
