@@ -62,6 +62,13 @@ def load_config(scenario: str = "baseline", overrides: Sequence[str] = (), world
     """
     if isinstance(overrides, str):
         overrides = [overrides]
+    if not isinstance(scenario, str):
+        raise ConfigError("scenario", scenario, "a scenario name (a string); known scenarios: "
+                          + ", ".join(list_scenarios()))
+    if not isinstance(overrides, Sequence) or isinstance(overrides, bytes):
+        raise ConfigError("overrides", overrides, "a list of strings such as ['run.months=24']")
+    if world is not None and not all(hasattr(world, a) for a in ("iso3", "tags", "behaviour", "select")):
+        raise ConfigError("world", type(world).__name__, "a gcm_sim.World (gcm_sim.load_world()) or None")
     parsed = [_parse(text) for text in overrides]
     scenario, rest = _pick_scenario(scenario, parsed)
     texts = [_hydra_text(text, ov) for text, ov in rest]
@@ -92,27 +99,21 @@ def is_scenario_file(spec) -> bool:
 
 
 def read_scenario_file(path: str | Path) -> tuple[str, dict]:
-    """Read a user's scenario file: the only place one is parsed (``yaml.safe_load``).
+    """Read a user's scenario file: the only place one is parsed (:mod:`gcm_sim.safe_yaml`:
+    size and alias limits, no tags).
 
     Returns ``(name, data)``: ``name`` is ``meta.name`` when the file sets it, else the
     file's stem. Same schema as the shipped files (top-level ``meta``, ``policy``,
     ``climate``, ``behaviour``, ``expect``; the ``# @package _global_`` line is optional).
     Errors name the file and the key.
     """
-    import yaml
+    from gcm_sim import safe_yaml
 
     p = Path(path).expanduser()
     if not p.is_file():
         raise ConfigError("scenario", str(path), "no such scenario file" + (
             "" if p.suffix in (".yaml", ".yml") else "; shipped scenarios are named without a path"))
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}", None, f"not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}", None, f"cannot read the file ({e})") from None
+    data = safe_yaml.load_file(p)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -223,9 +224,14 @@ def _hydra_text(text: str, ov) -> str:
     ``behaviour`` is empty in config.yaml (the world data holds the defaults), so
     Hydra would demand ``+``; validation then rejects names the world lacks.
     """
-    if ov.key_or_group.startswith("behaviour.") and _is_plain(ov):
+    if ov.key_or_group.startswith(OPEN_GROUPS) and _is_plain(ov):
         return "++" + text
     return text
+
+
+# groups that are empty in config.yaml and take names validated later: behaviour (the
+# world's parameters) and expect (indicator names)
+OPEN_GROUPS = ("behaviour.", "expect.")
 
 
 # --- composition ----------------------------------------------------------------------
@@ -239,6 +245,7 @@ def _compose(overrides: list[str], by_text: dict) -> dict:
     try:
         with initialize_config_module(config_module=CONF_MODULE, version_base=None):
             cfg = compose(config_name="config", overrides=overrides)
+            _check_interpolations(cfg, by_text)
             raw = OmegaConf.to_container(cfg, resolve=True)
     except HydraException as e:
         raise _hydra_error(e, by_text) from None
@@ -252,15 +259,58 @@ def _compose(overrides: list[str], by_text: dict) -> dict:
     return raw
 
 
+_RESOLVER = re.compile(r"\$\{\s*[A-Za-z_][\w.]*\s*:")
+
+
+def _check_interpolations(cfg, by_text: dict) -> None:
+    """Refuse resolvers anywhere and interpolations in ``meta`` before anything is resolved.
+
+    ``${oc.env:HOME}`` or any other resolver in a value would run code or read the
+    environment and write the result into the outputs; ``meta.*`` is text shown in
+    reports, written as given. Plain references between config keys (``${run.months}``)
+    stay allowed outside ``meta``.
+    """
+    def walk(node, path):
+        items = node.items_ex(resolve=False) if OmegaConf.is_dict(node) else enumerate(node)
+        for k, _ in items:
+            key = f"{path}.{k}" if path and OmegaConf.is_dict(node) else (f"{path}[{k}]" if path else str(k))
+            if OmegaConf.is_interpolation(node, k):
+                text = OmegaConf.to_container(node, resolve=False)[k]
+                if key.startswith(META_KEY + ".") or key.startswith(META_KEY + "["):
+                    raise ConfigError(key, text, "meta.* is text written as given: no ${...} interpolation")
+                if _RESOLVER.search(str(text)):
+                    raise ConfigError(key, text, "resolvers (${name:...}, e.g. oc.env) are not evaluated in "
+                                      "config values; write the value itself")
+                continue
+            child = node._get_node(k)
+            if OmegaConf.is_config(child):
+                walk(child, key)
+
+    for top in TOP_LEVEL_KEYS:
+        if top in cfg and OmegaConf.is_config(cfg._get_node(top)):
+            walk(cfg._get_node(top), top)
+        elif top in cfg and OmegaConf.is_interpolation(cfg, top):
+            text = OmegaConf.to_container(cfg, resolve=False)[top]
+            if top == META_KEY or _RESOLVER.search(str(text)):
+                raise ConfigError(top, text, "resolvers (${name:...}) are not evaluated in config values")
+
+
 def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def _override_value(key: str, by_text: dict) -> Any:
+def _override_value(key: str, by_text: dict, added: bool = False) -> Any:
+    """The value the user gave ``key`` (the last one, or with ``added`` the last ``+KEY=``);
+    for a key that no override names, the override that refers to it (an interpolation)."""
+    found = None
     for ov in by_text.values():
-        if ov.key_or_group == key:
-            return _value_of(ov)
-    return None
+        if ov.key_or_group == key and (not added or ov.is_add()):
+            found = _value_of(ov)
+    if found is None and not added:
+        for ov in by_text.values():
+            if "${" in (ov.input_line or "") and key.split(".")[-1] in ov.input_line:
+                found = _value_of(ov)
+    return found
 
 
 def _hydra_error(e: HydraException, by_text: dict) -> ConfigError:
@@ -273,7 +323,7 @@ def _hydra_error(e: HydraException, by_text: dict) -> ConfigError:
     m = re.search(r"An item is already at '([^']+)'", msg)
     if m:
         key = m.group(1)
-        return ConfigError(key, _override_value(key, by_text),
+        return ConfigError(key, _override_value(key, by_text, added=True),
                            f"the key exists: set it with {key}=VALUE (without +)")
     m = re.search(r"Could not delete from config. '([^']+)'", msg)
     if m:
@@ -316,6 +366,14 @@ def _validate(raw: dict, world) -> Config:
     if unknown:
         raise ConfigError(unknown[0], raw[unknown[0]], f"unknown key; {_allowed_here(unknown[0])}")
     raw = dict(raw)
+    expect = raw.get("expect")
+    if isinstance(expect, dict):
+        from gcm_sim.measures import INDICATORS  # late: measures pulls in NumPy
+
+        for name, direction in expect.items():
+            if name not in INDICATORS:
+                raise ConfigError(f"expect.{name}", direction,
+                                  f"unknown indicator; indicators: {', '.join(INDICATORS)}")
     raw["scenario"] = raw.pop(META_KEY, None)
     path = raw.get("world")
     if path is not None:
@@ -328,7 +386,7 @@ def _validate(raw: dict, world) -> Config:
 
         world = load_world(raw["world"]) if raw.get("world") else load_world()
     try:
-        return policy.build_config(raw, world.iso3, world.tags, world.behaviour)
+        return policy.build_config(raw, world.iso3, world.tags, world.behaviour, world=world)
     except ConfigError as e:
         if e.key == "scenario" or e.key.startswith("scenario."):
             raise ConfigError(META_KEY + e.key[len("scenario"):], e.value, e.allowed) from None

@@ -75,4 +75,42 @@ def apply_keywords(cfg: Config, world: World, levers: dict) -> Config:
     if shock:
         raw["climate"]["shocks"] = list(raw["climate"]["shocks"]) + [shock]
     raw["behaviour"] = dict(cfg.behaviour)
-    return build_config(raw, world.iso3, world.tags, world.behaviour)
+    try:
+        return build_config(raw, world.iso3, world.tags, world.behaviour, world=world)
+    except ConfigError as e:  # name the keyword argument the caller wrote, with its config key
+        by_key = {v: k for k, v in KEYWORD_LEVERS.items() if k in levers}
+        if e.key in by_key:
+            raise ConfigError(f"{by_key[e.key]} ({e.key})", e.value, e.allowed) from None
+        if e.key.startswith("climate.shocks[") and shock:
+            field = e.key.rsplit(".", 1)[-1]
+            name = next((k for k, v in SHOCK_KEYWORDS.items() if v == field and k in levers), None)
+            if name:
+                raise ConfigError(f"{name} ({e.key})", e.value, e.allowed) from None
+        raise
+
+
+def check_model_args(cfg, rng=None, replicate=0, world=None, levers=None) -> None:
+    """Refuse wrong arguments to ``MigrationModel(cfg, rng=, replicate=, world=, **levers)``
+    with a ConfigError naming the argument (instead of a TypeError deep inside Mesa or NumPy).
+
+    ``rng``: None, a whole number from 0 to 2**63-1, a ``numpy.random.SeedSequence`` or a
+    ``numpy.random.Generator``. Keyword levers are checked by :func:`apply_keywords`.
+    """
+    import math
+
+    import numpy as np
+
+    if cfg is not None and not isinstance(cfg, Config):
+        raise ConfigError("cfg", cfg if isinstance(cfg, (str, int, float)) else type(cfg).__name__,
+                          "a gcm_sim.Config (gcm_sim.load_config(...)) or None for the baseline")
+    if world is not None and not isinstance(world, World):
+        raise ConfigError("world", type(world).__name__, "a gcm_sim.World (gcm_sim.load_world()) or None")
+    if isinstance(replicate, bool) or not isinstance(replicate, (int, np.integer)) or replicate < 0:
+        raise ConfigError("replicate", replicate, "a whole number >= 0")
+    if rng is None or isinstance(rng, (np.random.SeedSequence, np.random.Generator)):
+        return
+    if isinstance(rng, float) and not math.isfinite(rng):
+        raise ConfigError("rng", rng, "a whole number from 0 to 2**63-1, a SeedSequence or a Generator")
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or not 0 <= int(rng) < 2**63:
+        raise ConfigError("rng", rng, "a whole number from 0 to 2**63-1, a numpy SeedSequence or Generator, "
+                                      "or None")

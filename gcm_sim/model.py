@@ -19,7 +19,7 @@ from .agents.recruiters import Recruiter, Smuggler
 from .corridors import resolve
 from .decisions import Weights
 from .draws import Draws
-from .keywords import KEYWORD_LEVERS, apply_keywords, default_config  # noqa: F401 (public names)
+from .keywords import KEYWORD_LEVERS, apply_keywords, check_model_args, default_config  # noqa: F401 (public names)
 from .measures import Recorder, indicators
 from .mechanisms import (asylum, beliefs, choice, documents, hiring, income, journeys, passage, placement,
                          recording, remittances, returns, shocks, transit, visits)
@@ -44,6 +44,7 @@ class MigrationModel(mesa.Model):
 
     def __init__(self, cfg: Config | None = None, *, rng=None, replicate: int = 0,
                  world: World | None = None, **levers):
+        check_model_args(cfg, rng, replicate, world, levers)  # a ConfigError naming the argument
         if world is None:
             world = load_world(cfg.world if cfg is not None else None)
         cfg = apply_keywords(cfg if cfg is not None else default_config(world), world, levers)

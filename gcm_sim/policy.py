@@ -301,10 +301,114 @@ class Config:
     expect: types.MappingProxyType = field(default_factory=lambda: types.MappingProxyType({}))
 
     def replace(self, **changes) -> "Config":
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` (whole sections or values), validated again like a loaded config."""
+        names = {f.name for f in dataclasses.fields(self)}
+        for name in changes:
+            if name not in names:
+                raise ConfigError(name, changes[name], f"not a section of Config (in Config.replace); "
+                                                       f"allowed: {', '.join(sorted(names))}")
+        new = dataclasses.replace(self, **changes)
+        return revalidate(new)
 
 
 EXPECT_DIRECTIONS = ("up", "down", "flat", "any")
+GCM_OBJECTIVES = range(1, 24)  # the Compact has 23 objectives
+
+
+# --- behavioural parameters: allowed ranges and why ------------------------------------
+#
+# The world data (behaviour.yaml) holds the values; the ranges belong to the formulas
+# that read them, so they live here, beside the levers' ranges. Each kind says why its
+# bounds are what they are; a value outside is refused (ConfigError from behaviour.NAME=V,
+# WorldDataError from a world's behaviour.yaml) before any run starts.
+_KINDS = {
+    "share": (0.0, 1.0, "a share or probability"),
+    "hazard": (0.0, 1.0, "a monthly probability"),
+    "weight": (0.0, 100.0, "a utility weight; its sign is in the formula, so a negative weight would reverse "
+                           "the behaviour"),
+    "asc": (-50.0, 50.0, "an alternative-specific constant; beyond +-50 exp() of the utility under- or "
+                         "overflows in float32"),
+    "boost": (0.0, 100.0, "a multiplier or added effect, never negative"),
+    "elasticity": (0.0, 100.0, "a response strength; the direction is in the formula"),
+    "usd": (0.0, 1e7, "an amount in USD"),
+    "wait": (0.0, 120.0, "a waiting time in months, at most 10 years"),
+}
+_BEHAVIOUR_KINDS = {
+    "share": "nest_dissimilarity? prior_death_belief_per_leg belief_memory saving_rate employment_per_adult "
+             "recruiter_credit_share smuggler_credit_share skill_share_mid skill_share_high skill_recognition "
+             "deception_prob exploitation_wage_loss family_refusal_rate humanitarian_min_insecurity overstay_prob "
+             "digital_processing_cut digital_fee_cut digital_refusal_cut overstay_multi_entry_factor "
+             "sar_death_reduction atd_compliance claim_base claim_insecurity sanction_hiring_effect initial_employed "
+             "remit_share living_cost_share irregular_id_share early_assistance_effect rural_income_factor",
+    "hazard": "consider_rate trafficking_detection_rate training_detection_gain retry_rate stranded_return_rate "
+              "job_find_regular job_loss return_base return_target_boost return_unemployed_boost "
+              "return_circular_boost reintegration_weight",
+    "weight": "b_gain b_ties b_cost b_death b_delay b_insecurity info_per_tie",
+    "asc": "asc_internal asc_labour asc_family asc_humanitarian asc_visitor asc_regional asc_smuggled",
+    "boost": "insecurity_consider_boost shock_consider_boost sanction_separation_effect unlicensed_fee_markup "
+             "trip_cash_buffer training_income_gain programme_income_share return_irregular_factor "
+             "anti_smuggling_price_effect",
+    "elasticity": "smuggling_price_risk_elasticity remit_cost_semi_elasticity formal_logit_slope",
+    "usd": "internal_move_cost_usd lend_per_tie_usd",
+    "wait": "skills_training_months family_processing_months asylum_work_wait_months",
+}
+BEHAVIOUR_RANGES: dict[str, tuple[float, float, str]] = {
+    name.rstrip("?"): _KINDS[kind] for kind, names in _BEHAVIOUR_KINDS.items() for name in names.split()}
+BEHAVIOUR_RANGES.update({  # parameters with bounds of their own
+    "route_nest_scale": (0.01, 1.0, "a route nest's dissimilarity relative to the moving nest: 0 < scale <= 1 "
+                                    "(1 = every route an option of its own); route utilities are divided by it"),
+    "nest_dissimilarity": (0.05, 1.0, "the nested-logit dissimilarity: 0 < lambda <= 1 for a model consistent "
+                                      "with utility maximisation (1 = plain logit); utilities are divided by it"),
+    "urban_income_premium": (0.1, 10.0, "an urban/rural earnings ratio"),
+    "attempts_expected": (1.0, 100.0, "tries expected on a leg: at least the first one"),
+    "initial_assets_months": (0.0, 600.0, "months of household income held as assets"),
+    "income_sigma": (0.0, 3.0, "a lognormal spread: not negative; above 3 the Gini exceeds 0.97"),
+    "formal_midpoint_pct": (0.0, 100.0, "a remittance cost in % of the amount sent"),
+    "visit_months": (1.0, 24.0, "a visit lasts at least one month (the model's time step), at most 2 years"),
+    "return_savings_target_months": (0.0, 1200.0, "months of household income"),
+    "settlement_months": (1.0, 1200.0, "a time scale in months (return hazards are divided by it): at least 1"),
+    "contract_months": (1.0, 1200.0, "a contract length in months (the hazard is 1/contract_months): at least 1"),
+    "buffer_target_months": (0.0, 600.0, "months of household income held as a buffer"),
+    "buffer_drawdown_rate": (0.0, 1.0, "a monthly share of the assets above the buffer target"),
+    "spending_shock_rate_year": (0.0, 1.0, "a yearly probability"),
+    "spending_shock_months": (0.0, 120.0, "a spending shock in months of household income"),
+})
+# Sums that must stay shares: (names, upper bound, reason)
+BEHAVIOUR_SUMS = ((("skill_share_mid", "skill_share_high"), 1.0, "shares of the same households"),
+                  (("remit_share", "living_cost_share"), 1.0, "shares of the same earnings"))
+
+
+def behaviour_range_text(name: str) -> str:
+    lo, hi, why = BEHAVIOUR_RANGES[name]
+    return f"allowed range {_num(lo)} to {_num(hi)} ({why})"
+
+
+def check_behaviour(values: dict, where: str = "behaviour") -> str | None:
+    """The first problem of a complete set of behavioural parameters as (key, value, allowed), or None.
+
+    ``where`` prefixes the key (``behaviour`` for config overrides, ``parameters`` for a
+    world's behaviour.yaml). Missing names, unknown names, non-numbers, values out of
+    range and sums over their bound are all problems.
+    """
+    for name in BEHAVIOUR_RANGES:
+        if name not in values:
+            return (f"{where}.{name}", None, "missing: every behavioural parameter needs a value "
+                    f"({behaviour_range_text(name)})")
+    for name, value in values.items():
+        if name not in BEHAVIOUR_RANGES:
+            return (f"{where}.{name}", value, "unknown behavioural parameter (the model does not read it); "
+                    f"known: {', '.join(sorted(BEHAVIOUR_RANGES))}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return (f"{where}.{name}", value, f"expected a finite number; {behaviour_range_text(name)}")
+        lo, hi, _ = BEHAVIOUR_RANGES[name]
+        if not lo <= value <= hi:
+            return (f"{where}.{name}", value, f"out of range; {behaviour_range_text(name)}")
+    for names, bound, why in BEHAVIOUR_SUMS:
+        total = sum(values[n] for n in names)
+        if total > bound:
+            return (f"{where}.{names[-1]}", values[names[-1]],
+                    f"{' + '.join(names)} = {total:g} must not exceed {_num(bound)} ({why})")
+    return None
 
 
 # --- building and validating ---------------------------------------------------------
@@ -367,10 +471,10 @@ def _value(tp, f, v, key, countries, tags):
     if tp in (int, float):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(key, v, f"expected a number{_range_text(meta)}")
+        if not math.isfinite(float(v)):  # before the whole-number test: int(nan) and int(inf) raise
+            raise ConfigError(key, v, f"expected a finite number{_range_text(meta)}")
         if tp is int and float(v) != int(v):
             raise ConfigError(key, v, f"expected a whole number{_range_text(meta)}")
-        if not math.isfinite(float(v)):
-            raise ConfigError(key, v, f"expected a finite number{_range_text(meta)}")
         lo, hi = meta.get("range", (None, None))
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             raise ConfigError(key, v, f"out of range{_range_text(meta)}")
@@ -414,13 +518,17 @@ def _selector(v, key, countries, tags) -> Selector:
 
 
 def build_config(raw: dict, countries: frozenset[str], tags: frozenset[str],
-                 behaviour_defaults: dict[str, float]) -> Config:
+                 behaviour_defaults: dict[str, float], world=None) -> Config:
     """Validate a plain composed config (nested dicts/lists) and build the frozen tree.
 
     ``countries`` and ``tags`` are the ISO3 codes and region/bloc tags of the world the
     config will run on; ``behaviour_defaults`` the world's behavioural parameters (the
-    only ``behaviour.*`` keys allowed).
+    only ``behaviour.*`` keys allowed). With ``world`` (a :class:`gcm_sim.world.World`)
+    corridor selectors are also checked to select something in it
+    (:func:`check_against_world`).
     """
+    if not isinstance(raw, dict) and raw is not None:
+        raise ConfigError("config", type(raw).__name__, "expected a mapping of config keys to values")
     raw = dict(raw or {})
     behaviour = raw.pop("behaviour", None) or {}
     expect = raw.pop("expect", None) or {}
@@ -432,8 +540,12 @@ def build_config(raw: dict, countries: frozenset[str], tags: frozenset[str],
             raise ConfigError(f"behaviour.{name}", value,
                               f"unknown key; allowed keys: {', '.join(sorted(behaviour_defaults))}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"behaviour.{name}", value, "expected a finite number")
+            raise ConfigError(f"behaviour.{name}", value, "expected a finite number"
+                              + (f"; {behaviour_range_text(name)}" if name in BEHAVIOUR_RANGES else ""))
         merged[name] = float(value)
+    problem = check_behaviour(merged)
+    if problem:
+        raise ConfigError(*problem)
     if not isinstance(expect, dict):
         raise ConfigError("expect", expect, "expected a mapping of indicator names to up/down/flat/any")
     for name, direction in expect.items():
@@ -443,7 +555,52 @@ def build_config(raw: dict, countries: frozenset[str], tags: frozenset[str],
     cfg = dataclasses.replace(cfg, behaviour=types.MappingProxyType(merged),
                               expect=types.MappingProxyType(dict(expect)))
     _check_consistency(cfg)
+    if world is not None:
+        check_against_world(cfg, world)
+        _WORLDS[cfg.world] = world  # for revalidate (Config.replace): the world this config was checked on
     return cfg
+
+
+# lists of entries whose origin/destination selectors must pick a pair of the world
+CORRIDOR_LISTS = ("policy.visa.corridors", "policy.remittances.corridors", "policy.pathways.labour_agreements",
+                  "policy.pathways.skills_partnerships", "policy.pathways.humanitarian", "policy.pathways.seasonal")
+
+
+def _get(obj, dotted: str):
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_against_world(cfg: Config, world) -> None:
+    """Selectors that select nothing the model uses are errors, not silent no-ops (DESIGN.md).
+
+    An entry of a corridor list must select at least one (origin, destination) pair of
+    different countries with the origin and destination roles: households live only in
+    origins, and only destinations employ or admit migrants. Climate shocks and the
+    development and information programmes must select at least one origin.
+    """
+    origins, destinations = set(world.with_role("origin")), set(world.with_role("destination"))
+    for dotted in CORRIDOR_LISTS:
+        for i, e in enumerate(_get(cfg, dotted)):
+            o = world.select(e.origin) & origins
+            d = world.select(e.destination) & destinations
+            if not o:
+                raise ConfigError(f"{dotted}[{i}].origin", list(e.origin),
+                                  f"selects no origin country of the world; origins: {', '.join(sorted(origins))}")
+            if not d or not any(a != b for a in o for b in d):
+                raise ConfigError(f"{dotted}[{i}].destination", list(e.destination),
+                                  "selects no destination country of the world (other than the origin); "
+                                  f"destinations: {', '.join(sorted(destinations))}")
+    for i, s in enumerate(cfg.climate.shocks):
+        if not world.select(s.origin) & origins:
+            raise ConfigError(f"climate.shocks[{i}].origin", list(s.origin),
+                              f"selects no origin country of the world; origins: {', '.join(sorted(origins))}")
+    for key in ("policy.development.origin", "policy.information.origin"):
+        sel = _get(cfg, key)
+        if sel and not world.select(sel) & origins:
+            raise ConfigError(key, list(sel), f"selects no origin country of the world; origins: "
+                                              f"{', '.join(sorted(origins))}")
 
 
 def _check_consistency(cfg: Config) -> None:
@@ -452,6 +609,13 @@ def _check_consistency(cfg: Config) -> None:
         if not s.origin:
             raise ConfigError(f"climate.shocks[{i}].origin", list(s.origin),
                               "a shock needs at least one origin country or tag")
+        if s.start_month > cfg.run.months:  # nothing is silently ignored (DESIGN.md)
+            raise ConfigError(f"climate.shocks[{i}].start_month", s.start_month,
+                              f"the shock would start after the last month simulated (run.months="
+                              f"{cfg.run.months}); allowed range 1 to {cfg.run.months}")
+    for i, g in enumerate(cfg.scenario.gcm_objectives):
+        if g not in GCM_OBJECTIVES:
+            raise ConfigError(f"scenario.gcm_objectives[{i}]", g, "a GCM objective number, 1 to 23")
     for group, entries in (("labour_agreements", cfg.policy.pathways.labour_agreements),
                            ("skills_partnerships", cfg.policy.pathways.skills_partnerships),
                            ("humanitarian", cfg.policy.pathways.humanitarian)):
@@ -474,6 +638,43 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("run.households", cfg.run.households,
                           "the reference engine (one Mesa agent per household) allows at most 200000; "
                           "use run.engine=fast for larger runs")
+
+
+def revalidate(cfg: Config) -> Config:
+    """Check a config built or changed in Python (``Config.replace``) like a loaded one.
+
+    The world named by ``cfg.world`` (or the embedded one) supplies the countries,
+    tags and behavioural parameters. Returns the rebuilt, equal config.
+    """
+    if cfg.world is not None and not isinstance(cfg.world, str):
+        raise ConfigError("world", cfg.world, "a folder path or None for the embedded world")
+    raw = to_dict(cfg)
+    world = _WORLDS.get(cfg.world)
+    if world is not None:
+        return build_config(raw, world.iso3, world.tags, world.behaviour, world=world)
+    # a config never checked against its world in this process (unpickled, hand-built):
+    # check types and ranges; the selectors are taken as they are
+    names = set()
+
+    def collect(obj):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k in ("origin", "destination", "countries") and isinstance(v, (list, tuple)):
+                    names.update(x for x in v if isinstance(x, str))
+                else:
+                    collect(v)
+        elif isinstance(obj, list):
+            for x in obj:
+                collect(x)
+
+    collect(raw)
+    behaviour = raw.get("behaviour") or {}
+    return build_config(raw, frozenset(names), frozenset(), dict(behaviour) if isinstance(behaviour, dict) else {})
+
+
+# Worlds configs were validated on, by their ``world`` path (None: embedded), filled by
+# build_config(world=...): Config.replace revalidates on the same world without loading it.
+_WORLDS: dict = {}
 
 
 def to_dict(obj) -> Any:

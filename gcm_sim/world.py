@@ -19,11 +19,12 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
-import yaml
+from gcm_sim import policy, safe_yaml
 
 ROLES = ("origin", "transit", "destination")
 FREE_MOVEMENT_BLOCS = ("ecowas", "ca4", "eu")
 MAX_ROUTE_LEGS = 5
+NOTE_COLUMNS = ("source", "note")  # documentation columns a table may add; the model reads none
 
 
 class WorldDataError(ValueError):
@@ -219,6 +220,16 @@ def load_world(path: str | Path | None = None) -> World:
         i = int(np.argmax(corridors.duplicated(["origin", "destination"]).to_numpy()))
         raise WorldDataError("corridors.csv", i + 2, "destination", corridors.at[i, "destination"],
                              "each origin-destination pair appears once")
+    for i, row in corridors.iterrows():
+        if row["origin"] == row["destination"]:
+            raise WorldDataError("corridors.csv", i + 2, "destination", row["destination"],
+                                 "a corridor joins two different countries")
+    for i, row in legs.iterrows():
+        if row["from"] == row["to"]:
+            raise WorldDataError("legs.csv", i + 2, "to", row["to"], "a leg joins two different countries")
+    if legs.duplicated(["from", "to"]).any():
+        i = int(np.argmax(legs.duplicated(["from", "to"]).to_numpy()))
+        raise WorldDataError("legs.csv", i + 2, "to", legs.at[i, "to"], "each from-to pair appears once")
     behaviour, propensity = _read_behaviour(d)
     sampling = {}
     if (d / "sampling.csv").is_file():  # optional: without it households are allocated by sqrt(population)
@@ -243,6 +254,12 @@ def _read_table(d, name: str, columns: dict, known: set[str] | None = None) -> p
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise WorldDataError(name, 1, missing[0], None, f"required column is missing; needs {', '.join(columns)}")
+    extra = [c for c in df.columns if c not in columns and not c.startswith(NOTE_COLUMNS)]
+    if extra:  # nothing is silently ignored: a misspelt column would otherwise be dropped
+        raise WorldDataError(name, 1, extra[0], extra[0], f"unknown column (the model does not read it); "
+                             f"columns: {', '.join(columns)}, and notes in columns named source* or note*")
+    if df.empty:
+        raise WorldDataError(name, None, None, None, "the table has no rows; at least one is needed")
     out = {}
     for col, spec in columns.items():
         kind = spec[0]
@@ -286,13 +303,14 @@ PROPENSITY_CHANNELS = ("labour", "family", "humanitarian", "visitor", "regional"
 
 
 def _read_behaviour(d) -> tuple[dict[str, float], dict[str, tuple[float, ...]]]:
+    f = d / "behaviour.yaml"
+    if not f.is_file():
+        raise WorldDataError("behaviour.yaml", None, None, None, "file is missing from the world folder")
     try:
-        with (d / "behaviour.yaml").open("r", encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise WorldDataError("behaviour.yaml", None, None, None, "file is missing from the world folder") from None
-    except yaml.YAMLError as e:
-        raise WorldDataError("behaviour.yaml", None, None, None, f"not valid YAML ({e})") from None
+        with resources.as_file(f) as path:
+            raw = safe_yaml.load_file(path, "behaviour.yaml")
+    except safe_yaml.YamlFileError as e:
+        raise WorldDataError("behaviour.yaml", None, None, None, e.allowed) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("parameters"), dict):
         raise WorldDataError("behaviour.yaml", None, "parameters", None,
                              "a mapping 'parameters:' of name -> {value, source}")
@@ -305,6 +323,9 @@ def _read_behaviour(d) -> tuple[dict[str, float], dict[str, tuple[float, ...]]]:
             raise WorldDataError("behaviour.yaml", None, f"parameters.{name}.source", None,
                                  "every parameter needs a source or 'ASSUMPTION: why'")
         out[name] = float(value)
+    problem = policy.check_behaviour(out, "parameters")
+    if problem:
+        raise WorldDataError("behaviour.yaml", None, problem[0], problem[1], problem[2])
     prop = raw.get("member_propensity")
     if not isinstance(prop, dict):
         raise WorldDataError("behaviour.yaml", None, "member_propensity", prop,

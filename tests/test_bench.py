@@ -57,7 +57,8 @@ def test_bench_crn_writes_its_tables(tmp_path):
     from gcm_sim.edges.cli import main
 
     run_dir = tmp_path / "crn"
-    assert main(["bench", "crn", "households=1500", "months=6", "replicates=4", "workers=1",
+    # 12 months: climate_shock starts in month 12 (a shock after the horizon is refused)
+    assert main(["bench", "crn", "households=1000", "months=12", "replicates=3", "workers=1",
                  f"hydra.run.dir={run_dir}"]) == 0
     table = pd.read_csv(run_dir / "crn.csv")
     assert list(table.columns) == CRN_COLUMNS

@@ -46,6 +46,7 @@ OUTSIDE_NAMES = re.compile(r"\bEVIDENCE\.md\b|\b(?:countries|corridors)_evidence
 # and the executor read, the system browser the dashboard test drives when it is installed).
 # They are not paths of the machine a file was written on.
 SYSTEM_PATHS = {"/usr/bin/env", "/dev/null", "/proc/net/tcp", "/proc/net/tcp6", "/proc/self/task",
+                "/proc/meminfo", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current",  # memory check
                 "/usr/bin/chromium"}
 # This file holds examples of bad references for the checker's own test.
 SELF = Path(__file__).resolve().relative_to(ROOT).as_posix()

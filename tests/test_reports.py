@@ -279,6 +279,7 @@ def test_dialogue_questions_ship_one_file_per_question():
 
     qs = [brief.load_question(p) for p in sorted(brief.DIALOGUE.glob("*.yaml"))]
     assert len(qs) == 11 and sum(q["kind"] == "institutional" for q in qs) == 3
-    plan = brief.prepare(TINY)  # every shipped question's arms compose and validate
+    # 12 months: the climate questions' shock starts in month 12 (a shock after the horizon is refused)
+    plan = brief.prepare(["run.households=1000", "run.months=12", "run.replicates=2"])  # every arm validates
     assert list(plan.arms)[0] == "baseline" and all(q["arms"] for q in plan.questions)
     assert np.isfinite(plan.cfg.run.households)

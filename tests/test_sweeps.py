@@ -183,7 +183,7 @@ def test_killed_worker_then_rerun_gives_complete_dataset(tmp_path):
                                          "target": "tests.test_sweeps:slow_square", "levers": {"x": [0, 1]}})
     run_dir = tmp_path / "k"
     args = [sys.executable, "-m", "gcm_sim.edges.cli", "explore", f"study={study}", "executor.workers=2",
-            f"hydra.run.dir={run_dir}"]
+            "allow_target=true", f"hydra.run.dir={run_dir}"]
     proc = subprocess.Popen(args, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = None

@@ -22,15 +22,18 @@ for _var, _value in (("OPENBLAS_NUM_THREADS", "1"), ("OMP_NUM_THREADS", "1"), ("
     os.environ.setdefault(_var, _value)
 
 import argparse  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from gcm_sim.edges.outputs import RUN_DIR_KEY, resolve_run_dir  # noqa: E402
+from gcm_sim.edges.outputs import RUN_DIR_KEY, check_run_dir, resolve_run_dir  # noqa: E402
 from gcm_sim.policy import ConfigError  # noqa: E402
 
 EXIT_CONFIG = 2
+EXIT_WRITE = 1        # results could not be written (full disk, read-only folder met during work)
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,15 +45,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     from gcm_sim.world import WorldDataError
 
+    previous = _terminate_as_exit()
+    sigint = signal.getsignal(signal.SIGINT) if previous is not None else None
     try:
         return args.func(args)
     except (ConfigError, WorldDataError) as e:
         print(f"gcm-sim: error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    except OSError as e:
+        from gcm_sim.edges.outputs import write_error
+
+        line = write_error(e)
+        if line is None:
+            raise
+        print(f"gcm-sim: error: {line}", file=sys.stderr)
+        return EXIT_WRITE
+    except Terminated:
+        print("gcm-sim: terminated; files already written are complete, the rest were not written",
+              file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
+        # A second Ctrl-C (or a SIGINT sent to the whole process group) during the cleanup
+        # and exit that follow would kill the interpreter with -SIGINT instead of exit code 130.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("\ngcm-sim: interrupted; files already written are complete, the rest were not written",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if argv is not None and sigint is not None:  # called in-process (tests, scripts): leave Ctrl-C as it was
+            signal.signal(signal.SIGINT, sigint)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so workers are stopped and temporary files removed."""
+
+
+def _terminate_as_exit():
+    """SIGTERM -> :class:`Terminated` (main thread only); returns the previous handler, or None."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,14 +167,14 @@ def _cmd_calibrate(args) -> int:
     from gcm_sim.studies import calibration
 
     run_dir, items = _split_run_dir(args.items)
-    return calibration.main(items, run_dir, resolve_run_dir)
+    return calibration.main(items, run_dir, _checked_run_dir)
 
 
 def _cmd_validate(args) -> int:
     from gcm_sim.studies import validation
 
     run_dir, items = _split_run_dir(args.items)
-    return validation.main(items, run_dir, resolve_run_dir)
+    return validation.main(items, run_dir, _checked_run_dir)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -165,7 +207,7 @@ def _cmd_bench(args) -> int:
         if key == "replicates" and nums and len(nums) != 3:
             raise ConfigError(key, value, "households,months,replicates (three numbers) or empty to skip")
         opts[key] = nums
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"gcm-sim: benchmark; results will go to {run_dir}", flush=True)
     results = bench.run_all(sizes=tuple(opts.get("sizes", (10_000, 100_000, 1_000_000))),
@@ -214,7 +256,7 @@ def _bench_design(items) -> int:
     from gcm_sim.edges.outputs import atomic_write
 
     run_dir, opts = _int_options(items, DESIGN_OPTIONS, "bench design")
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"gcm-sim: sampling design: baseline departures per household and year by origin "
           f"({opts['replicates']} replicates x {opts['months']} months, {opts['households']:,} households); "
@@ -232,7 +274,7 @@ def _bench_crn(items) -> int:
     from gcm_sim.edges.outputs import atomic_write
 
     run_dir, opts = _int_options(items, CRN_OPTIONS, "bench crn")
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     arms = 1 + 2 * len(bench.CRN_SCENARIOS)
     print(f"gcm-sim: common random numbers benchmark: baseline and {', '.join(bench.CRN_SCENARIOS)} on the same "
@@ -260,7 +302,8 @@ def _cmd_run(args) -> int:
     world = _load_world(cfg)
     _check_origins(options, world)
     _log_new_corridors({cfg.scenario.name: cfg}, world)
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = check_run_dir(resolve_run_dir(run_dir))
+    _check_memory(cfg)
     print(f"gcm-sim: scenario {cfg.scenario.name}: {cfg.run.replicates} replicates x {cfg.run.months} months, "
           f"{cfg.run.households:,} households; results will go to {run_dir}", flush=True)
     result = experiment.run(cfg, progress=True, world=world)
@@ -295,7 +338,8 @@ def _cmd_compare(args) -> int:
     configs = experiment.arm_configs(cfg, names, overrides, world)  # every arm validated before any work starts
     _check_origins(options, world)
     _log_new_corridors(configs, world)
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = check_run_dir(resolve_run_dir(run_dir))
+    _check_memory(cfg)
     arms = list(configs)
     print(f"gcm-sim: comparing {', '.join(arms[1:]) or 'baseline'} with baseline on the same seeds: "
           f"{cfg.run.replicates} replicates x {cfg.run.months} months, {cfg.run.households:,} households; "
@@ -446,7 +490,12 @@ def _cmd_sweep(args) -> int:
 def _cmd_explore(args) -> int:
     from gcm_sim.studies import explore
 
-    opts, overrides = _options(args.items, ("study", "executor", "executor.address", "executor.workers"))
+    opts, overrides = _options(args.items, ("study", "executor", "executor.address", "executor.workers",
+                                            "allow_target"))
+    allow_target = opts.pop("allow_target", "false").lower()
+    if allow_target not in ("true", "false"):
+        raise ConfigError("allow_target", allow_target, "true or false (true: the study file's target may import "
+                                                        "and run any module)")
     if "study" not in opts:
         raise ConfigError("study", None, "name a study file: gcm-sim explore study=FILE.yaml")
     executor = opts.get("executor", "dask" if "executor.address" in opts else "processes")
@@ -458,8 +507,13 @@ def _cmd_explore(args) -> int:
     if workers is not None and (not workers.isdigit() or int(workers) < 1):
         raise ConfigError("executor.workers", workers, "an integer >= 1")
     run_dir, overrides = _split_run_dir(overrides)
-    study = explore.load_study(opts["study"], overrides)  # samples and validates every run's config
-    run_dir = resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name))
+    study = explore.load_study(opts["study"], overrides, allow_target=allow_target == "true")  # validates every run
+    run_dir = check_run_dir(resolve_run_dir(run_dir or str(Path("outputs") / "explore" / study.name)), kind="study")
+    if executor != "dask" and study.configs:
+        from gcm_sim.studies.resources import check_memory
+
+        check_memory(max(c["run"]["households"] for c in study.configs),
+                     int(workers) if workers else (os.cpu_count() or 1) if executor == "processes" else 1)
     print(f"gcm-sim: study {study.name}: {study.design}, {len(study.points)} points x {study.replicates} replicates "
           f"on {executor}{' at ' + opts['executor.address'] if 'executor.address' in opts else ''}; "
           f"results will go to {run_dir}", flush=True)
@@ -529,6 +583,17 @@ def _finish(result, run_dir: Path, options: dict | None = None) -> int:
     print(f"gcm-sim: results in {run_dir} (report.md, {', '.join(extra) + ', ' if extra else ''}summary.csv, "
           "indicators.csv, timeseries.parquet, figures/)")
     return 0
+
+
+def _checked_run_dir(value):
+    """resolve_run_dir, then the writability check (before any work)."""
+    return check_run_dir(resolve_run_dir(value))
+
+
+def _check_memory(cfg) -> None:
+    from gcm_sim.studies.resources import check_config
+
+    check_config(cfg)
 
 
 def _load_world(cfg):

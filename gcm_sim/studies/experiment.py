@@ -74,6 +74,7 @@ def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult
     with ``if __name__ == "__main__":`` (Python's rule; the CLI and notebooks need nothing).
     ``progress``: True draws a tqdm bar on stderr; a callable gets (done, total) months.
     """
+    _check_args(cfg, world)
     world = _world(cfg, world)
     with _progress(progress, cfg.run.replicates * cfg.run.months, cfg.scenario.name) as tick:
         parts = run_jobs([(cfg, r) for r in range(cfg.run.replicates)], cfg.run.workers, world, tick)
@@ -93,7 +94,16 @@ def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
     ``cfg`` for every arm so the seeds, and hence the random numbers, are shared.
     Baseline is always run and comes first, whether or not it is listed.
     """
+    _check_args(cfg, world)
+    if isinstance(scenarios, str) or not isinstance(scenarios, Sequence) or \
+            not all(isinstance(x, (str, Config)) for x in scenarios):
+        raise policy.ConfigError("scenarios", scenarios, "a list of scenario names, scenario files or Config "
+                                 "objects, e.g. ['visa_liberalisation']")
+    if isinstance(overrides, str) or not isinstance(overrides, Sequence):
+        raise policy.ConfigError("overrides", overrides, "a list of strings such as ['run.months=24']")
     for o in overrides:
+        if not isinstance(o, str):
+            raise policy.ConfigError("overrides", o, "each override is a string such as run.months=24")
         if o.split("=", 1)[0].lstrip("+~") == "scenario":
             raise policy.ConfigError("scenario", o.split("=", 1)[-1],
                                      "compare takes scenario names in `scenarios`, not as a scenario= override")
@@ -288,10 +298,24 @@ def stop_pool(pool: ProcessPoolExecutor, pending=()) -> None:
 
 
 def _worker_init() -> None:
-    """Workers ignore Ctrl-C: the parent handles it (one message, no worker tracebacks)."""
+    """Workers ignore Ctrl-C: the parent handles it (one message, no worker tracebacks); they
+    exit when the parent dies (gcm_sim.studies.lifeline)."""
     import signal
 
+    from gcm_sim.studies.lifeline import die_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker must not inherit the CLI's SIGTERM handler:
+    die_with_parent()                              # stop_pool's terminate() has to end it
+
+
+def _check_args(cfg, world) -> None:
+    """Python API arguments: a ConfigError naming the argument, not an AttributeError later."""
+    if not isinstance(cfg, Config):
+        raise policy.ConfigError("cfg", cfg if isinstance(cfg, (str, int, float)) else type(cfg).__name__,
+                                 "a gcm_sim.Config from gcm_sim.load_config(...)")
+    if world is not None and not all(hasattr(world, a) for a in ("iso3", "tags", "behaviour", "corridors")):
+        raise policy.ConfigError("world", type(world).__name__, "a gcm_sim.World (gcm_sim.load_world()) or None")
 
 
 def _world(cfg: Config, world):

@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from gcm_sim.studies import executors
 from gcm_sim import policy
@@ -124,17 +123,30 @@ class Study:
 # --- reading and validating a study -----------------------------------------------------------
 
 
-def load_study(path: str | os.PathLike, extra_overrides: list[str] = ()) -> Study:
-    """Read a study file, sample its design and validate every sampled config."""
+OWN_TARGETS = ("gcm_sim",)  # a study file's target: may name these packages' functions without opt-in
+ALLOW_TARGET_OPTION = "allow_target"
+
+
+def load_study(path: str | os.PathLike, extra_overrides: list[str] = (), allow_target: bool = False) -> Study:
+    """Read a study file, sample its design and validate every sampled config.
+
+    A study file is data: its ``target: module:function`` may only name a function of
+    gcm-sim itself, unless ``allow_target`` (``gcm-sim explore ... allow_target=true``)
+    says the user trusts the file to import and run that module.
+    """
+    from gcm_sim import safe_yaml
+
     p = Path(path)
     if not p.is_file():
         raise ConfigError("study", str(path), "a study YAML file (see experiments/studies/)")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError("study", str(path), f"not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError("study", str(path), "a YAML mapping with design, samples, replicates, levers")
+    data = safe_yaml.require_mapping(safe_yaml.load_file(p), str(path))
+    target = data.get("target")
+    if isinstance(target, str) and not allow_target:
+        module = target.partition(":")[0]
+        if not any(module == own or module.startswith(own + ".") for own in OWN_TARGETS):
+            raise ConfigError("study.target", target,
+                              f"a study file may name only gcm-sim's own functions ({', '.join(OWN_TARGETS)}.*); "
+                              f"to import and run another module, trust the file with {ALLOW_TARGET_OPTION}=true")
     data.setdefault("name", p.stem)
     return make_study(data, extra_overrides)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -42,6 +43,7 @@ DEFAULT_LAUNCHER = "joblib"
 RESULT = "result.parquet"
 ERROR = "error.txt"
 JOB_JSON = "job.json"
+PARENT_ENV = "GCM_SIM_SWEEP_PID"  # the process that launched the sweep (jobs in other processes watch it)
 
 
 # --- before launching ---------------------------------------------------------------------
@@ -80,16 +82,16 @@ def prepare(args: list[str], world=None) -> dict:
         if ov.is_sweep_override():
             values = list(ov.sweep_string_iterator())
             if len(values) != len(set(values)):
-                raise ConfigError(ov.get_key_element(), ov.get_value_element_as_str(),
+                raise ConfigError(ov.key_or_group, (ov.input_line or "").partition("=")[2],
                                   "a sweep lists each value once (duplicates would share a job's seeds)")
     if world is None:
         from gcm_sim.world import load_world
 
         world = None if any(o.split("=", 1)[0] == "world" for o in config_args) else load_world()
-    for job in jobs:  # every combination, composed and validated like `gcm-sim run`
-        load_config("baseline", job, world=world)
+    cfgs = [load_config("baseline", job, world=world) for job in jobs]  # every combination, like `gcm-sim run`
     if not any(a.split("=", 1)[0] == LAUNCHER_GROUP for a in hydra_args):
         hydra_args.insert(0, f"{LAUNCHER_GROUP}={DEFAULT_LAUNCHER}")
+    check_hydra_args(hydra_args)  # before "sweep of N jobs" is printed, and before Hydra runs anything
     if sweep_dir is None:
         digest = hashlib.sha256(json.dumps(sorted(config_args)).encode()).hexdigest()[:10]
         sweep_dir = str(Path("outputs") / "sweeps" / digest)
@@ -98,16 +100,108 @@ def prepare(args: list[str], world=None) -> dict:
 
         sweep_dir = str(resolve_run_dir(sweep_dir))
     sweep_dir = Path(sweep_dir).expanduser().resolve()
-    if sweep_dir.exists() and not sweep_dir.is_dir():
-        raise ConfigError(SWEEP_DIR_KEY, str(sweep_dir), "a folder path (this is an existing file)")
+    from gcm_sim.edges.outputs import check_run_dir
+
+    check_run_dir(sweep_dir, key=SWEEP_DIR_KEY, kind="sweep")  # writable, and not a study's folder
+    _check_memory(cfgs, hydra_args)
     hydra_config_args = [_for_hydra(o) for o in config_args]
     return {"sweep_dir": sweep_dir, "jobs": jobs,
             "hydra_args": [*hydra_config_args, *hydra_args, f"{SWEEP_DIR_KEY}={sweep_dir}"]}
 
 
+# What a user may set of Hydra's own config (everything else, such as hydra.callbacks,
+# hydra.job_logging or a launcher's _target_, names code to import and run): the launcher,
+# the launcher's existing settings, and the sweep folder.
+LAUNCHERS = ("joblib", "submitit_local", "submitit_slurm", "slurm")
+ALLOWED_HYDRA = f"{LAUNCHER_GROUP}={'|'.join(LAUNCHERS)}, hydra.launcher.SETTING=VALUE, {SWEEP_DIR_KEY}=DIR"
+
+
+def check_hydra_args(hydra_args: list[str]) -> None:
+    """Refuse hydra.* arguments outside the allow-list, then compose them to check values."""
+    import re
+
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    for a in hydra_args:
+        key, eq, value = a.partition("=")
+        plain = key.lstrip("+~")
+        if not eq:
+            raise ConfigError(plain, None, f"write KEY=VALUE; allowed hydra settings: {ALLOWED_HYDRA}")
+        if plain != key:
+            raise ConfigError(plain, value, f"hydra settings cannot be added (+) or deleted (~); "
+                                            f"allowed: {ALLOWED_HYDRA}")
+        if plain == LAUNCHER_GROUP:
+            if value not in LAUNCHERS:
+                raise ConfigError(plain, value, f"unknown launcher; allowed: {', '.join(LAUNCHERS)}")
+            continue
+        if not plain.startswith("hydra.launcher.") or "_target_" in plain:
+            raise ConfigError(plain, value, f"not a hydra setting a sweep accepts (hydra settings can name code to run); "
+                                            f"allowed: {ALLOWED_HYDRA}")
+        if "${" in value:
+            raise ConfigError(plain, value, "a plain value (no ${...} interpolation)")
+    launcher = [a.partition("=")[2] for a in hydra_args if a.startswith(LAUNCHER_GROUP + "=")][-1]
+    backup = None
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    if GlobalHydra.instance().is_initialized():
+        backup = get_gh_backup()
+        GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module="gcm_sim.conf", version_base=None):
+            cfg = compose(config_name="config", overrides=hydra_args, return_hydra_config=True)
+            settings = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    except (HydraException, OmegaConfBaseException) as e:
+        text = str(e).strip().splitlines()
+        m = re.search(r"override ([^=\s']+)=|override '([^']+)'", text[0] if text else "")
+        key = (m.group(1) or m.group(2)) if m else "hydra"
+        value = next((a.partition("=")[2] for a in hydra_args if a.partition("=")[0] == key), None)
+        cause = e.__cause__
+        reason = str(cause).strip().splitlines()[0] if cause is not None and str(cause).strip() else text[0]
+        fields = _launcher_fields(launcher)
+        raise ConfigError(key, value, f"{reason}; the {launcher} launcher's settings: {fields}") from None
+    finally:
+        GlobalHydra.instance().clear()
+        if backup is not None:
+            restore_gh_from_backup(backup)
+    n_jobs = settings.get("n_jobs")
+    if launcher == "joblib" and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
+        value = next((a.partition("=")[2] for a in hydra_args if a.startswith("hydra.launcher.n_jobs=")), n_jobs)
+        raise ConfigError("hydra.launcher.n_jobs", value, "a whole number >= 1 (or -1: all cores)")
+
+
+def _launcher_fields(launcher: str) -> str:
+    from hydra import compose, initialize_config_module
+
+    try:
+        with initialize_config_module(config_module="gcm_sim.conf", version_base=None):
+            cfg = compose(config_name="config", overrides=[f"{LAUNCHER_GROUP}={launcher}"], return_hydra_config=True)
+            return ", ".join(k for k in cfg.hydra.launcher if k != "_target_")
+    except Exception:  # noqa: BLE001 - only for the message
+        return "(see Hydra's launcher documentation)"
+
+
+def _check_memory(cfgs: list, hydra_args: list[str]) -> None:
+    """Refuse a local sweep whose concurrent jobs would not fit in memory (cluster launchers run elsewhere)."""
+    import os
+
+    from gcm_sim.studies.resources import check_memory
+
+    launcher = [a.partition("=")[2] for a in hydra_args if a.startswith(LAUNCHER_GROUP + "=")][-1]
+    if launcher != "joblib" or not cfgs:
+        return
+    n_jobs = next((int(a.partition("=")[2]) for a in hydra_args if a.startswith("hydra.launcher.n_jobs=")), -1)
+    concurrent = min(len(cfgs), (os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
+    biggest = max(cfgs, key=lambda c: c.run.households * min(c.run.workers, c.run.replicates))
+    check_memory(biggest.run.households, concurrent * min(biggest.run.workers, biggest.run.replicates))
+
+
 def _for_hydra(text: str) -> str:
     """``behaviour.NAME=V`` needs ``++`` in Hydra's own composition (behaviour is empty in config.yaml)."""
-    return "++" + text if text.startswith("behaviour.") else text
+    return "++" + text if text.startswith(("behaviour.", "expect.")) else text
 
 
 def launch(plan: dict, progress: bool = True) -> dict:
@@ -119,6 +213,7 @@ def launch(plan: dict, progress: bool = True) -> dict:
     watcher = _Watcher(sweep_dir, len(plan["jobs"])) if progress else None
     argv = sys.argv
     sys.argv = ["gcm-sim sweep", "--multirun", *plan["hydra_args"]]
+    os.environ[PARENT_ENV] = str(os.getpid())
     try:
         if watcher:
             watcher.start()
@@ -140,6 +235,10 @@ def task(_cfg) -> str:
     from hydra.core.hydra_config import HydraConfig
 
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Hydra sets the root logger to INFO: no per-step lines
+    if str(os.getpid()) != os.environ.get(PARENT_ENV, str(os.getpid())):  # a launcher's worker: no orphans
+        from gcm_sim.studies.lifeline import die_with_parent
+
+        die_with_parent(kernel=False)
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     overrides = [o[2:] if o.startswith("++behaviour.") else o for o in hc.overrides.task]
