@@ -54,7 +54,7 @@ import yaml
 from gcm_sim.policy import ConfigError
 
 ENV = "GCM_SIM_DASHBOARD"  # JSON settings handed from `gcm-sim dashboard` to the server process
-DEFAULT_HOUSEHOLDS = 4000  # per seed: 5 seeds x 2 arms keep a month's step under 0.5 s (docs/dashboard.md)
+DEFAULT_HOUSEHOLDS = 20000  # per seed, as `gcm-sim run`: 5 seeds x 2 arms step in about 0.2 s (docs/dashboard.md)
 DEFAULT_SEEDS = 5
 MAX_HOUSEHOLDS = 50000  # per seed, on the page: a Reset stays a few seconds
 FOLLOW_HOUSEHOLDS = 500  # the reference-engine run behind "one household's story"
@@ -207,7 +207,11 @@ def serve(settings: Settings) -> None:
     os.environ[ENV] = json.dumps(settings.__dict__)
     os.environ["SOLARA_APP"] = "gcm_sim.edges.app:Page"
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")  # no network calls
+    os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")  # "This website runs on Solara" covers the charts
+    import solara.server.settings
     from solara.__main__ import run as solara_run
+
+    solara.server.settings.theme.show_banner = False
 
     solara_run.main(args=["gcm_sim.edges.app:Page", "--host", settings.host, "--port", str(settings.port),
                           "--production", "--no-open", "--no-check-version", "--log-level-uvicorn", "warning"],
@@ -477,19 +481,20 @@ class Dashboard(mesa.Model):
             money.append(f"received USD {received:,.0f} from members abroad")
         self._last_assets = assets
         m = model.migrants
-        where = []
+        where: dict[str, int] = {}
         for k in np.flatnonzero(m.view("household") == r):
             state, status, loc = STATES[int(m.state[k])], STATUSES[int(m.status[k])], codes[int(m.location[k])]
             if state == "transit":
-                where.append(f"travelling ({CHANNELS[int(m.channel[k])]}), now in {loc}")
+                text = f"travelling ({CHANNELS[int(m.channel[k])]}), now in {loc}"
             elif state == "abroad":
-                where.append(f"abroad in {loc}, {status.replace('_', ' ')} status")
+                text = f"abroad in {loc}, {status.replace('_', ' ')} status"
             elif state == "pending":
-                where.append("waiting at home for a visa")
+                text = "waiting at home for a visa"
             elif state == "detained":
-                where.append(f"detained in {loc}")
+                text = f"detained in {loc}"
             else:
-                where.append(state)
+                text = state
+            where[text] = where.get(text, 0) + 1
         at_home = int(hh.members[r].sum())
         self.story.append({
             "month": month,
@@ -497,7 +502,7 @@ class Dashboard(mesa.Model):
                          f"{'rural' if hh.rural[r] else 'urban'}",
             "faced": faced, "chose": "; ".join(chose) or "stayed with its plans",
             "money": "; ".join(money) or "no large payment, nothing received",
-            "members": f"{at_home} at home" + "".join(f"; one {w}" for w in where)})
+            "members": f"{at_home} at home" + "".join(f"; {n} {w}" for w, n in where.items())})
 
 
 def _levers(visa_fee, multi_entry, labour_quota, fee_cap, employer_pays, remittance_cost,
@@ -672,7 +677,8 @@ def map_option(d: Dashboard) -> dict:
         "legend": {"top": 52, "left": 8, "textStyle": {"fontSize": 13},
                    "data": ["people in transit, irregular legs", "regular departures this month", "countries"]},
         "tooltip": {"trigger": "item"},
-        "geo": {"map": "gcm_world", "roam": True, "top": 90, "bottom": 10, "left": 10, "right": 10,
+        "geo": {"map": "gcm_world", "roam": True, "layoutCenter": ["50%", "58%"], "layoutSize": "155%",
+                "aspectScale": 0.8, "boundingCoords": [[-118, 56], [127, 2]],
                 "itemStyle": {"borderColor": "#333", "borderWidth": 0.8, "areaColor": "#EEE"},
                 "emphasis": {"disabled": True}, "label": {"show": False}, "regions": regions,
                 "select": {"disabled": True}},
@@ -699,7 +705,7 @@ def _regular_flows(m) -> dict[tuple[int, int], float]:
     _, keys, sums = rec._months[-1]  # noqa: SLF001
     mid, o, d, ch, s, a = rec._decode(keys)  # noqa: SLF001
     n = len(m.world.codes)
-    sel = (mid == MEASURE_ID["departures_regular"]) & (o < n) & (d < n) & (s == s.max()) & (a == a.max())
+    sel = (mid == MEASURE_ID["departures_regular"]) & (o < n) & (d < n)  # every sex and age group
     out: dict[tuple[int, int], float] = {}
     for oo, dd, v in zip(o[sel], d[sel], sums[sel]):
         out[(int(oo), int(dd))] = out.get((int(oo), int(dd)), 0.0) + float(v)
@@ -950,7 +956,7 @@ def RouteMap(d: Dashboard):
     StatusCard(d)
     if d.arm is None:
         return
-    Chart(map_option(d), height=620, classes="gcm-chart gcm-map", maps={"gcm_world": outlines()}, month=d.month)
+    Chart(map_option(d), height=520, classes="gcm-chart gcm-map", maps={"gcm_world": outlines()}, month=d.month)
     _html("Country fill: orange origin, blue transit, green destination (a country can be all three; it is coloured "
           "by its first role). Outlines: Natural Earth 1:110m. Drag or scroll to zoom.", size=13)
 
@@ -1092,10 +1098,23 @@ def Controls(values: solara.Reactive):
                        max=extra["max"], step=extra["step"], thumb_label="always")
             _help(help_text)
         if name == "named_scenario":
-            t = scenario_text(v[name])
-            solara.HTML(tag="div", unsafe_innerHTML=escape(t["question"] or t["description"]),
-                        classes=["gcm-picked-question"],
-                        style={"font-size": "13px", "font-style": "italic", "margin": "-4px 0 12px 0"})
+            PickedScenario(v[name])
+
+
+@solara.component
+def PickedScenario(name: str):
+    """The picked scenario's own words, shown as soon as it is picked (before Reset)."""
+    t = scenario_text(name)
+    parts = [f"<b>What it is:</b> {escape(t['description'] or '(no description)')}"]
+    if t["question"]:
+        parts.append(f"<b>The question:</b> {escape(t['question'])}")
+    if t["gcm_objectives"]:
+        parts.append(f"<b>GCM objectives:</b> {escape(', '.join(str(o) for o in t['gcm_objectives']))}")
+    parts.append("<b>Things to try:</b><ul style='margin:0;padding-left:18px'>"
+                 + "".join(f"<li>{escape(x)}</li>" for x in things_to_try(name)) + "</ul>")
+    solara.HTML(tag="div", unsafe_innerHTML="".join(f"<div style='margin-bottom:4px'>{p}</div>" for p in parts),
+                classes=["gcm-picked"], style={"font-size": "13px", "margin": "0 0 14px 0", "padding": "6px 8px",
+                                               "background": "#F4F4F4", "border-radius": "4px"})
 
 
 @solara.component
@@ -1106,7 +1125,7 @@ def Downloads(model: solara.Reactive):
         return
     with solara.Row(style={"gap": "8px", "flex-wrap": "wrap"}):
         solara.FileDownload(lambda: results_csv(model.value), filename=f"gcm-sim-{d.scenario_name}-results.csv",
-                            label="Results (CSV)", icon_name="mdi-table-arrow-down")
+                            label="Results (CSV)", icon_name="mdi-download")
         solara.FileDownload(lambda: scenario_yaml(model.value), filename=f"workshop-{d.scenario_name}.yaml",
                             label="Settings (scenario YAML)", icon_name="mdi-file-download")
     _help("The YAML runs again with: gcm-sim compare FILE (the command below has the run size).")
@@ -1114,7 +1133,7 @@ def Downloads(model: solara.Reactive):
 
 
 TABS = (("This month", ThisMonth), ("Policy vs baseline", PolicyVsBaseline), ("GCM scorecard", Scorecard),
-        ("Map of routes", RouteMap), ("One household's story", HouseholdStory), ("About this model", About))
+        ("Route map", RouteMap), ("One household", HouseholdStory), ("About", About))
 
 
 @solara.component
