@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import itertools
 import json
 import logging
 import math
@@ -293,6 +294,9 @@ def things_to_try(name: str) -> list[str]:
 # --- the model the page steps ---------------------------------------------------------
 
 
+_RUN_IDS = itertools.count(1)
+
+
 class Arm:
     """One scenario on several seeds: the models and their month totals, month 0 included."""
 
@@ -354,6 +358,7 @@ class Dashboard(mesa.Model):
         self.waiting: int = 0  # months without a household to follow
         self._last_assets: float | None = None
         self.scenario_name = named_scenario
+        self.run_id = next(_RUN_IDS)  # tells the page (and its tests) that Reset built a new one
         self.settings = dict(named_scenario=named_scenario, households=households, seed=seed, seeds=seeds,
                              overrides=overrides, compare=compare, follow=follow)
         try:
@@ -836,6 +841,7 @@ def _tick():
 def StatusCard(d: Dashboard):
     _tick()
     with solara.Card(classes=["gcm-status"], style={"padding": "8px 12px"}):
+        solara.HTML(tag="span", unsafe_innerHTML=str(d.run_id), classes=["gcm-run-id"], style={"display": "none"})
         if d.error:
             solara.Error(d.error, classes=["gcm-error"])
         if d.arm is None:
@@ -1151,7 +1157,8 @@ def Page():
     tab = solara.use_reactive(0)
     d = model.value
     solara.Title("gcm-sim: migration policy workshop")
-    solara.Style(".gcm-help{font-size:12px} .v-slider__thumb-label{font-size:11px}")
+    solara.Style(".v-tab{min-width:0 !important;padding:0 12px !important;text-transform:none !important;"
+                 "font-size:16px !important;letter-spacing:0 !important} .v-slider__thumb-label{font-size:11px}")
     with solara.AppBar():
         solara.AppBarTitle("gcm-sim: migration policy workshop")
     with solara.Sidebar():
