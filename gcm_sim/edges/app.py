@@ -695,7 +695,7 @@ def map_option(d: Dashboard) -> dict:
             {"type": "scatter", "coordinateSystem": "geo", "name": "countries", "symbolSize": 7, "color": "#222",
              "data": [{"name": c, "value": [lon[i], lat[i]]} for i, c in enumerate(codes)],
              "label": {"show": True, "formatter": "{b}", "position": "right", "fontSize": 12, "color": "#111"},
-             "z": 4},
+             "labelLayout": {"hideOverlap": True}, "z": 4},
         ],
     }
 
