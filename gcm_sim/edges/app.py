@@ -44,7 +44,6 @@ import time
 from dataclasses import dataclass
 from html import escape
 from importlib import resources
-from pathlib import Path
 
 import mesa
 import numpy as np
