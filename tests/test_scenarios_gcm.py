@@ -22,7 +22,7 @@ def test_every_measure_has_a_scenario_file():
 
 @pytest.mark.parametrize("name", list_scenarios())
 def test_scenario_describes_itself_and_expects_real_indicators(name):
-    cfg = load_config(name, ["run.households=1000", "run.months=6"])
+    cfg = load_config(name, ["run.households=1000", "run.months=12"])  # shocks start by month 12
     assert cfg.scenario.description and cfg.scenario.question
     assert all(1 <= o <= 23 for o in cfg.scenario.gcm_objectives)
     unknown = [k for k in cfg.expect if k not in INDICATORS]
