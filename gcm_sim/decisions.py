@@ -42,15 +42,13 @@ class Weights:
     lend_per_tie_usd: float
     urban_premium: float
     nest: float
-    route_nest: float = 1.0
 
     @classmethod
     def from_behaviour(cls, b) -> "Weights":
         return cls(gain=b["b_gain"], ties=b["b_ties"], cost=b["b_cost"], death=b["b_death"],
                    delay=b["b_delay"], insecurity=b["b_insecurity"], info_per_tie=b["info_per_tie"],
                    lend_per_tie_usd=b["lend_per_tie_usd"],
-                   urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"],
-                   route_nest=b.get("route_nest_scale", 1.0))
+                   urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"])
 
 
 def believed_death(truth: np.ndarray, prior: np.ndarray, info_weight: np.ndarray) -> np.ndarray:

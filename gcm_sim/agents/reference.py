@@ -19,7 +19,7 @@ from mesa.agent import AgentSet
 import numpy as np
 
 from ..decisions import choose_keyed, nest_probabilities, option_utilities
-from ..mechanisms.choice import add_expected_demand
+from ..mechanisms.choice import add_expected_demand, hazard
 from .households import Households
 
 
@@ -68,10 +68,8 @@ class HouseholdAgent(mesa.Agent):
         s, i, draws = self.store, self.row, self.model.draws
         c = int(s.country[i])
         uid = s.uid[i : i + 1]
-        hazard = min(1.0, b["consider_rate"] * (1 + b["insecurity_consider_boost"] * insecurity[c]))
-        if s.shock_loss[i] > 0:
-            hazard = min(1.0, hazard * b["shock_consider_boost"])
-        if draws.uniform("consider", month, uid)[0] >= hazard:
+        calm, hit = hazard(self.model, c)  # the same monthly hazard as the fast engine
+        if draws.uniform("consider", month, uid)[0] >= (hit if s.shock_loss[i] > 0 else calm):
             return
         opts = options.get(c)
         if opts is None or not len(opts):
