@@ -25,6 +25,7 @@ SKILLS = ("low", "mid", "high")
 STATES = ("pending", "transit", "abroad", "detained", "returned", "dead")
 PENDING, TRANSIT, ABROAD, DETAINED, RETURNED, DEAD = range(6)
 
-# Legal status abroad.
-STATUSES = ("none", "regular", "asylum_pending", "irregular", "visitor")
-NO_STATUS, REGULAR, ASYLUM_PENDING, IRREGULAR, VISITING = range(5)
+# Legal status abroad. ``temporary_protection``: group (prima facie) protection granted on
+# arrival without an individual claim (mechanisms/asylum.py); counted in stock_regular.
+STATUSES = ("none", "regular", "asylum_pending", "irregular", "visitor", "temporary_protection")
+NO_STATUS, REGULAR, ASYLUM_PENDING, IRREGULAR, VISITING, PROTECTED = range(6)

@@ -38,6 +38,7 @@ class CorridorRules:
     humanitarian_quota_year: np.ndarray
     travel_cost_usd: np.ndarray
     diaspora_stock: np.ndarray
+    group_protection: np.ndarray   # bool: arrivals who seek protection get temporary protection on arrival
 
 
 def resolve(world: World, cfg: Config) -> CorridorRules:
@@ -49,7 +50,7 @@ def resolve(world: World, cfg: Config) -> CorridorRules:
                       remittance_cost_pct=z(), recruitment_fee_usd=z(), labour_quota_year=z(),
                       labour_skill_quota_year=np.zeros((3, n, n)),
                       skills_quota_year=z(), family_quota_year=z(), humanitarian_quota_year=z(),
-                      travel_cost_usd=z(), diaspora_stock=z())
+                      travel_cost_usd=z(), diaspora_stock=z(), group_protection=z(bool))
     # defaults for pairs without a corridor row: regional averages of the table (assumption, SOURCES.md)
     c = world.corridors
     r.visa_fee_usd[:] = c["visa_fee_usd"].median()
@@ -73,6 +74,7 @@ def resolve(world: World, cfg: Config) -> CorridorRules:
         r.humanitarian_quota_year[o, d] = row["humanitarian_quota_year"]
         r.travel_cost_usd[o, d] = row["travel_cost_usd"]
         r.diaspora_stock[o, d] = row["diaspora_stock"]
+        r.group_protection[o, d] = row["group_protection"]
     for a in world.codes:
         for b in world.codes:
             if a != b and world.same_free_movement_bloc(a, b):

@@ -21,12 +21,13 @@ FLOWS = (
     "visas_granted", "trafficking_victims", "trafficking_detected", "climate_affected_households",
     # extensions (DESIGN.md: extend, don't rename)
     "leg_attempts", "remittances_received_usd", "visas_refused",
+    "temporary_protection_grants", "asylum_abandoned", "onward_departures",
 )
 STOCKS = (
     "stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit", "detained",
     "detained_children",
     # extensions
-    "stock_visitors", "people_at_home", "people_returned", "people_dead",
+    "stock_visitors", "people_at_home", "people_returned", "people_dead", "stock_temporary_protection",
 )
 MEASURES = FLOWS + STOCKS
 MEASURE_ID = {m: i for i, m in enumerate(MEASURES)}

@@ -21,8 +21,8 @@ from .decisions import Weights
 from .draws import Draws
 from .keywords import KEYWORD_LEVERS, apply_keywords, check_model_args, default_config  # noqa: F401 (public names)
 from .measures import Recorder, indicators
-from .mechanisms import (asylum, beliefs, choice, documents, hiring, income, journeys, passage, placement,
-                         recording, remittances, returns, shocks, transit, visits)
+from .mechanisms import (asylum, beliefs, choice, documents, hiring, income, journeys, onward, passage,
+                         placement, recording, remittances, returns, shocks, transit, visits)
 from .policy import Config
 from .population import make_households, seed_stocks, wage_table
 from .world import World, load_world
@@ -85,7 +85,8 @@ class MigrationModel(mesa.Model):
         passage.step(self, movers, month)       # smugglers sell passage; journeys start
         journeys.step(self, month)              # visas come through; legs: interception, death
         transit.step(self, month)               # detention, alternatives, stranded people
-        asylum.step(self, month)                # asylum decisions, removals, trafficking detection
+        asylum.step(self, month)                # asylum decisions and abandonment, removals, trafficking
+        onward.step(self, month)                # people without a settled status move on
         visits.step(self, month)                # visits end or become overstays
         hiring.step(self, month)                # employers: regular jobs, informal work
         remittances.step(self, month)           # formal and informal transfers home

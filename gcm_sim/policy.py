@@ -342,7 +342,7 @@ _BEHAVIOUR_KINDS = {
              "remit_share living_cost_share irregular_id_share early_assistance_effect rural_income_factor",
     "hazard": "consider_rate trafficking_detection_rate training_detection_gain retry_rate stranded_return_rate "
               "job_find_regular job_loss return_base return_target_boost return_unemployed_boost "
-              "return_circular_boost reintegration_weight",
+              "return_circular_boost reintegration_weight asylum_abandon_rate return_protected_rate onward_rate",
     "weight": "b_gain b_ties b_cost b_death b_delay b_insecurity info_per_tie",
     "asc": "asc_internal asc_labour asc_family asc_humanitarian asc_visitor asc_regional asc_smuggled",
     "boost": "insecurity_consider_boost shock_consider_boost sanction_separation_effect unlicensed_fee_markup "

@@ -12,7 +12,7 @@ import numpy as np
 
 from .agents.households import Households, allocate, member_sex_age
 from .agents.migrants import Migrants
-from .categories import (ABROAD, FAMILY, IRREGULAR, LABOUR, MEMBERS, OVERSTAY, REGIONAL, REGULAR,
+from .categories import (ABROAD, FAMILY, IRREGULAR, LABOUR, MEMBERS, OVERSTAY, PROTECTED, REGIONAL, REGULAR,
                          SMUGGLED)
 
 # Typical composition of the people abroad before member propensities apply
@@ -98,7 +98,10 @@ def seed_stocks(world, rules, households: Households, migrants: Migrants, propen
         u, u_channel, u_irregular, u_member, u_child, u_recognised, u_employed, u_saved, u_id = rng.random((9, k))
         irr = row["irregular_share_pct"] / 100
         asy = row["asylum_share_pct"] / 100
-        status = np.where(u < irr + asy, np.where(u < irr, IRREGULAR, REGULAR), REGULAR).astype(np.int8)
+        # the asylum share holds temporary protection where the pair grants it to the group (Turkey's
+        # Syrians: Temporary Protection Regulation 2014), else a recognised (regular) status
+        protected = PROTECTED if rules.group_protection[o, d] else REGULAR
+        status = np.where(u < irr + asy, np.where(u < irr, IRREGULAR, protected), REGULAR).astype(np.int8)
         if rules.regional[o, d]:
             regular_channel = np.full(k, REGIONAL)
         elif d in gcc:

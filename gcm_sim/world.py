@@ -62,7 +62,11 @@ CORRIDOR_COLUMNS = {
     "remittance_cost_pct": ("num", 0, 100), "recruitment_fee_usd": ("num", 0, 1e6),
     "labour_quota_year": ("num", 0, 1e8), "family_quota_year": ("num", 0, 1e8),
     "humanitarian_quota_year": ("num", 0, 1e8), "travel_cost_usd": ("num", 0, 1e5),
+    # group (prima facie) temporary protection on arrival: mechanisms/asylum.py, SOURCES.md
+    "group_protection": ("bool",),
 }
+# columns a world may leave out, with the value a missing column means
+OPTIONAL_COLUMNS = {"corridors.csv": {"group_protection": "false"}}
 LEG_COLUMNS = {
     "from": ("iso3",), "to": ("iso3",), "mode": ("choice", ("land", "sea")),
     "travel_months": ("num", 0.01, 60), "smuggling_fee_usd": ("num", 0, 1e6),
@@ -251,6 +255,9 @@ def _read_table(d, name: str, columns: dict, known: set[str] | None = None) -> p
         raise WorldDataError(name, None, None, None, "file is missing from the world folder") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise WorldDataError(name, None, None, None, f"not a readable CSV file ({e})") from None
+    for col, default in OPTIONAL_COLUMNS.get(name, {}).items():
+        if col not in df.columns:
+            df[col] = default
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise WorldDataError(name, 1, missing[0], None, f"required column is missing; needs {', '.join(columns)}")

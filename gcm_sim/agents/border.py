@@ -13,8 +13,8 @@ import mesa
 import numpy as np
 
 from ..draws import ONCE
-from ..categories import (ABROAD, ASYLUM_PENDING, CHILD, DEAD, DETAINED, IRREGULAR, REGULAR, RETURNED,
-                          TRANSIT, VISITING)
+from ..categories import (ABROAD, ASYLUM_PENDING, CHILD, DEAD, DETAINED, IRREGULAR, PROTECTED, REGULAR,
+                          RETURNED, TRANSIT, VISITING)
 
 
 def effective_interception(p: np.ndarray | float, effort: float) -> np.ndarray | float:
@@ -106,17 +106,22 @@ class BorderAuthority(mesa.Agent):
 
 
 def stock_masks(m):
-    """Boolean masks of the month-end stocks, by legal status (DESIGN.md)."""
+    """Boolean masks of the month-end stocks, by legal status (DESIGN.md).
+
+    Temporary protection holders have a legal stay: they count in ``stock_regular`` (as
+    recognised refugees do) and, on their own, in ``stock_temporary_protection``.
+    """
     state, status = m.view("state"), m.view("status")
     abroad = state == ABROAD
     return {
-        "stock_regular": abroad & ((status == REGULAR) | (status == VISITING)),
+        "stock_regular": abroad & ((status == REGULAR) | (status == VISITING) | (status == PROTECTED)),
         "stock_irregular": abroad & (status == IRREGULAR),
         "stock_asylum_pending": abroad & (status == ASYLUM_PENDING),
         "stranded_in_transit": (state == TRANSIT) & ~m.view("moving"),
         "detained": state == DETAINED,
         "detained_children": (state == DETAINED) & (m.view("age") == CHILD),
         "stock_visitors": abroad & (status == VISITING),
+        "stock_temporary_protection": abroad & (status == PROTECTED),
         "people_returned": state == RETURNED,
         "people_dead": state == DEAD,
     }

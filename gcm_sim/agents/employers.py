@@ -12,7 +12,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, REGULAR, VISITING
+from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, PROTECTED, REGULAR, VISITING
 
 
 class Employer(mesa.Agent):
@@ -61,14 +61,16 @@ def job_seekers(m, asylum_wait_months: float) -> dict:
     """Migrants abroad grouped by (destination, sector): (regular rows, informal rows).
 
     Regular migrants work in the sector of their recognised skill; people without
-    status (and asylum seekers after the waiting period) work informally, low-skill.
+    status, temporary protection holders (ASSUMPTION: Turkey's Syrians may apply for work
+    permits since 2016, but most work informally; docs/decisions.md) and asylum seekers
+    after the waiting period work informally, low-skill.
     """
     state, status = m.view("state"), m.view("status")
     abroad = np.flatnonzero(state == ABROAD)
     st = status[abroad]
     sector = np.where(m.skill_recognised[abroad], m.skill[abroad], 0)
     regular = st == REGULAR
-    informal = (st == IRREGULAR) | (st == VISITING) | (
+    informal = (st == IRREGULAR) | (st == VISITING) | (st == PROTECTED) | (
         (st == ASYLUM_PENDING) & (m.months_abroad[abroad] >= asylum_wait_months))
     out: dict = {}
     for kind, mask in ((0, regular), (1, informal)):

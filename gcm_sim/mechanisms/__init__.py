@@ -9,7 +9,8 @@
 | :mod:`.passage` | smugglers sell passage; irregular journeys start |
 | :mod:`.journeys` | visas come through; legs: interception, death, arrival |
 | :mod:`.transit` | detention, alternatives, stranded people retry or go home |
-| :mod:`.asylum` | asylum decisions, removals, trafficking detection |
+| :mod:`.asylum` | asylum decisions and abandoned claims, removals, trafficking detection |
+| :mod:`.onward` | people without a settled status move on along a route |
 | :mod:`.visits` | visits end or become overstays |
 | :mod:`.hiring` | employers hire and separate migrants |
 | :mod:`.remittances` | formal and informal transfers home |

@@ -1,15 +1,30 @@
-"""Border and asylum: claims decided, removals, trafficking detection (GCM objectives 10-13, 21).
+"""Border and asylum: claims decided or abandoned, removals, trafficking detection (GCM objectives 10-13, 21).
 
 Reads migrants abroad (status, claim month, location, trafficked), recognition and
 readmission rates, border authorities (:class:`gcm_sim.agents.border.BorderAuthority`:
 monthly decision capacity, so backlogs build; removal hazards under enforcement
 effort; detection of trafficking victims) and the temporary-protection lever;
 writes migrants (status, trafficked), households' regular ties, returns (through
-:func:`.returns.return_home`) and asylum_recognised, asylum_rejected,
+:func:`.returns.return_home`) and asylum_abandoned, asylum_recognised, asylum_rejected,
 trafficking_detected. Recognition rates: UNHCR (SOURCES.md). Rejected claimants are
 returned where the origin readmits them, else stay without status; temporary
 protection gives a share of the rejected a regular stay instead (GCM 5, 12).
-Streams, keyed to the migrant: ``temporary_stay``, ``return_rejected``,
+
+Group (prima facie) temporary protection: where ``corridors.csv`` marks a pair
+``group_protection`` (Syrians in Turkey: Law 6458 on Foreigners and International
+Protection, art. 91, and the Temporary Protection Regulation of 22 October 2014,
+provisional art. 1; SOURCES.md [TUR-TPR-2014]), people who seek protection are
+registered on arrival (:func:`.journeys.enter`) and never enter the queue; the
+diaspora stock's asylum share starts in that status (:func:`gcm_sim.population.seed_stocks`).
+They count in ``stock_regular`` and in ``stock_temporary_protection``.
+
+Pending claims are abandoned at ``asylum_abandon_rate`` a month (ASSUMPTION,
+data/behaviour.yaml): the claimant stays without status (and may then be removed,
+return or move on). Asylum seekers and temporary protection holders go home at
+``return_protected_rate`` a month (:mod:`.returns`; Syrians' returns from Turkey, about
+0.1-0.2% of the stock a month: Turkish Ministry of Interior and UNHCR figures,
+[TUR-RETURNS]), lower than other migrants' return hazards.
+Streams, keyed to the migrant: ``abandon``, ``temporary_stay``, ``return_rejected``,
 ``return_removed`` (and the authorities' own: ``asylum_queue``, ``asylum_capacity``,
 ``asylum_decision``, ``removal``, ``trafficking_detection``).
 """
@@ -19,13 +34,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..draws import ONCE
-from ..categories import IRREGULAR, REGULAR
+from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, REGULAR
 from .recording import record_people
 from .returns import return_home
 
 
 def step(model, month: int) -> None:
     m, draws = model.migrants, model.draws
+    abandon(model, month)
     for a in model.borders.values():
         recognised, rejected = a.decide_asylum(m, model.recognition, month)
         m.status[recognised] = REGULAR
@@ -40,6 +56,17 @@ def step(model, month: int) -> None:
         removed = removed[draws.uniform("return_removed", month, m.uid[removed]) < model.readmission[m.origin[removed]]]
         return_home(model, removed, forced=True)
         record_people(model, "trafficking_detected", a.detect_trafficking(m, month))
+
+
+def abandon(model, month: int) -> np.ndarray:
+    """Pending claims abandoned this month (hazard ``asylum_abandon_rate``): the claimant stays
+    without status. Returns the rows."""
+    m = model.migrants
+    pending = np.flatnonzero((m.view("state") == ABROAD) & (m.view("status") == ASYLUM_PENDING))
+    gone = pending[model.draws.uniform("abandon", month, m.uid[pending]) < model.b["asylum_abandon_rate"]]
+    m.status[gone] = IRREGULAR
+    record_people(model, "asylum_abandoned", gone)
+    return gone
 
 
 def temporary_stay(model, rejected: np.ndarray, month: int) -> np.ndarray:

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..agents.border import effective_interception
 from ..draws import ONCE
-from ..categories import ABROAD, ASYLUM_PENDING, DEAD, IRREGULAR, PENDING, REGULAR, TRANSIT, VISITING, VISITOR
+from ..categories import (ABROAD, ASYLUM_PENDING, DEAD, IRREGULAR, PENDING, PROTECTED, REGULAR, TRANSIT, VISITING,
+                          VISITOR)
 from .recording import record_people
 
 DEAD_BIT = np.uint64(1 << 63)  # uid of the record that splits off a traveller's dead share
@@ -176,17 +177,27 @@ def arrive(model, idx: np.ndarray, month: int) -> None:
 
 
 def enter(model, idx: np.ndarray, month: int, claim: np.ndarray) -> None:
-    """Irregular entry into the destination: asylum claim or life without status."""
+    """Irregular entry into the destination: asylum claim, group protection or life without status.
+
+    Where the origin-destination pair grants group (prima facie) temporary protection
+    (``corridors.csv`` ``group_protection``; Turkey's Temporary Protection Regulation of
+    2014 for Syrians, SOURCES.md [TUR-TPR-2014]), people who seek protection are registered
+    under it on arrival: no individual claim, no place in the asylum queue, an identity
+    document (the temporary protection identification document).
+    """
     m = model.migrants
     if not len(idx):
         return
+    group = claim & model.rules.group_protection[m.origin[idx], m.destination[idx]]
+    claim = claim & ~group
     m.state[idx] = ABROAD
     m.location[idx] = m.destination[idx]
     m.months_abroad[idx] = 0
     m.months_left[idx] = 0
-    m.status[idx] = np.where(claim, ASYLUM_PENDING, IRREGULAR)
+    m.status[idx] = np.where(group, PROTECTED, np.where(claim, ASYLUM_PENDING, IRREGULAR))
     m.claim_month[idx] = month
-    m.has_id[idx] = model.draws.uniform("entry_id", ONCE, m.uid[idx]) < model.b["irregular_id_share"]
+    m.has_id[idx] = group | (model.draws.uniform("entry_id", ONCE, m.uid[idx]) < model.b["irregular_id_share"])
     record_people(model, "arrivals_irregular", idx)
     record_people(model, "asylum_claims", idx[claim])
+    record_people(model, "temporary_protection_grants", idx[group])
     model.households.add_abroad(m.household[idx], m.destination[idx], np.zeros(len(idx), bool), 1)

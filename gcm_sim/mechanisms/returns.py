@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, REGULAR, RETURNED, VISITING
+from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, PROTECTED, REGULAR, RETURNED, VISITING
 from .recording import record_people
 
 
@@ -65,7 +65,12 @@ def step(model, month: int) -> None:
     settles = ~model.no_settlement[m.location[abroad]]
     hazard = np.where(settles, hazard * decay[months], hazard + f32(1.0 / b["contract_months"]))
     hazard[status == IRREGULAR] *= f32(b["return_irregular_factor"])
-    hazard[(status == ASYLUM_PENDING) | (status == VISITING) | (m.debt_usd[abroad] > 0) & m.trafficked[abroad]] = 0
+    # asylum seekers and temporary protection holders: their own, lower rate (return_protected_rate,
+    # Syrians' returns from Turkey; mechanisms/asylum.py, data/behaviour.yaml) plus reintegration support
+    protection = (status == ASYLUM_PENDING) | (status == PROTECTED)
+    hazard[protection] = f32(b["return_protected_rate"]) + (
+        f32(b["reintegration_weight"] * reint / 12) / home_income[protection] if reint else f32(0))
+    hazard[(status == VISITING) | (m.debt_usd[abroad] > 0) & m.trafficked[abroad]] = 0
     go = abroad[model.draws.uniform("return", month, m.uid[abroad]) < hazard]
     return_home(model, go, forced=False)
 
