@@ -16,6 +16,11 @@ tolerance stated before running it (and not tuned afterwards):
 - ``mexico_crop_shock``: a 10% fall in agricultural income of Mexico's farm
   households for five years; the semi-elasticity of the five-year emigration rate
   to log income must lie in [-0.5, -0.05] (Feng, Krueger & Oppenheimer 2010: -0.2).
+- ``syrians_in_turkey``: a 120-month baseline (its own horizon, whatever run.months);
+  Syrians in Turkey (all statuses: temporary protection and other regular status,
+  pending claims, no status) at the end of every year must stay within a factor of 1.5
+  of the 3.1M under temporary protection in 2024, held constant ([TUR-TP]); the
+  statistic is each replicate's worst year, as a factor max(s/3.1M, 3.1M/s).
 
 All arms of a check share replicate seeds (common random numbers); intervals are
 95% t-intervals over replicates of the per-replicate statistic. Worlds with one
@@ -53,6 +58,10 @@ CROP_LOSS_PCT = 10.0
 CROP_MONTHS = 60
 CROP_BAND = (-0.5, -0.05)
 INTERNATIONAL = ("departures_regular", "departures_irregular")
+TP_MONTHS = 120
+TP_STOCK = 3.1e6  # Syrians under temporary protection in Turkiye, 2024 [TUR-TP]
+TP_FACTOR = 1.5
+STOCK_MEASURES = ("stock_regular", "stock_irregular", "stock_asylum_pending")  # all statuses abroad
 
 
 @dataclass
@@ -326,11 +335,57 @@ def check_mexico_crop_shock(cfg, world, out: Path, say) -> CheckResult:
         "yield-to-income mapping is ours.", d)
 
 
+def worst_year_factor(year_end_stocks: Sequence[float], published: float = TP_STOCK) -> float:
+    """The largest factor by which a year-end stock departs from ``published``, either way."""
+    s = np.asarray(year_end_stocks, float)
+    if not len(s) or (s <= 0).any():
+        return math.inf
+    return float(np.exp(np.abs(np.log(s / published)).max()))
+
+
+def check_syrians_in_turkey(cfg, world, out: Path, say) -> CheckResult:
+    import dataclasses
+
+    c = cfg.replace(run=dataclasses.replace(cfg.run, months=TP_MONTHS))
+    say(f"syrians in turkey: baseline, {TP_MONTHS} months")
+    years = range(1, TP_MONTHS // 12 + 1)
+    rows, worst = [], []
+    for r, (ts, _) in enumerate(_runs(c, world)):
+        stocks = [total(ts, STOCK_MEASURES, origin="SYR", destination="TUR", months=[12 * y]) for y in years]
+        protected = [total(ts, "stock_temporary_protection", origin="SYR", destination="TUR", months=[12 * y])
+                     for y in years]
+        pending = [total(ts, "stock_asylum_pending", origin="SYR", destination="TUR", months=[12 * y]) for y in years]
+        worst.append(worst_year_factor(stocks))
+        rows += [{"replicate": r, "year": y, "stock_all": s, "temporary_protection": p, "asylum_pending": q,
+                  "ratio_to_3.1M": s / TP_STOCK} for y, s, p, q in zip(years, stocks, protected, pending)]
+    mean, lo, hi = interval(worst)
+    passed = bool(mean <= TP_FACTOR)
+    d = pd.DataFrame(rows)
+    fig = _plot_stock_years(d, out)
+    return CheckResult(
+        "syrians_in_turkey", "Syrians in Turkey: stock held near the published one",
+        "3.1 million Syrians under temporary protection in Turkiye in 2024 (3.7 million in December 2021)",
+        "Turkiye's registration under temporary protection [TUR-TP]; regime [TUR-TPR-2014]",
+        f"worst year-end stock within a factor of {TP_FACTOR} of 3.1M, i.e. in "
+        f"[{TP_STOCK / TP_FACTOR / 1e6:.2f}M, {TP_STOCK * TP_FACTOR / 1e6:.2f}M], in every year of "
+        f"{TP_MONTHS} months (mean over replicates of the worst-year factor <= {TP_FACTOR})",
+        mean, lo, hi, passed, fig,
+        f"Reading: a baseline run of {TP_MONTHS} months (this check's own horizon, whatever run.months; "
+        "households and replicates as given). Each year's December stock of Syrians in Turkey, all statuses "
+        "(stock_regular, which holds temporary protection, + stock_irregular + stock_asylum_pending, origin "
+        "SYR, destination TUR), is compared with 3.1M held constant (the issue's target: no published "
+        "projection exists). The statistic is, per replicate, the worst year's factor max(s/3.1M, 3.1M/s); "
+        "simulated = its mean over replicates with a 95% t-interval. The published figure counts registered "
+        "people under temporary protection only; the model's all-status stock also holds the unregistered "
+        "and the few with other regular status, so it should sit somewhat above 3.1M.", d)
+
+
 CHECKS: dict[str, Callable] = {
     "hump": check_hump,
     "remittance_elasticity": check_remittance_elasticity,
     "family_vs_skilled": check_family_vs_skilled,
     "mexico_crop_shock": check_mexico_crop_shock,
+    "syrians_in_turkey": check_syrians_in_turkey,
 }
 
 
@@ -377,6 +432,28 @@ def _plot_points(name, values, ref, label, out: Path) -> str:
     ax.set_ylabel(label)
     ax.legend(fontsize=8)
     path = save_figure(fig, _figdir(out) / f"{name}.png")
+    return f"figures/{path.name}"
+
+
+def _plot_stock_years(d: pd.DataFrame, out: Path) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.axhspan(TP_STOCK / TP_FACTOR / 1e6, TP_STOCK * TP_FACTOR / 1e6, color="tab:green", alpha=0.12,
+               label=f"accepted band (factor {TP_FACTOR})")
+    ax.axhline(TP_STOCK / 1e6, color="tab:green", ls="--", label="3.1M under temporary protection (2024)")
+    for r, g in d.groupby("replicate"):
+        ax.plot(g["year"], g["stock_all"] / 1e6, "o-", color="tab:blue", lw=1, alpha=0.7,
+                label="all statuses" if r == 0 else None)
+        ax.plot(g["year"], g["temporary_protection"] / 1e6, "s:", color="tab:orange", lw=1, alpha=0.7,
+                label="of which temporary protection" if r == 0 else None)
+    ax.set_xlabel("year of the run (December)")
+    ax.set_ylabel("Syrians in Turkey, millions")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    path = save_figure(fig, _figdir(out) / "syrians_in_turkey.png")
     return f"figures/{path.name}"
 
 
