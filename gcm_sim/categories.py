@@ -18,12 +18,17 @@ CHILD, YOUTH, ADULT, ALL_AGES = range(4)
 MEMBERS = ("female_youth", "male_youth", "female_adult", "male_adult", "child")
 MEMBER_SEX = (FEMALE, MALE, FEMALE, MALE, -1)
 MEMBER_AGE = (YOUTH, YOUTH, ADULT, ADULT, CHILD)
+# the member column of a person by (sex, age group): children are one column whatever their sex
+MEMBER_OF = {(FEMALE, YOUTH): 0, (MALE, YOUTH): 1, (FEMALE, ADULT): 2, (MALE, ADULT): 3,
+             (FEMALE, CHILD): 4, (MALE, CHILD): 4}
 
 SKILLS = ("low", "mid", "high")
 
 # Where a migrant is (DESIGN.md "Conventions": every person is in exactly one state).
-STATES = ("pending", "transit", "abroad", "detained", "returned", "dead")
-PENDING, TRANSIT, ABROAD, DETAINED, RETURNED, DEAD = range(6)
+# ``returned``: back home this month; ``rejoined``: a returned record whose person is a member of the
+# household again (counted at home, so the record no longer holds anyone: mechanisms/demography.py).
+STATES = ("pending", "transit", "abroad", "detained", "returned", "dead", "rejoined")
+PENDING, TRANSIT, ABROAD, DETAINED, RETURNED, DEAD, REJOINED = range(7)
 
 # Legal status abroad. ``temporary_protection``: group (prima facie) protection granted on
 # arrival without an individual claim (mechanisms/asylum.py); counted in stock_regular.

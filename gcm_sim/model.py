@@ -21,10 +21,10 @@ from .decisions import Weights
 from .draws import Draws
 from .keywords import KEYWORD_LEVERS, apply_keywords, check_model_args, default_config  # noqa: F401 (public names)
 from .measures import Recorder, indicators
-from .mechanisms import (asylum, beliefs, choice, documents, hiring, income, journeys, onward, passage,
-                         placement, recording, remittances, returns, shocks, transit, visits)
+from .mechanisms import (asylum, beliefs, choice, demography, documents, hiring, income, journeys, onward,
+                         passage, placement, recording, remittances, returns, shocks, transit, visits)
 from .policy import Config
-from .population import make_households, seed_stocks, wage_table
+from .population import make_households, seed_stocks, seed_transit, wage_table
 from .world import World, load_world
 
 DATACOLLECTOR_MEASURES = ("departures_regular", "departures_irregular", "departures_internal",
@@ -63,6 +63,7 @@ class MigrationModel(mesa.Model):
             self.households = ReferenceHouseholds(self, self.households)
         self.migrants = Migrants(capacity=max(1024, cfg.run.households // 4))
         seed_stocks(world, self.rules, self.households, self.migrants, world.member_propensity, self.b, self.draws)
+        seed_transit(world, self.households, self.migrants, world.member_propensity, self.leg_months, self.draws)
         self._institutions()
         placement.setup_quotas(self)
         income.setup(self)  # programme jobs, development targeting, climate resilience
@@ -78,6 +79,7 @@ class MigrationModel(mesa.Model):
     # --- the month --------------------------------------------------------------------
     def step(self) -> None:
         month = self.steps
+        demography.step(self, month)            # returnees rejoin their households; people abroad age
         shocks.step(self, month)                # climate shocks cut income and assets
         income.step(self, month)                # income, programmes, saving; quotas top up
         movers = choice.step(self, month)       # who considers, what they choose
@@ -174,4 +176,5 @@ class MigrationModel(mesa.Model):
         state = m.view("state")
         out = {s: float(m.weight[: m.n][state == i].sum()) for i, s in enumerate(STATES)}
         out["home"] = float((hh.people() * hh.weight).sum()) + out.pop("pending")
+        out.pop("rejoined")  # their people are members at home again
         return out

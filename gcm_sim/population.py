@@ -3,7 +3,9 @@
 Households are drawn per origin (allocated by the sample design of
 :func:`gcm_sim.agents.households.allocate`; weights restore real totals); the observed diaspora stocks of ``corridors.csv`` become migrant records
 abroad at month 1, tied to random households of their origin, so remittances,
-returns and the irregular stock start at their real levels (DESIGN.md).
+returns and the irregular stock start at their real levels (DESIGN.md); the optional
+``transit.csv`` puts the baseline's stationary stock of people on irregular routes on
+the road at month 1 (:func:`seed_transit`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import numpy as np
 
 from .agents.households import Households, allocate, member_sex_age
 from .agents.migrants import Migrants
+from .draws import stream_code
 from .categories import (ABROAD, FAMILY, IRREGULAR, LABOUR, MEMBERS, OVERSTAY, PROTECTED, REGIONAL, REGULAR,
-                         SMUGGLED)
+                         SMUGGLED, TRANSIT)
 
 # Typical composition of the people abroad before member propensities apply
 # (female_youth, male_youth, female_adult, male_adult, child). ASSUMPTION.
@@ -132,3 +135,50 @@ def seed_stocks(world, rules, households: Households, migrants: Migrants, propen
                      skill_recognised=recognised,
                      has_id=(status != IRREGULAR) | (u_id < b["irregular_id_share"]))
         households.add_abroad(who, np.full(k, d), status == REGULAR, 1)
+
+
+def seed_transit(world, households: Households, migrants: Migrants, propensity: dict, leg_months: np.ndarray,
+                 draws) -> None:
+    """Migrant records for the people already on irregular routes at month 1 (``transit.csv``).
+
+    A journey takes months and people wait in transit countries for a crossing (Libya,
+    Niger, Mexico), so a run that starts with nobody on the road has too few crossings and
+    deaths in its first two years. The world's ``transit.csv`` holds the baseline's own
+    stationary stock on each route and leg (people per real household of the origin, moving
+    or waiting, and the cash they carry), measured by ``gcm-sim bench design`` after ten
+    years; it is seeded here like the diaspora stocks: stochastically rounded record counts,
+    random households of the origin, each row from its own stream (``transit_stock``,
+    origin, route path, leg, moving), whatever the policy. People under way are part of the way
+    through their leg (uniform); waiting people are stranded where the leg starts.
+    """
+    if world.transit is None:
+        return
+    codes = world.index
+    for _, row in world.transit.iterrows():
+        o = codes[row["origin"]]
+        hh = np.flatnonzero(households.country == o)
+        if not len(hh) or row["people_per_household"] <= 0:
+            continue
+        r = world.route_index[row["route"]]
+        route = world.routes[r]
+        leg = int(row["leg"])
+        # keyed by the route's path, not its position, so a world with one more leg seeds the same people
+        rng = draws.generator("transit_stock", o, stream_code(row["route"]), leg, int(row["moving"]))
+        w = float(households.weight[hh[0]])
+        expected = row["people_per_household"] * float(households.weight[hh].sum()) / w
+        k = int(np.floor(expected) + (rng.random() < expected - np.floor(expected)))
+        if k == 0:
+            continue
+        who = hh[rng.integers(0, len(hh), size=k)]
+        u_member, u_child, u_left = rng.random((3, k))
+        p = STOCK_COMPOSITION * np.asarray(propensity["smuggled"])
+        member = np.minimum(np.searchsorted(np.cumsum(p / p.sum()), u_member, side="right"), len(MEMBERS) - 1)
+        sex, age = member_sex_age(member, u_child)
+        leg_id = route.legs[leg]
+        moving = bool(row["moving"])
+        migrants.add(k, uid=households.new_migrant_ids(who), household=who, origin=o,
+                     destination=codes[route.destination], channel=SMUGGLED, sex=sex, age=age,
+                     skill=households.skill[who], weight=w, state=TRANSIT, route=r, leg=leg,
+                     location=codes[world.legs.at[leg_id, "from"]], moving=moving,
+                     months_left=(u_left * leg_months[leg_id]) if moving else 0.0,
+                     cash_usd=float(row["cash_usd"]))

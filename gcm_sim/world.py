@@ -54,6 +54,9 @@ COUNTRY_COLUMNS = {
     "unlicensed_recruiter_share": ("num", 0, 1),
 }
 SAMPLING_COLUMNS = {"origin": ("iso3",), "movers_per_household_year": ("num", 0, 10)}
+# people already on the road at month 1 (optional transit.csv, from `gcm-sim bench design`)
+TRANSIT_COLUMNS = {"origin": ("iso3",), "route": ("text",), "leg": ("num", 0, 4), "moving": ("bool",),
+                   "people_per_household": ("num", 0, 1), "cash_usd": ("num", 0, 1e6)}
 CORRIDOR_COLUMNS = {
     "origin": ("iso3",), "destination": ("iso3",), "diaspora_stock": ("num", 0, 1e9),
     "irregular_share_pct": ("num", 0, 100), "asylum_share_pct": ("num", 0, 100),
@@ -97,6 +100,9 @@ class World:
     # sampling design (optional sampling.csv): international departures per household and year
     # by origin, used only to allocate simulated households (population.allocate); no behaviour
     sampling: dict[str, float] = field(default_factory=dict)
+    # initial conditions (optional transit.csv): people on irregular routes at month 1, per real
+    # household of their origin, by route (path of countries), leg, and moving or waiting
+    transit: pd.DataFrame | None = None
     graph: nx.DiGraph = field(init=False)
 
     def __post_init__(self):
@@ -164,6 +170,15 @@ class World:
                 for path in nx.all_simple_paths(legs, o, d, cutoff=MAX_ROUTE_LEGS):
                     out.append(Route(o, d, tuple(legs.edges[a, b]["leg"] for a, b in zip(path, path[1:]))))
         return out
+
+    def route_path(self, route: Route) -> str:
+        """A route's countries in order, ``"NGA>NER>LBY>ITA"`` (how transit.csv names it)."""
+        return ">".join([route.origin] + [self.legs.at[i, "to"] for i in route.legs])
+
+    @cached_property
+    def route_index(self) -> dict[str, int]:
+        """Index into :attr:`routes` of each route's path (:meth:`route_path`)."""
+        return {self.route_path(r): i for i, r in enumerate(self.routes)}
 
 
 def build_graph(world: World) -> nx.DiGraph:
@@ -243,8 +258,26 @@ def load_world(path: str | Path | None = None) -> World:
                 raise WorldDataError("sampling.csv", i + 2, "origin", row["origin"],
                                      "the country must have the origin role in countries.csv")
         sampling = dict(zip(table["origin"], table["movers_per_household_year"].astype(float)))
-    return World(countries, corridors, legs, behaviour, propensity,
-                 source="embedded" if path is None else str(path), sampling=sampling)
+    world = World(countries, corridors, legs, behaviour, propensity,
+                  source="embedded" if path is None else str(path), sampling=sampling)
+    if (d / "transit.csv").is_file():  # optional: without it nobody is on the road at month 1
+        world.transit = _transit_table(_read_table(d, "transit.csv", TRANSIT_COLUMNS, known), world)
+    return world
+
+
+def _transit_table(table: pd.DataFrame, world: World) -> pd.DataFrame:
+    """transit.csv checked against the world's routes: each row names a route of its origin and
+    one of that route's legs."""
+    for i, row in table.iterrows():
+        r = world.route_index.get(row["route"])
+        if r is None or world.routes[r].origin != row["origin"]:
+            raise WorldDataError("transit.csv", i + 2, "route", row["route"],
+                                 f"a route of {row['origin']} over legs.csv, countries joined by '>' "
+                                 "(e.g. NGA>NER>LBY>ITA)")
+        if row["leg"] != int(row["leg"]) or row["leg"] >= len(world.routes[r].legs):
+            raise WorldDataError("transit.csv", i + 2, "leg", row["leg"],
+                                 f"a leg number of the route, 0 to {len(world.routes[r].legs) - 1}")
+    return table.assign(leg=table["leg"].astype(int))
 
 
 def _read_table(d, name: str, columns: dict, known: set[str] | None = None) -> pd.DataFrame:

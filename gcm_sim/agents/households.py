@@ -7,7 +7,8 @@ departure rates in the world's ``sampling.csv`` (square-root allocation without 
 weights restore real totals. Results are always reported in real people.
 
 Income is earned at home by the adults present (wage by skill from the world data,
-lognormal spread); a share is saved as assets, which finance moves (the liquidity
+lognormal spread), so it falls when an adult leaves and recovers when one comes back;
+a share is saved as assets, which finance moves (the liquidity
 constraint of DESIGN.md). Climate shocks cut income and assets of exposed rural
 households; development programmes raise income and skills.
 """
@@ -85,6 +86,8 @@ class Households:
         # contiguous columns (18x faster than reducing 5-byte rows at 1M households)
         self.members = np.asfortranarray(members, dtype=np.int8)
         self.base_income_usd = base_income_usd.astype(np.float32)  # monthly, before shocks
+        # what each adult at home earns: the household's base income follows its earners
+        self.earnings_per_adult_usd = (self.base_income_usd / np.maximum(self._adults(slice(None)), 1)).astype(np.float32)
         self.income_usd = self.base_income_usd.copy()
         self.assets_usd = assets_usd.astype(np.float32)
         self.debt_usd = np.zeros(n, np.float32)
@@ -118,6 +121,14 @@ class Households:
         out = np.zeros(self.n_countries)
         out[self.block_country] = np.add.reduceat(values, self.block_start, dtype=np.float64)
         return out
+
+    def _adults(self, idx) -> np.ndarray:
+        return self.members[idx, :4].sum(axis=1, dtype=np.int16)
+
+    def _follow_earners(self, idx: np.ndarray) -> None:
+        """Base income of households ``idx`` after adults left or came back."""
+        idx = np.unique(idx)
+        self.base_income_usd[idx] = self.earnings_per_adult_usd[idx] * np.maximum(self._adults(idx), 1)
 
     def earnings_per_adult_of(self, idx: np.ndarray) -> np.ndarray:
         """What one adult earns at home: what a migrant gives up."""
@@ -158,6 +169,7 @@ class Households:
         """Vocational training: low-skill trainees gain mid skills and earn more at home."""
         self.skill[trainee] = 1
         self.trained[trainee] = True
+        self.earnings_per_adult_usd[trainee] *= 1 + income_gain
         self.base_income_usd[trainee] *= 1 + income_gain
 
     def receive(self, household: np.ndarray, usd: np.ndarray) -> None:
@@ -209,8 +221,14 @@ class Households:
         return (self.uid[idx].astype(np.uint64) << np.uint64(16)) | k.astype(np.uint64)
 
     def leave(self, idx: np.ndarray, member: np.ndarray) -> None:
-        """Members of households ``idx`` leave home (international move)."""
+        """Members of households ``idx`` leave home (international move); income follows its earners."""
         np.add.at(self.members, (idx, member), -1)
+        self._follow_earners(idx)
+
+    def rejoin(self, idx: np.ndarray, member: np.ndarray) -> None:
+        """Returnees are members of households ``idx`` again (columns ``member``) and earn at home."""
+        np.add.at(self.members, (idx, member), 1)
+        self._follow_earners(idx)
 
     def add_abroad(self, idx: np.ndarray, dest: np.ndarray, regular: np.ndarray, delta: int) -> None:
         """Members arriving abroad (+1) or coming back (-1): the household's own ties."""

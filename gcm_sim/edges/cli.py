@@ -143,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     dc.set_defaults(func=_cmd_discover)
     bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png); "
                                       "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md); "
-                                      "`bench design`: the sample design's departure rates (sampling.csv)")
+                                      "`bench design`: the sample design's departure rates and the people on the road at month 1 (sampling.csv, transit.csv)")
     bn.add_argument("items", nargs="*", metavar="[crn] KEY=VALUE",
                     help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
                          "[hydra.run.dir=DIR]; or crn [households=20000] [months=36] [replicates=32] [seed=0] "
@@ -251,20 +251,24 @@ def _int_options(items, defaults: dict, command: str) -> tuple[str | None, dict]
 
 
 def _bench_design(items) -> int:
-    """`gcm-sim bench design`: the sampling design's departure rates by origin (sampling.csv)."""
+    """`gcm-sim bench design`: the world's measured starting tables (sampling.csv, transit.csv)."""
     from gcm_sim.studies import bench
     from gcm_sim.edges.outputs import atomic_write
 
     run_dir, opts = _int_options(items, DESIGN_OPTIONS, "bench design")
     run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"gcm-sim: sampling design: baseline departures per household and year by origin "
+    print(f"gcm-sim: sampling design and people on the road: baseline departures per household and year "
+          f"by origin, and the stock on irregular routes "
           f"({opts['replicates']} replicates x {opts['months']} months, {opts['households']:,} households); "
           f"results will go to {run_dir}", flush=True)
-    table = bench.design(**opts, progress=True)
+    table, transit = bench.design(**opts, progress=True)
     atomic_write(run_dir / "sampling.csv", lambda f: table.to_csv(f, index=False, float_format="%.6g"))
+    atomic_write(run_dir / "transit.csv", lambda f: transit.to_csv(f, index=False, float_format="%.6g"))
     print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    print(f"gcm-sim: results in {run_dir} (sampling.csv: copy it into the world folder to use it)")
+    print(f"people on irregular routes per month end: {transit['people_per_household'].sum():.3g} per household "
+          f"summed over origins, {len(transit)} route legs")
+    print(f"gcm-sim: results in {run_dir} (sampling.csv, transit.csv: copy them into the world folder to use them)")
     return 0
 
 

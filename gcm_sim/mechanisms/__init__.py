@@ -2,6 +2,7 @@
 
 | module | what happens |
 |---|---|
+| :mod:`.demography` | returnees rejoin their households; people abroad grow older |
 | :mod:`.shocks` | climate shocks cut income and assets of exposed households |
 | :mod:`.income` | income, programme jobs, training, saving; quota budgets top up |
 | :mod:`.choice` | who considers a move, what they choose (nested logit) |

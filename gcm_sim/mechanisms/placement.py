@@ -183,6 +183,7 @@ def move_internal(model, idx: np.ndarray) -> None:
     hh.pay(idx, np.full(len(idx), model.b["internal_move_cost_usd"]))
     hh.rural[idx] = False
     hh.exposed[idx] = False
+    hh.earnings_per_adult_usd[idx] *= model.b["urban_income_premium"]
     hh.base_income_usd[idx] *= model.b["urban_income_premium"]
     hh.shock_loss[idx] = 0
     model.recorder.add("departures_internal", hh.weight[idx] * hh.members[idx].sum(axis=1),

@@ -379,22 +379,78 @@ def crn_summary_line(summary: dict) -> str:
 
 def design(households: int = 50_000, months: int = 120, replicates: int = 4, seed: int = 0, workers: int = 2,
            progress=False, world=None):
-    """The sampling design's rates: international departures (regular and irregular) per real
-    household and year, by origin, in the baseline (written as the world's ``sampling.csv``)."""
+    """The world's measured starting tables, from baseline runs: ``(sampling, transit)``.
+
+    ``sampling``: international departures (regular and irregular) per real household and
+    year, by origin (the sample design's rates; the world's ``sampling.csv``).
+    ``transit``: people on irregular routes per real household of their origin, by route,
+    leg and moving or waiting, with the cash they carry, averaged over the second half of
+    the run, when the stock on the road no longer depends on the empty start (the world's
+    ``transit.csv``, seeded at month 1 by :func:`gcm_sim.population.seed_transit`).
+    """
     import pandas as pd
 
     from ..config import load_config
-    from .experiment import _collect, _progress, _world, run_jobs
+    from ..policy import to_dict
+    from .experiment import _progress, _world, process_pool
 
     cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}",
                                    f"run.replicates={replicates}", f"run.seed={seed}"])
     world = _world(cfg, world)
+    jobs = [(to_dict(cfg), r, world) for r in range(replicates)]
+    parts = []
     with _progress(progress, replicates * months, "design") as tick:
-        ts, _ = _collect(run_jobs([(cfg, r) for r in range(replicates)], workers, world, tick))
-    dep = ts[ts["measure"].isin(["departures_regular", "departures_irregular"])]
-    per_origin = dep.groupby("origin", observed=True)["value"].sum() / replicates / (months / 12)
+        if workers <= 1 or replicates <= 1:
+            results = map(_design_replicate, jobs)
+            for part in results:
+                parts.append(part)
+                tick(months)
+        else:
+            with process_pool(min(workers, replicates)) as pool:
+                for part in pool.map(_design_replicate, jobs):
+                    parts.append(part)
+                    tick(months)
     t = world.countries
     origins = world.with_role("origin")
     real = (t.loc[origins, "population"].astype(float) / t.loc[origins, "household_size"].astype(float))
-    rate = per_origin.reindex(origins).fillna(0.0) / real
-    return pd.DataFrame({"origin": origins, "movers_per_household_year": rate.to_numpy()})
+    departures = sum(d for d, _ in parts) / replicates / (months / 12)
+    sampling = pd.DataFrame({"origin": origins,
+                             "movers_per_household_year": (departures.reindex(origins).fillna(0.0) / real).to_numpy()})
+    road = pd.concat([r for _, r in parts]).groupby(["origin", "route", "leg", "moving"], as_index=False).sum()
+    snapshots = replicates * (months - months // 2)
+    road["people_per_household"] = road["people"] / snapshots / road["origin"].map(real)
+    road["cash_usd"] = road["cash"] / road["people"].where(road["people"] > 0)
+    transit = road.loc[road["people"] > 0, ["origin", "route", "leg", "moving", "people_per_household", "cash_usd"]]
+    transit["moving"] = transit["moving"].map({True: "true", False: "false"})
+    return sampling, transit.reset_index(drop=True)
+
+
+def _design_replicate(job):
+    """One baseline replicate: departures by origin over the run, and people on the road (weight
+    and cash by origin, route, leg, moving) summed over the month ends of its second half."""
+    import pandas as pd
+
+    from ..categories import TRANSIT
+    from ..model import MigrationModel
+    from ..policy import build_config
+    from .experiment import replicate_seeds
+
+    raw, r, world = job
+    cfg = build_config(raw, world.iso3, world.tags, world.behaviour)
+    model = MigrationModel(cfg, rng=replicate_seeds(cfg)[r], replicate=r, world=world)
+    paths = [world.route_path(x) for x in world.routes]
+    frames = []
+    for month in range(1, cfg.run.months + 1):
+        model.step()
+        if month <= cfg.run.months // 2:
+            continue
+        m = model.migrants
+        on = np.flatnonzero(m.view("state") == TRANSIT)
+        frames.append(pd.DataFrame({"origin": np.asarray(world.codes)[m.origin[on]], "route": m.route[on],
+                                    "leg": m.leg[on], "moving": m.moving[on], "people": m.weight[on],
+                                    "cash": m.weight[on] * m.cash_usd[on]}))
+    road = pd.concat(frames).groupby(["origin", "route", "leg", "moving"], as_index=False).sum()
+    road["route"] = [paths[i] for i in road["route"]]
+    ts = model.timeseries()
+    dep = ts[ts["measure"].isin(["departures_regular", "departures_irregular"])]
+    return dep.groupby("origin", observed=True)["value"].sum(), road
