@@ -585,7 +585,6 @@ def _plot_points(name, values, ref, label, out: Path) -> str:
 
 
 def _plot_stock_years(d: pd.DataFrame, out: Path) -> str:
-def _plot_steady(d: pd.DataFrame, out: Path) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -604,6 +603,14 @@ def _plot_steady(d: pd.DataFrame, out: Path) -> str:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     path = save_figure(fig, _figdir(out) / "syrians_in_turkey.png")
+    return f"figures/{path.name}"
+
+
+def _plot_steady(d: pd.DataFrame, out: Path) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     for ax, (series, band, title) in zip(axes, (("cmed_arrivals", CMED_BAND, "Central Mediterranean arrivals"),
                                                 ("deaths", DEATHS_BAND, "deaths on routes"),
