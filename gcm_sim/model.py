@@ -123,6 +123,7 @@ class MigrationModel(mesa.Model):
         self.leg_from = np.array([idx[c] for c in legs["from"]], dtype=np.int16)
         self.leg_to = np.array([idx[c] for c in legs["to"]], dtype=np.int16)
         self.leg_by_to = (legs["intercepted_by"] == "to").to_numpy()
+        self.leg_pushback = legs["pushback"].to_numpy(bool)
         self.leg_months = legs["travel_months"].to_numpy(np.float32)
         self.leg_interception, self.leg_death = journeys.leg_probabilities(legs, self.cfg.policy.enforcement, self.b)
         routes = self.world.routes

@@ -69,12 +69,13 @@ CORRIDOR_COLUMNS = {
     "group_protection": ("bool",),
 }
 # columns a world may leave out, with the value a missing column means
-OPTIONAL_COLUMNS = {"corridors.csv": {"group_protection": "false"}}
+OPTIONAL_COLUMNS = {"corridors.csv": {"group_protection": "false"}, "legs.csv": {"pushback": "false"}}
 LEG_COLUMNS = {
     "from": ("iso3",), "to": ("iso3",), "mode": ("choice", ("land", "sea")),
     "travel_months": ("num", 0.01, 60), "smuggling_fee_usd": ("num", 0, 1e6),
     "interception_prob": ("num", 0, 1), "death_prob": ("num", 0, 1),
     "intercepted_by": ("choice", ("from", "to")),
+    "pushback": ("bool",),  # interceptions turn people back where the leg began, without a claim
 }
 
 

@@ -145,11 +145,23 @@ def attempt_legs(model, idx: np.ndarray, month: int) -> np.ndarray:
 
 
 def intercepted(model, idx: np.ndarray, legs: np.ndarray, month: int) -> None:
-    """Interception: claim asylum at the arrival side's border, or be held for return."""
+    """Interception: claim asylum at the arrival side's border, or be held for return.
+
+    On a ``pushback`` leg (legs.csv; Turkey's border with Syria, closed and walled since
+    2015-2016, where Human Rights Watch documented guards turning back and shooting at
+    asylum seekers [HRW-2018-TUR]) people are turned back where the leg began, without a
+    claim or a procedure, and wait there to try again or go home (:mod:`.transit`).
+    """
     m = model.migrants
     if not len(idx):
         return
     record_people(model, "interceptions", idx)
+    back = model.leg_pushback[legs]
+    turned = idx[back]
+    m.moving[turned] = False
+    m.months_left[turned] = 0
+    m.location[turned] = model.leg_from[legs[back]]
+    idx, legs = idx[~back], legs[~back]
     by_to = model.leg_by_to[legs]
     authority = np.where(by_to, model.leg_to[legs], model.leg_from[legs])
     can_claim = by_to & model.asylum_system[authority]

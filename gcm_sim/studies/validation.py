@@ -63,13 +63,13 @@ CROP_LOSS_PCT = 10.0
 CROP_MONTHS = 60
 CROP_BAND = (-0.5, -0.05)
 # steady baseline (issue 12): bands fixed before running
-STEADY_SIZE = {"households": 100_000, "replicates": 4, "months": 120}  # at least this size
+STEADY_SIZE = {"households": 100_000, "replicates": 8, "months": 120}  # at least this size (8: t-intervals narrow enough to decide a year)
 CMED_BAND = (70_000.0, 290_000.0)    # calibration range 119,000-181,000 (targets.yaml) x 0.6 and x 1.6
 DEATHS_BAND = (3_000.0, 9_000.0)     # IOM-MMP: 3,041-3,129 recorded in the Mediterranean in 2023 (evidence.csv)
 SLOPE_BAND_PCT = {"trends": 4.0, "no income growth": 2.0}  # |log-slope| of world irregular departures, %/year
 # a route worse on every count (issue 12): Niger -> Tunisia at USD 5,000, 3 months, interception 0.3, death 0.02
 WORSE_LEG = {"from": "NER", "to": "TUN", "mode": "land", "travel_months": 3.0, "smuggling_fee_usd": 5000.0,
-             "interception_prob": 0.3, "death_prob": 0.02, "intercepted_by": "to"}
+             "interception_prob": 0.3, "death_prob": 0.02, "intercepted_by": "to", "pushback": "false"}
 WEST_AFRICA = ("SEN", "GIN", "MLI", "CIV", "NGA", "NER")
 WORSE_ROUTE_MAX_PCT = 5.0
 WORSE_SIZE = {"households": 100_000, "replicates": 8, "months": 36}  # at least this size
@@ -517,7 +517,7 @@ def check_worse_route(cfg, world, out: Path, say) -> CheckResult:
     return CheckResult(
         "worse_route", "A route worse on every count adds no demand",
         "a dominated alternative should not change how many people leave (routes nested under destinations)",
-        "issue 12 (independence of irrelevant route variants; McFadden 1978 nested logit)",
+        "McFadden 1978, nested logit (routes as one nest under each destination) [MCFADDEN-1978]; issue 12",
         f"95% interval of the change in West African irregular departures inside +-{WORSE_ROUTE_MAX_PCT:g}%",
         mean, lo, hi, passed, fig,
         f"In a copy of the world a leg {leg['from']}-{leg['to']} at USD {leg['smuggling_fee_usd']:,.0f}, "
