@@ -125,3 +125,24 @@ def test_worst_year_factor():
     assert abs(worst_year_factor([3.1e6, 6.2e6, 2.0e6]) - 2.0) < 1e-12
     assert abs(worst_year_factor([1.55e6]) - 2.0) < 1e-12
     assert worst_year_factor([0.0]) == float("inf")
+
+
+def test_people_intercepted_at_the_turkish_border_are_turned_back_without_a_claim():
+    from gcm_sim.mechanisms.journeys import intercepted
+
+    m = _model(households=3000)
+    w, mi = m.world.index, m.migrants
+    leg = int(np.flatnonzero((m.world.legs["from"] == "SYR") & (m.world.legs["to"] == "TUR"))[0])
+    assert m.leg_pushback[leg] and m.leg_pushback.sum() == 1
+    route = next(i for i, r in enumerate(m.world.routes) if r.legs == (leg,))
+    hh = np.flatnonzero(m.households.country == w["SYR"])[:5]
+    rows = mi.add(len(hh), uid=m.households.new_migrant_ids(hh), household=hh, origin=w["SYR"],
+                  destination=w["TUR"], channel=5, weight=m.households.weight[hh], state=TRANSIT,
+                  location=w["SYR"], route=route, leg=0, moving=True)
+    intercepted(m, rows, np.full(len(rows), leg), month=1)
+    assert (mi.state[rows] == TRANSIT).all() and not mi.moving[rows].any()
+    assert (mi.location[rows] == w["SYR"]).all() and (mi.status[rows] == 0).all()
+    m.recorder.close_month(1)
+    ts = m.recorder.month_totals()
+    assert ts["interceptions"] > 0
+    assert ts["asylum_claims"] == 0.0 and ts["temporary_protection_grants"] == 0.0
