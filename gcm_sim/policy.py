@@ -277,6 +277,11 @@ class Run:
     replicates: int = _f(8, 1, 10_000, "independent replicates")
     engine: str = _choice("fast", ("fast", "reference"), "vectorised or per-household Mesa agents")
     workers: int = _f(1, 1, 512, "processes the replicates are spread over")
+    parameters: str = _choice("point", ("point", "posterior"),
+                              "behavioural parameters: the world's behaviour.yaml values (point) or, per "
+                              "replicate, a draw from the world's posterior.csv (gcm-sim calibrate method=abc)")
+    seeds_per_draw: int = _f(2, 1, 10_000, "with run.parameters=posterior: replicates that share a posterior "
+                             "draw (on different seeds), so parameter and stochastic uncertainty can be told apart")
 
 
 @dataclass(frozen=True)

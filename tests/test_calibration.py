@@ -210,10 +210,16 @@ def test_arc_and_semi_elasticities():
 # --- command line ------------------------------------------------------------------------------------
 
 
+NM = "method=nelder-mead"
+
+
 @pytest.mark.parametrize("argv", [
-    ["calibrate", "maxfev=0"], ["calibrate", "maxfev=x"], ["calibrate", "params=nope"],
-    ["calibrate", "write=maybe"], ["calibrate", "final_replicates=1"], ["calibrate", "oops"],
-    ["calibrate", "targets=/nonexistent.yaml"], ["calibrate", "run.households=-5"],
+    ["calibrate", NM, "maxfev=0"], ["calibrate", NM, "maxfev=x"], ["calibrate", NM, "params=nope"],
+    ["calibrate", NM, "write=maybe"], ["calibrate", NM, "final_replicates=1"], ["calibrate", NM, "oops"],
+    ["calibrate", NM, "targets=/nonexistent.yaml"], ["calibrate", NM, "run.households=-5"],
+    ["calibrate", "method=annealing"], ["calibrate", "population=2"], ["calibrate", "generations=0"],
+    ["calibrate", "maxfev=10"], ["calibrate", "params=nope"], ["calibrate", "min_epsilon=-1"],
+    ["calibrate", "write=maybe"], ["calibrate", "run.parameters=guess"],
     ["validate", "checks=nope"], ["validate", "run.replicates=1"], ["validate", "bad"],
 ])
 def test_cli_bad_input_exits_2(argv, capsys, tmp_path):

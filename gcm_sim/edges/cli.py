@@ -152,8 +152,10 @@ def _parser() -> argparse.ArgumentParser:
     bn.set_defaults(func=_cmd_bench)
     cal = sub.add_parser("calibrate", help="fit behavioural parameters to the published targets (calibration.md)")
     cal.add_argument("items", nargs="*", metavar="KEY=VALUE",
-                     help="[params=consider_rate,asc_smuggled,...] [maxfev=60] [final_replicates=3] "
-                          "[targets=FILE.yaml] [write=true] [hydra.run.dir=DIR] [config overrides]")
+                     help="[method=abc|nelder-mead] [params=consider_rate,asc_smuggled,...] [targets=FILE.yaml] "
+                          "[write=true] [hydra.run.dir=DIR] [config overrides]; abc: [population=40] "
+                          "[generations=4] [predictive=20] [address=HOST:PORT] [min_epsilon=0] (a run directory "
+                          "holding abc.db resumes); nelder-mead: [maxfev=60] [final_replicates=3]")
     cal.set_defaults(func=_cmd_calibrate)
     val = sub.add_parser("validate", help="run the validation checks the calibration did not fit (validation.md)")
     val.add_argument("items", nargs="*", metavar="KEY=VALUE",
@@ -164,10 +166,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_calibrate(args) -> int:
-    from gcm_sim.studies import calibration
+    from gcm_sim.studies import calibration, posterior
 
     run_dir, items = _split_run_dir(args.items)
-    return calibration.main(items, run_dir, _checked_run_dir)
+    methods = [i.partition("=")[2] for i in items if i.startswith("method=")]
+    method = methods[-1] if methods else "abc"
+    if method not in ("abc", "nelder-mead"):
+        raise ConfigError("method", method, "abc (a posterior by ABC-SMC, pyabc) or nelder-mead (a point fit)")
+    if method == "nelder-mead":
+        return calibration.main([i for i in items if not i.startswith("method=")], run_dir, _checked_run_dir)
+    return posterior.main(items, run_dir, _checked_run_dir)
 
 
 def _cmd_validate(args) -> int:

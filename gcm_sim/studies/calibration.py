@@ -256,6 +256,31 @@ def _remittance_cost(origins):
     return stat
 
 
+def _stock_growth(origin, destination):
+    """Annual growth factor of a corridor's stock (all statuses) between the first and the last month."""
+    def stat(d: RunData) -> float:
+        ts = d.timeseries
+        first, last = int(ts["month"].min()), int(ts["month"].max())
+        a = total(ts, STOCK_MEASURES, origin, destination, months=[first])
+        b = total(ts, STOCK_MEASURES, origin, destination, months=[last])
+        if a <= 0 or b <= 0 or last == first:
+            return float("nan")
+        return float((b / a) ** (12.0 / (last - first)))
+    return stat
+
+
+def _leg_deaths_year(pairs):
+    def stat(d: RunData) -> float:
+        return float(_legs(d, pairs, _last_year(d))["deaths"].sum()) * _per_year(d)
+    return stat
+
+
+MEDITERRANEAN_LEGS = CMED_LEGS + (("TUR", "GRC"),)
+# corridors whose UN DESA stocks of 2015 and 2020 both rest on census or survey data (the Gulf
+# cells grow by a flat 5% a year in DESA's estimates and are left out)
+GROWTH_CORRIDORS = (("MEX", "USA"), ("IND", "USA"), ("PHL", "USA"), ("SLV", "USA"), ("GTM", "USA"),
+                    ("HND", "USA"), ("NGA", "USA"), ("PAK", "USA"), ("BGD", "USA"), ("TUN", "FRA"))
+
 STATISTICS: dict[str, Callable[[RunData], float]] = {
     "cmed_arrivals_year": _cmed_arrivals,
     "cmed_departures_year": _cmed_departures,
@@ -276,6 +301,9 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
     "diaspora_eu_wafrica": _stock_last(STOCK_MEASURES, SSA + ("TUN",), ("ITA", "FRA", "DEU")),
     "diaspora_gulf_sasia": _stock_last(STOCK_MEASURES, ("BGD", "NPL", "PAK", "IND", "PHL"), ("SAU", "QAT", "ARE")),
     "diaspora_syr_afg": _stock_last(STOCK_MEASURES, ("SYR", "AFG"), ("TUR", "DEU")),
+    "deaths_mediterranean_year": _leg_deaths_year(MEDITERRANEAN_LEGS),
+    "deaths_us_border_year": _leg_deaths_year((("MEX", "USA"),)),
+    **{f"stock_growth_{o.lower()}_{d.lower()}": _stock_growth(o, d) for o, d in GROWTH_CORRIDORS},
 }
 
 

@@ -31,6 +31,9 @@ from gcm_sim.policy import Config
 
 SUMMARY_COLUMNS = ["scenario", "indicator", "n", "mean", "ci_low", "ci_high"]
 DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct", "mdc", "mdc_pct"]
+# with run.parameters=posterior: the stochastic part of each interval and the spread over the posterior
+SPLIT_COLUMNS = ["ci_low_stochastic", "ci_high_stochastic", "sd_parameter"]
+DIFF_SPLIT_COLUMNS = ["diff_ci_low_stochastic", "diff_ci_high_stochastic", "diff_sd_parameter"]
 BASELINE = "baseline"
 # Minimum detectable change of a paired difference at 80% power in a 5% two-sided test:
 # (z_0.975 + z_0.80) x its standard error = (1.96 + 0.84) x SE (the normal approximation;
@@ -76,10 +79,11 @@ def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult
     """
     _check_args(cfg, world)
     world = _world(cfg, world)
+    _check_parameters(cfg, world)
     with _progress(progress, cfg.run.replicates * cfg.run.months, cfg.scenario.name) as tick:
         parts = run_jobs([(cfg, r) for r in range(cfg.run.replicates)], cfg.run.workers, world, tick)
     ts, ind = _collect(parts)
-    return RunResult(ts, ind, summarise(ind), cfg, {cfg.scenario.name: cfg})
+    return RunResult(ts, ind, summarise(ind, seeds_per_draw=_nesting(cfg)), cfg, {cfg.scenario.name: cfg})
 
 
 def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
@@ -108,6 +112,7 @@ def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
             raise policy.ConfigError("scenario", o.split("=", 1)[-1],
                                      "compare takes scenario names in `scenarios`, not as a scenario= override")
     world = _world(cfg, world)
+    _check_parameters(cfg, world)
     configs = arm_configs(cfg, scenarios, overrides, world)
     names = list(configs)
     total = len(names) * cfg.run.replicates * cfg.run.months
@@ -115,7 +120,8 @@ def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
         jobs = [(c, r) for c in configs.values() for r in range(cfg.run.replicates)]
         parts = run_jobs(jobs, cfg.run.workers, world, tick)
     ts, ind = _collect(parts)
-    return RunResult(ts, ind, summarise(ind, baseline=BASELINE), configs[BASELINE], configs)
+    return RunResult(ts, ind, summarise(ind, baseline=BASELINE, seeds_per_draw=_nesting(cfg)), configs[BASELINE],
+                     configs)
 
 
 ARM_PREFIX = "arm."
@@ -214,12 +220,31 @@ def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[]
     from gcm_sim.model import MigrationModel
 
     seed = replicate_seeds(cfg)[replicate]
+    cfg = replicate_config(cfg, replicate, world)
     model = MigrationModel(cfg, rng=seed, replicate=replicate, world=world)
     for _ in range(cfg.run.months):
         model.step()
         if on_month is not None:
             on_month()
     return model.timeseries(), dict(model.indicators())
+
+
+def draw_of(cfg: Config, replicate: int) -> int:
+    """The posterior draw replicate r runs on: r // run.seeds_per_draw (run.parameters=posterior)."""
+    return replicate // cfg.run.seeds_per_draw
+
+
+def replicate_config(cfg: Config, replicate: int, world=None) -> Config:
+    """The config replicate r runs: with ``run.parameters=posterior`` its behavioural parameters
+    are the posterior draw :func:`draw_of` (keyed to run.seed, the same in every arm, so arms
+    stay paired); with ``point`` the config itself."""
+    if cfg.run.parameters == "point":
+        return cfg
+    from .calibration import with_behaviour
+    from .posterior import world_posterior
+
+    world = _world(cfg, world)
+    return with_behaviour(cfg, world, world_posterior(world).draw(cfg.run.seed, draw_of(cfg, replicate)))
 
 
 def _remote_replicate(cfg_dict: dict, replicate: int, world, timeseries: bool = True):
@@ -318,6 +343,19 @@ def _check_args(cfg, world) -> None:
         raise policy.ConfigError("world", type(world).__name__, "a gcm_sim.World (gcm_sim.load_world()) or None")
 
 
+def _check_parameters(cfg: Config, world) -> None:
+    """run.parameters=posterior needs the world's posterior.csv, checked before any work starts."""
+    if cfg.run.parameters == "posterior":
+        from .posterior import check_not_overridden, world_posterior
+
+        check_not_overridden(cfg, world, world_posterior(world))
+
+
+def _nesting(cfg: Config) -> int | None:
+    """Replicates per posterior draw when the run draws parameters (for :func:`summarise`)."""
+    return cfg.run.seeds_per_draw if cfg.run.parameters == "posterior" else None
+
+
 def _world(cfg: Config, world):
     if world is not None:
         return world
@@ -410,7 +448,46 @@ def paired_difference(arm: np.ndarray, base: np.ndarray, base_mean: float, nonne
     return d, lo, hi, pct, mdc, mdc_pct
 
 
-def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
+def nested_interval(values: np.ndarray, groups: np.ndarray, level: float = 0.95) -> dict[str, float]:
+    """Replicates nested in posterior draws (``groups``: the draw of each value).
+
+    The mean's interval must count both sources: it is the t-interval of the draw means
+    (P - 1 degrees of freedom; each draw mean carries its parameter and its seed noise).
+    The stochastic part alone: the pooled within-draw variance s_w^2 gives
+    mean +- t(N - P) sqrt(s_w^2 / N). The parameter part: the standard deviation of the
+    effect over the posterior, sqrt(max(var(draw means) - s_w^2 / k, 0)) with k values per
+    draw (one-way random effects, method of moments). Returns mean, low, high, se (of the
+    total), stoch_low, stoch_high, sd_parameter; NaN where there are too few values.
+    """
+    from scipy import stats
+
+    x, g = np.asarray(values, float), np.asarray(groups)
+    ok = np.isfinite(x)
+    x, g = x[ok], g[ok]
+    nan = float("nan")
+    out = dict(mean=nan, low=nan, high=nan, se=nan, stoch_low=nan, stoch_high=nan, sd_parameter=nan)
+    if not len(x):
+        return out
+    keys, inv, counts = np.unique(g, return_inverse=True, return_counts=True)
+    means = np.bincount(inv, weights=x) / counts
+    out["mean"] = mean = float(x.mean())
+    p, n = len(keys), len(x)
+    if p >= 2:
+        se = float(means.std(ddof=1) / np.sqrt(p))
+        half = float(stats.t.ppf(0.5 + level / 2, p - 1)) * se
+        out.update(low=mean - half, high=mean + half, se=se)
+    if n > p:
+        within = float(((x - means[inv]) ** 2).sum() / (n - p))
+        half = float(stats.t.ppf(0.5 + level / 2, n - p)) * np.sqrt(within / n)
+        out.update(stoch_low=mean - half, stoch_high=mean + half)
+        if p >= 2:
+            k = n / p
+            out["sd_parameter"] = float(np.sqrt(max(means.var(ddof=1) - within / k, 0.0)))
+    return out
+
+
+def summarise(indicators: pd.DataFrame, baseline: str | None = None,
+              seeds_per_draw: int | None = None) -> pd.DataFrame:
     """Per scenario and indicator: n, mean and its 95% interval over replicates.
 
     The interval (``ci_low``/``ci_high``) is :func:`mean_interval`: on the log scale for
@@ -424,6 +501,12 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataF
     rows carry NaN in these columns: a difference to itself is not a result.
     Non-finite values (e.g. a ratio with no denominator) are left out; ``n`` counts
     the finite ones.
+
+    With ``seeds_per_draw`` (run.parameters=posterior: replicate r ran posterior draw
+    r // seeds_per_draw) the replicates are nested in draws: every interval, the mdc
+    included, comes from :func:`nested_interval` (draw means), and the columns
+    :data:`SPLIT_COLUMNS` / :data:`DIFF_SPLIT_COLUMNS` give the stochastic part of the
+    interval and the standard deviation over the posterior separately.
     """
     nonneg = {name: nonnegative(name, g["value"].to_numpy(float))
               for name, g in indicators.groupby("indicator", sort=False)}
@@ -434,6 +517,14 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataF
         rows.append({"scenario": scen, "indicator": name, "n": int(np.isfinite(vals).sum()),
                      "mean": mean, "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    if seeds_per_draw is not None:
+        split = []
+        for i, ((scen, name), g) in enumerate(indicators.groupby(["scenario", "indicator"], sort=False)):
+            nest = nested_interval(g["value"].to_numpy(float), g["replicate"].to_numpy() // seeds_per_draw)
+            floor = 0.0 if nonneg[name] else -np.inf
+            out.loc[i, ["ci_low", "ci_high"]] = [max(nest["low"], floor), nest["high"]]
+            split.append((max(nest["stoch_low"], floor), nest["stoch_high"], nest["sd_parameter"]))
+        out[SPLIT_COLUMNS] = pd.DataFrame(split, columns=SPLIT_COLUMNS, index=out.index)
     if baseline is None:
         return out
     base = indicators[indicators["scenario"] == baseline].set_index(["indicator", "replicate"])["value"]
@@ -451,10 +542,30 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None) -> pd.DataF
             continue
         b = b_all.to_numpy(float)
         b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else np.nan
-        diffs.append(paired_difference(arm.to_numpy(float), b_all.reindex(arm.index).to_numpy(float), b_mean,
-                                       nonneg[row.indicator]))
-    out[DIFF_COLUMNS] = pd.DataFrame(diffs, columns=DIFF_COLUMNS, index=out.index)
+        a, bb = arm.to_numpy(float), b_all.reindex(arm.index).to_numpy(float)
+        res = paired_difference(a, bb, b_mean, nonneg[row.indicator])
+        if seeds_per_draw is not None:
+            res = _nested_difference(res, a - bb, arm.index.to_numpy() // seeds_per_draw, b_mean,
+                                     nonneg[row.indicator])
+        diffs.append(res)
+    columns = DIFF_COLUMNS + (DIFF_SPLIT_COLUMNS if seeds_per_draw is not None else [])
+    diffs = [d if len(d) == len(columns) else d + (np.nan,) * (len(columns) - len(d)) for d in diffs]
+    out[columns] = pd.DataFrame(diffs, columns=columns, index=out.index)
     return out
+
+
+def _nested_difference(res: tuple, paired: np.ndarray, draws: np.ndarray, base_mean: float, nonneg: bool) -> tuple:
+    """:func:`paired_difference`'s columns for replicates nested in posterior draws, plus the split."""
+    d, _, _, pct, _, _ = res
+    nest = nested_interval(paired, draws)
+    lo, hi, slo, shi = nest["low"], nest["high"], nest["stoch_low"], nest["stoch_high"]
+    if nonneg and np.isfinite(base_mean):
+        floor = -abs(base_mean)
+        lo, hi, slo, shi = (max(x, floor) if np.isfinite(x) else x for x in (lo, hi, slo, shi))
+    mdc = MDC_FACTOR * nest["se"]
+    finite_base = np.isfinite(base_mean) and base_mean != 0
+    mdc_pct = 100.0 * mdc / abs(base_mean) if finite_base and np.isfinite(mdc) else np.nan
+    return d, lo, hi, pct, mdc, mdc_pct, slo, shi, nest["sd_parameter"]
 
 
 # Indicators broken down by origin (and corridor): indicator -> the timeseries measures summed
