@@ -280,8 +280,9 @@ class Run:
     parameters: str = _choice("point", ("point", "posterior"),
                               "behavioural parameters: the world's behaviour.yaml values (point) or, per "
                               "replicate, a draw from the world's posterior.csv (gcm-sim calibrate method=abc)")
-    seeds_per_draw: int = _f(2, 1, 10_000, "with run.parameters=posterior: replicates that share a posterior "
-                             "draw (on different seeds), so parameter and stochastic uncertainty can be told apart")
+    draws: int = _f(4, 1, 10_000, "with run.parameters=posterior: distinct posterior draws; replicate r runs "
+                    "draw r % draws on its own seed, so several seeds share each draw and parameter and "
+                    "stochastic uncertainty can be told apart (at most run.replicates)")
 
 
 @dataclass(frozen=True)
@@ -639,6 +640,10 @@ def _check_consistency(cfg: Config) -> None:
             for side in ("origin", "destination"):
                 if not getattr(e, side):
                     raise ConfigError(f"{group}[{i}].{side}", [], "name at least one country or tag")
+    if cfg.run.parameters == "posterior" and cfg.run.draws > cfg.run.replicates:
+        raise ConfigError("run.draws", cfg.run.draws,
+                          f"at most run.replicates ({cfg.run.replicates}): each draw needs a replicate, and two or "
+                          "more replicates per draw separate parameter from stochastic uncertainty")
     if cfg.run.engine == "reference" and cfg.run.households > 200_000:
         raise ConfigError("run.households", cfg.run.households,
                           "the reference engine (one Mesa agent per household) allows at most 200000; "

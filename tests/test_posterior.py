@@ -56,11 +56,11 @@ def test_a_posterior_draw_is_keyed_to_seed_and_draw_and_follows_the_weights():
 def test_replicates_share_a_draw_within_a_group_and_arms_share_it(tmp_path):
     w = _posterior_world(tmp_path, {"consider_rate": [0.01, 0.02, 0.03], "asc_smuggled": [-5.0, -4.5, -4.0],
                                     "weight": [1, 1, 1]})
-    cfg = config(run__parameters="posterior", run__seeds_per_draw=2, run__replicates=6)
+    cfg = config(run__parameters="posterior", run__draws=3, run__replicates=6)
     got = [replicate_config(cfg, r, w).behaviour["consider_rate"] for r in range(6)]
-    assert got[0] == got[1] and got[2] == got[3] and got[4] == got[5]
+    assert got[0] == got[3] and got[1] == got[4] and got[2] == got[5]
     assert len(set(got)) >= 2
-    other = config(run__parameters="posterior", run__seeds_per_draw=2, run__replicates=6,
+    other = config(run__parameters="posterior", run__draws=3, run__replicates=6,
                    policy__visa__default__fee_usd=10.0)
     assert [replicate_config(other, r, w).behaviour["consider_rate"] for r in range(6)] == got
 
@@ -86,6 +86,11 @@ def test_a_world_without_a_posterior_is_refused_before_work_starts(tmp_path):
         run(config(run__parameters="posterior", run__households=500, run__months=2), world=w)
 
 
+def test_more_draws_than_replicates_is_refused():
+    with pytest.raises(ConfigError, match="run.draws"):
+        config(run__parameters="posterior", run__draws=9, run__replicates=8)
+
+
 def test_overriding_a_drawn_parameter_is_refused(tmp_path):
     from gcm_sim.studies.experiment import run
 
@@ -100,7 +105,7 @@ def test_a_comparison_on_the_posterior_reports_both_parts_of_its_uncertainty(tmp
     from gcm_sim.studies.experiment import compare
 
     w = _posterior_world(tmp_path, {"consider_rate": [0.008, 0.03], "weight": [1, 1]})
-    cfg = config(run__parameters="posterior", run__seeds_per_draw=2, run__replicates=8, run__households=1500,
+    cfg = config(run__parameters="posterior", run__draws=4, run__replicates=8, run__households=1500,
                  run__months=6)
     res = compare(cfg, ["visa_liberalisation"], world=w)
     s = res.summary

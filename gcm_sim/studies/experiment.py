@@ -83,7 +83,7 @@ def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult
     with _progress(progress, cfg.run.replicates * cfg.run.months, cfg.scenario.name) as tick:
         parts = run_jobs([(cfg, r) for r in range(cfg.run.replicates)], cfg.run.workers, world, tick)
     ts, ind = _collect(parts)
-    return RunResult(ts, ind, summarise(ind, seeds_per_draw=_nesting(cfg)), cfg, {cfg.scenario.name: cfg})
+    return RunResult(ts, ind, summarise(ind, draws=_nesting(cfg)), cfg, {cfg.scenario.name: cfg})
 
 
 def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
@@ -120,7 +120,7 @@ def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
         jobs = [(c, r) for c in configs.values() for r in range(cfg.run.replicates)]
         parts = run_jobs(jobs, cfg.run.workers, world, tick)
     ts, ind = _collect(parts)
-    return RunResult(ts, ind, summarise(ind, baseline=BASELINE, seeds_per_draw=_nesting(cfg)), configs[BASELINE],
+    return RunResult(ts, ind, summarise(ind, baseline=BASELINE, draws=_nesting(cfg)), configs[BASELINE],
                      configs)
 
 
@@ -230,8 +230,8 @@ def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[]
 
 
 def draw_of(cfg: Config, replicate: int) -> int:
-    """The posterior draw replicate r runs on: r // run.seeds_per_draw (run.parameters=posterior)."""
-    return replicate // cfg.run.seeds_per_draw
+    """The posterior draw replicate r runs on: r % run.draws (run.parameters=posterior)."""
+    return replicate % cfg.run.draws
 
 
 def replicate_config(cfg: Config, replicate: int, world=None) -> Config:
@@ -352,8 +352,8 @@ def _check_parameters(cfg: Config, world) -> None:
 
 
 def _nesting(cfg: Config) -> int | None:
-    """Replicates per posterior draw when the run draws parameters (for :func:`summarise`)."""
-    return cfg.run.seeds_per_draw if cfg.run.parameters == "posterior" else None
+    """The number of posterior draws when the run draws parameters (for :func:`summarise`)."""
+    return cfg.run.draws if cfg.run.parameters == "posterior" else None
 
 
 def _world(cfg: Config, world):
@@ -487,7 +487,7 @@ def nested_interval(values: np.ndarray, groups: np.ndarray, level: float = 0.95)
 
 
 def summarise(indicators: pd.DataFrame, baseline: str | None = None,
-              seeds_per_draw: int | None = None) -> pd.DataFrame:
+              draws: int | None = None) -> pd.DataFrame:
     """Per scenario and indicator: n, mean and its 95% interval over replicates.
 
     The interval (``ci_low``/``ci_high``) is :func:`mean_interval`: on the log scale for
@@ -502,8 +502,8 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
     Non-finite values (e.g. a ratio with no denominator) are left out; ``n`` counts
     the finite ones.
 
-    With ``seeds_per_draw`` (run.parameters=posterior: replicate r ran posterior draw
-    r // seeds_per_draw) the replicates are nested in draws: every interval, the mdc
+    With ``draws`` (run.parameters=posterior: replicate r ran posterior draw
+    r % draws) the replicates are nested in draws: every interval, the mdc
     included, comes from :func:`nested_interval` (draw means), and the columns
     :data:`SPLIT_COLUMNS` / :data:`DIFF_SPLIT_COLUMNS` give the stochastic part of the
     interval and the standard deviation over the posterior separately.
@@ -517,10 +517,10 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
         rows.append({"scenario": scen, "indicator": name, "n": int(np.isfinite(vals).sum()),
                      "mean": mean, "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    if seeds_per_draw is not None:
+    if draws is not None:
         split = []
         for i, ((scen, name), g) in enumerate(indicators.groupby(["scenario", "indicator"], sort=False)):
-            nest = nested_interval(g["value"].to_numpy(float), g["replicate"].to_numpy() // seeds_per_draw)
+            nest = nested_interval(g["value"].to_numpy(float), g["replicate"].to_numpy() % draws)
             floor = 0.0 if nonneg[name] else -np.inf
             out.loc[i, ["ci_low", "ci_high"]] = [max(nest["low"], floor), nest["high"]]
             split.append((max(nest["stoch_low"], floor), nest["stoch_high"], nest["sd_parameter"]))
@@ -544,11 +544,11 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
         b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else np.nan
         a, bb = arm.to_numpy(float), b_all.reindex(arm.index).to_numpy(float)
         res = paired_difference(a, bb, b_mean, nonneg[row.indicator])
-        if seeds_per_draw is not None:
-            res = _nested_difference(res, a - bb, arm.index.to_numpy() // seeds_per_draw, b_mean,
+        if draws is not None:
+            res = _nested_difference(res, a - bb, arm.index.to_numpy() % draws, b_mean,
                                      nonneg[row.indicator])
         diffs.append(res)
-    columns = DIFF_COLUMNS + (DIFF_SPLIT_COLUMNS if seeds_per_draw is not None else [])
+    columns = DIFF_COLUMNS + (DIFF_SPLIT_COLUMNS if draws is not None else [])
     diffs = [d if len(d) == len(columns) else d + (np.nan,) * (len(columns) - len(d)) for d in diffs]
     out[columns] = pd.DataFrame(diffs, columns=columns, index=out.index)
     return out
