@@ -21,6 +21,7 @@ FLOWS = (
     "visas_granted", "trafficking_victims", "trafficking_detected", "climate_affected_households",
     # extensions (DESIGN.md: extend, don't rename)
     "leg_attempts", "remittances_received_usd", "visas_refused",
+    "remittance_informal_fees_usd", "remittance_informal_losses_usd",
 )
 STOCKS = (
     "stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit", "detained",
