@@ -126,3 +126,33 @@ def test_a_cheaper_remittance_lever_moves_money_into_formal_channels_in_the_mode
     assert cheap["formal_remittance_share"] > dear["formal_remittance_share"] + 0.2
     assert cheap["remittances_received_usd"] > dear["remittances_received_usd"]
     assert cheap["remittance_cost_pct"] == pytest.approx(2.0) and dear["remittance_cost_pct"] == pytest.approx(8.0)
+
+
+# --- the remittances_by_origin validation check: its data and statistics ------------------------------
+
+
+def test_remittance_targets_cover_every_origin_with_a_share_of_its_emigrants():
+    from gcm_sim.studies.validation import remittance_targets
+
+    world = load_world()
+    t = remittance_targets().set_index("origin")
+    origins = [c for c, roles in zip(world.countries["iso3"], world.countries["roles"]) if "origin" in roles]
+    assert sorted(t.index) == sorted(origins)
+    np.testing.assert_allclose(t["covered_share"], t["covered_stock"] / t["emigrant_stock"], atol=1e-4)
+    assert ((t["covered_share"] > 0) & (t["covered_share"] <= 1)).all()
+    # the covered stock is the world's own diaspora on its corridors
+    world_stock = world.corridors.groupby("origin")["diaspora_stock"].sum()
+    np.testing.assert_allclose(t["covered_stock"], world_stock.reindex(t.index), rtol=1e-6)
+    np.testing.assert_allclose(t["target_usd"], t["usd_bn"] * 1e9 * t["covered_share"])
+    assert not t.loc["SYR", "scored"] and not t.loc["AFG", "scored"], "stale (2010) and placeholder figures"
+    assert t.loc["NPL", "usd_bn"] == pytest.approx(11.0), "Nepal: the alternative estimate, not WDI's suspect one"
+
+
+def test_within_a_factor_means_both_ways():
+    from gcm_sim.studies.validation import REMIT_FACTOR, off_by, within_factor
+
+    assert REMIT_FACTOR == 1.5
+    assert within_factor(1.0) and within_factor(1.5) and within_factor(1 / 1.5)
+    assert not within_factor(1.51) and not within_factor(0.66) and not within_factor(0.0)
+    assert not within_factor(float("nan"))
+    assert off_by(2.0) == off_by(0.5) == 2.0
