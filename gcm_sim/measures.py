@@ -22,6 +22,7 @@ FLOWS = (
     # extensions (DESIGN.md: extend, don't rename)
     "leg_attempts", "remittances_received_usd", "visas_refused",
     "temporary_protection_grants", "asylum_abandoned", "onward_departures",
+    "remittance_informal_fees_usd", "remittance_informal_losses_usd",
 )
 STOCKS = (
     "stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit", "detained",

@@ -345,7 +345,8 @@ _BEHAVIOUR_KINDS = {
              "deception_prob exploitation_wage_loss family_refusal_rate humanitarian_min_insecurity overstay_prob "
              "digital_processing_cut digital_fee_cut digital_refusal_cut overstay_multi_entry_factor "
              "sar_death_reduction atd_compliance claim_base claim_insecurity sanction_hiring_effect initial_employed "
-             "remit_share living_cost_share irregular_id_share early_assistance_effect rural_income_factor",
+             "remit_share remit_share_contract remit_share_family remit_share_refugee living_cost_share irregular_id_share "
+             "early_assistance_effect rural_income_factor",
     "hazard": "consider_rate trafficking_detection_rate training_detection_gain retry_rate stranded_return_rate "
               "job_find_regular job_loss return_base return_target_boost return_unemployed_boost "
               "return_circular_boost reintegration_weight asylum_abandon_rate return_protected_rate onward_rate",
@@ -369,7 +370,11 @@ BEHAVIOUR_RANGES.update({  # parameters with bounds of their own
     "attempts_expected": (1.0, 100.0, "tries expected on a leg: at least the first one"),
     "initial_assets_months": (0.0, 600.0, "months of household income held as assets"),
     "income_sigma": (0.0, 3.0, "a lognormal spread: not negative; above 3 the Gini exceeds 0.97"),
-    "formal_midpoint_pct": (0.0, 100.0, "a remittance cost in % of the amount sent"),
+    "formal_parity_ratio": (0.0, 100.0, "a ratio of two remittance costs (formal / informal cost at which half "
+                                         "is sent formally)"),
+    "informal_fee_pct": (0.0, 50.0, "an informal transfer fee in % of the amount sent"),
+    "informal_loss_pct": (0.0, 50.0, "a share of informal transfers lost on the way, % of the amount sent"),
+    "remit_decay_per_year": (0.0, 1.0, "a yearly rate at which the share remitted decays with years abroad"),
     "visit_months": (1.0, 24.0, "a visit lasts at least one month (the model's time step), at most 2 years"),
     "return_savings_target_months": (0.0, 1200.0, "months of household income"),
     "settlement_months": (1.0, 1200.0, "a time scale in months (return hazards are divided by it): at least 1"),
@@ -381,7 +386,10 @@ BEHAVIOUR_RANGES.update({  # parameters with bounds of their own
 })
 # Sums that must stay shares: (names, upper bound, reason)
 BEHAVIOUR_SUMS = ((("skill_share_mid", "skill_share_high"), 1.0, "shares of the same households"),
-                  (("remit_share", "living_cost_share"), 1.0, "shares of the same earnings"))
+                  (("remit_share", "living_cost_share"), 1.0, "shares of the same earnings"),
+                  (("remit_share_contract", "living_cost_share"), 1.0, "shares of the same earnings"),
+                  (("remit_share_family", "living_cost_share"), 1.0, "shares of the same earnings"),
+                  (("remit_share_refugee", "living_cost_share"), 1.0, "shares of the same earnings"))
 
 
 def behaviour_range_text(name: str) -> str:

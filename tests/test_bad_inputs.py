@@ -227,8 +227,10 @@ def test_behaviour_bounds_are_accepted(base_raw, world):
             raw["behaviour"] = {name: v}
             if name in ("skill_share_mid", "skill_share_high"):
                 raw["behaviour"]["skill_share_high" if name == "skill_share_mid" else "skill_share_mid"] = 0.0
-            if name in ("remit_share", "living_cost_share"):
-                raw["behaviour"]["living_cost_share" if name == "remit_share" else "remit_share"] = 0.0
+            earnings = ("remit_share", "remit_share_contract", "remit_share_family", "remit_share_refugee",
+                        "living_cost_share")  # each remit share + living_cost_share <= 1
+            if name in earnings:
+                raw["behaviour"].update({other: 0.0 for other in earnings if other != name})
             build_config(raw, world.iso3, world.tags, world.behaviour)
 
 

@@ -356,19 +356,27 @@ def test_allocation_adds_up_and_gives_every_origin_its_share_of_precision():
 
 
 def test_remittance_terms_fall_with_the_cost_of_sending():
-    from gcm_sim.mechanisms.remittances import RemittanceTerms
+    from gcm_sim.mechanisms.remittances import RemittanceTerms, informal_cost_pct
     from gcm_sim.world import load_world
 
     b = load_world().behaviour
     cost = np.array([[0.0, 3.0], [5.0, 12.0]])
     t = RemittanceTerms.of(cost, b)
+    informal = informal_cost_pct(b)
     np.testing.assert_array_equal(t.cost_pct, cost.ravel())  # flat over origin * n + destination
-    assert t.amount_share[0] == pytest.approx(b["remit_share"]), "free transfers: the full share is sent"
-    assert (np.diff(t.amount_share) < 0).all() and (np.diff(t.formal_share_with_id) < 0).all()
-    assert ((0 < t.formal_share_with_id) & (t.formal_share_with_id < 1)).all()
-    # the logistic's midpoint: half of it goes formally at formal_midpoint_pct
-    mid = RemittanceTerms.of(np.array([b["formal_midpoint_pct"]]), b)
+    assert t.formal_share_with_id[0] == 1.0, "a free formal channel takes everything"
+    assert (np.diff(t.formal_share_with_id) < 0).all()
+    # the amount falls with the cost while formal channels carry most of it; where formal is dear,
+    # people switch to the informal channel, so the effective cost never exceeds the dearer channel
+    assert (np.diff(t.amount_with_id[:3]) < 0).all()
+    assert (t.amount_with_id >= np.exp(-b["remit_cost_semi_elasticity"] * np.maximum(t.cost_pct, informal) / 100) - 1e-12).all()
+    assert ((0 < t.formal_share_with_id[1:]) & (t.formal_share_with_id[1:] < 1)).all()
+    # the logit's parity: half goes formally where formal costs formal_parity_ratio x the informal cost
+    assert informal > 0, "the informal channel is not free"
+    mid = RemittanceTerms.of(np.array([b["formal_parity_ratio"] * informal]), b)
     assert mid.formal_share_with_id[0] == pytest.approx(0.5)
+    # people without an ID pay the informal price whatever the formal one
+    assert t.amount_without_id == pytest.approx(np.exp(-b["remit_cost_semi_elasticity"] * informal / 100))
 
 
 # --- decisions.RouteNests: route variants nested under their destination --------------------------

@@ -159,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=_cmd_calibrate)
     val = sub.add_parser("validate", help="run the validation checks the calibration did not fit (validation.md)")
     val.add_argument("items", nargs="*", metavar="KEY=VALUE",
-                     help="[checks=hump,remittance_elasticity,family_vs_skilled,mexico_crop_shock] "
+                     help="[checks=hump,remittance_elasticity,family_vs_skilled,mexico_crop_shock,remittances_by_origin] "
                           "[replicates=R] [hydra.run.dir=DIR] [config overrides]")
     val.set_defaults(func=_cmd_validate)
     return p
