@@ -175,7 +175,7 @@ class MigrationModel(mesa.Model):
         from .categories import STATES
         m, hh = self.migrants, self.households
         state = m.view("state")
-        out = {s: float(m.weight[: m.n][state == i].sum()) for i, s in enumerate(STATES)}
-        out["home"] = float((hh.people() * hh.weight).sum()) + out.pop("pending")
+        out = {s: float(m.weight[: m.n][state == i].sum(dtype=np.float64)) for i, s in enumerate(STATES)}
+        out["home"] = float(hh.real_people().sum()) + out.pop("pending")
         out.pop("rejoined")  # their people are members at home again
         return out

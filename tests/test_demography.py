@@ -95,3 +95,15 @@ def test_a_transit_row_naming_a_route_the_world_lacks_is_refused(tmp_path):
                                           "NGA,NGA>MAR>ESP,0,true,0.001,500\n")
     with pytest.raises(WorldDataError, match=r"transit.csv.*row 2.*route.*NGA>MAR>ESP"):
         load_world(tmp_path)
+
+
+def test_a_returnee_who_lost_a_dead_share_on_the_way_is_not_counted_twice():
+    m = _model()
+    mi = m.migrants
+    k = int(np.flatnonzero(mi.view("state") == ABROAD)[0])
+    mi.weight[k] *= np.float32(0.97)  # as after a leg's implicit capture split 3% off as dead
+    before = sum(m.people_by_state().values())
+    return_home(m, np.array([k]), forced=False)
+    demography.rejoin(m)
+    assert sum(m.people_by_state().values()) == pytest.approx(before, rel=1e-9)
+    assert m.households.absent[mi.household[k]] == pytest.approx(0.03, rel=1e-3)

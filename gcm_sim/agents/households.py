@@ -101,6 +101,10 @@ class Households:
         self.abroad = np.zeros((n, n_destinations), np.int8)          # own members abroad, by destination
         self.abroad_regular = np.zeros((n, n_destinations), np.int8)  # ... with regular status
         self.remittances_usd = np.zeros(n, np.float32)   # received this month
+        # members who rejoined from a record that carried less than a whole member's weight (a
+        # traveller's dead share split off on a leg, journeys.attempt_legs): the part of them that
+        # did not come back, so people at home = (members - absent) x weight exactly
+        self.absent = np.zeros(n, np.float32)
         # households are stored in contiguous blocks by country (built so, never reordered)
         if np.any(np.diff(self.country) < 0):
             raise ValueError("households must be ordered by country")
@@ -112,6 +116,9 @@ class Households:
     def people(self) -> np.ndarray:
         return self.members.sum(axis=1, dtype=np.int16)
 
+    def real_people(self) -> np.ndarray:
+        """Real people at home per row: (members - absent) x weight, in float64."""
+        return (self.people() - self.absent.astype(np.float64)) * self.weight
     def blocks(self):
         """``(country, first row, end row)`` of each country's contiguous block of households."""
         return zip(self.block_country.tolist(), self.block_start.tolist(), self.block_end.tolist())
@@ -225,9 +232,14 @@ class Households:
         np.add.at(self.members, (idx, member), -1)
         self._follow_earners(idx)
 
-    def rejoin(self, idx: np.ndarray, member: np.ndarray) -> None:
-        """Returnees are members of households ``idx`` again (columns ``member``) and earn at home."""
+    def rejoin(self, idx: np.ndarray, member: np.ndarray, share: np.ndarray | float = 1.0) -> None:
+        """Returnees are members of households ``idx`` again (columns ``member``) and earn at home.
+
+        ``share``: the returnee's record weight / the household's (below 1 when a dead share was
+        split off on the way); the rest is kept in ``absent`` so that no one is counted twice.
+        """
         np.add.at(self.members, (idx, member), 1)
+        np.add.at(self.absent, idx, (1.0 - np.broadcast_to(np.asarray(share, np.float32), idx.shape)))
         self._follow_earners(idx)
 
     def add_abroad(self, idx: np.ndarray, dest: np.ndarray, regular: np.ndarray, delta: int) -> None:

@@ -9,7 +9,9 @@ migrants (state ``rejoined``, age). Stream ``ageing``, keyed to the migrant.
 A returnee spends the month of return in state ``returned`` (the ``people_returned``
 stock) and is a member of the household again from the next month: counted at home,
 earning at home, and free to leave again like any member (their savings reached the
-household on return: :func:`.returns.return_home`). Repeat and circular moves are
+household on return: :func:`.returns.return_home`). A record that lost a dead share on an
+irregular leg (journeys: implicit capture) carries less than a whole member's weight; the
+missing part is kept as the household's ``absent`` so people stay conserved. Repeat and circular moves are
 common among returnees (Constant & Zimmermann 2011, Population Research and Policy
 Review 30(4), on guest workers in Germany); the model gets them from the same choice as
 everyone else. No re-entry bar is modelled yet.
@@ -46,7 +48,10 @@ def rejoin(model) -> None:
     back = np.flatnonzero(m.view("state") == RETURNED)
     if not len(back):
         return
-    model.households.rejoin(m.household[back], _MEMBER[m.sex[back], m.age[back]])
+    hh = model.households
+    h = m.household[back]
+    share = np.minimum(m.weight[back] / hh.weight[h], np.float32(1.0))  # a dead share may have split off
+    hh.rejoin(h, _MEMBER[m.sex[back], m.age[back]], share)
     m.state[back] = REJOINED
 
 

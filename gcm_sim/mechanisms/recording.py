@@ -45,7 +45,7 @@ def step(model, month: int) -> None:
     # household-level measures are summed by origin first (one row per country, not per household)
     n = len(model.world.codes)
     countries = np.arange(n)
-    at_home = hh.sum_by_country(hh.people() * hh.weight)
+    at_home = hh.sum_by_country(hh.real_people())
     pending = np.flatnonzero(m.view("state") == PENDING)
     at_home += np.bincount(m.origin[pending], weights=m.weight[pending], minlength=n)
     rec.add("people_at_home", at_home, origin=countries)
