@@ -275,6 +275,20 @@ def _leg_deaths_year(pairs):
     return stat
 
 
+def _formal_remittances_year(origin):
+    """Formal remittances received by an origin (sent - fees) over the last 12 months, USD per year."""
+    def stat(d: RunData) -> float:
+        ts, year = d.timeseries, _last_year(d)
+        sent = total(ts, "remittances_sent_usd", origin, months=year)
+        return (sent - total(ts, "remittance_fees_usd", origin, months=year)) * _per_year(d)
+    return stat
+
+
+def _remittance_origins() -> list[str]:
+    t = pd.read_csv(resources.files("gcm_sim") / "data" / "remittances_received.csv")
+    return [o for o, scored in zip(t["origin"], t["scored"]) if scored]
+
+
 MEDITERRANEAN_LEGS = CMED_LEGS + (("TUR", "GRC"),)
 # corridors whose UN DESA stocks of 2015 and 2020 both rest on census or survey data (the Gulf
 # cells grow by a flat 5% a year in DESA's estimates and are left out)
@@ -304,6 +318,7 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
     "deaths_mediterranean_year": _leg_deaths_year(MEDITERRANEAN_LEGS),
     "deaths_us_border_year": _leg_deaths_year((("MEX", "USA"),)),
     **{f"stock_growth_{o.lower()}_{d.lower()}": _stock_growth(o, d) for o, d in GROWTH_CORRIDORS},
+    **{f"remittances_{o.lower()}_usd_year": _formal_remittances_year(o) for o in _remittance_origins()},
 }
 
 
