@@ -121,8 +121,10 @@ def _fmt(x) -> str:
 def _table_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     has_diff = "diff" in summary.columns
     has_mdc = has_diff and "mdc_pct" in summary.columns  # summaries written before mdc existed have none
+    split = has_diff and "diff_ci_low_stochastic" in summary.columns  # run.parameters=posterior
     head = (["indicator", "scenario", "mean", "95% CI"] + (["diff vs baseline", "95% CI", "diff %"] if has_diff else [])
-            + (["mdc %"] if has_mdc else []))
+            + (["mdc %"] if has_mdc else [])
+            + (["95% CI, seeds only", "sd over posterior"] if split else []))
     rows = []
     for r in summary.sort_values(["indicator"], kind="stable").itertuples(index=False):
         row = [r.indicator, r.scenario, _fmt(r.mean), f"{_fmt(r.ci_low)} .. {_fmt(r.ci_high)}"]
@@ -131,6 +133,9 @@ def _table_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                     "-" if not math.isfinite(r.diff_pct) else f"{r.diff_pct:+.1f}%"]
         if has_mdc:
             row.append("-" if not math.isfinite(r.mdc_pct) else f"{r.mdc_pct:.1f}%")
+        if split:
+            row += [f"{_fmt(r.diff_ci_low_stochastic)} .. {_fmt(r.diff_ci_high_stochastic)}",
+                    _fmt(r.diff_sd_parameter)]
         rows.append(row)
     return head, rows
 
@@ -172,7 +177,14 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
               "(it cannot go below zero)"
               + ("; of a difference, a paired t-interval (same seeds), never below -baseline; mdc is the "
                  "minimum detectable change (2.8 standard errors of the difference: 80% power, 5% two-sided)"
-                 if comparison else "") + ". See docs/running.md; limits of the model: the section "
+                 if comparison else "") + ". "
+              + (f"Behavioural parameters: {cfg.run.draws} draws from the world's posterior (run.parameters="
+                 "posterior), the replicates spread over them; intervals count both the parameters' and the "
+                 "seeds' uncertainty, and the table shows the seeds' part and the spread over the posterior "
+                 "apart. " if cfg.run.parameters == "posterior" else
+                 "Behavioural parameters: the point values of behaviour.yaml (run.parameters=point); the "
+                 "intervals are the seeds' uncertainty only, not the parameters'. ")
+              + "See docs/running.md; limits of the model: the section "
               "\"What this model can and cannot say\" below.\n\n")
     origins = list(origins or [])
     if origin_table is None and comparison:
