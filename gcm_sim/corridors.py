@@ -4,7 +4,9 @@ Precedence (DESIGN.md): the world data holds each corridor's baseline; a
 ``policy.*.default`` value, when set, replaces it on every corridor; an entry of a
 ``corridors`` list replaces it on the corridors it selects and wins over
 ``default``. Pathway lists (labour agreements, skills partnerships, humanitarian
-places) add quota on the corridors they select.
+places, seasonal schemes) add quota on the corridors they select; then
+``policy.pathways.quota_multipliers`` scale each corridor's labour, skills, family and
+humanitarian places (down to 0: a programme ended), after everything was added.
 
 The result is a set of dense ``[n_countries, n_countries]`` matrices indexed
 ``[origin, destination]``, computed once per model.
@@ -111,9 +113,34 @@ def resolve(world: World, cfg: Config) -> CorridorRules:
     fam = pw.family_reunification
     r.family_quota_year *= fam.quota_multiplier if fam.enabled else 0.0
     _corridor_levers(r, world, cfg)  # digital visas, border passes, regional, seasonal
+    for qm in pw.quota_multipliers:  # per-corridor cuts (to 0) or expansions of every pathway's places
+        sel = pairs(world, qm.origin, qm.destination)
+        r.labour_quota_year[sel] *= qm.labour
+        r.labour_skill_quota_year[:, sel] *= qm.labour
+        r.skills_quota_year[sel] *= qm.skills
+        r.family_quota_year[sel] *= qm.family
+        r.humanitarian_quota_year[sel] *= qm.humanitarian
     np.fill_diagonal(r.exists, False)
     np.fill_diagonal(r.regional, False)
     return r
+
+
+def blend(base: CorridorRules, scen: CorridorRules, f: float) -> CorridorRules:
+    """Rules a fraction ``f`` of the way from ``base`` to ``scen`` (policy.timing phase-in).
+
+    Numbers move linearly; yes/no rules take the scenario's value as soon as ``f > 0``
+    (a corridor a new programme opens exists from its first month; step-only levers
+    cannot be phased in: policy.STEP_ONLY_LEVERS).
+    """
+    if f <= 0:
+        return base
+    if f >= 1:
+        return scen
+    out = {}
+    for name in base.__dataclass_fields__:
+        a, b = getattr(base, name), getattr(scen, name)
+        out[name] = b.copy() if a.dtype == bool else a + f * (b - a)
+    return CorridorRules(**out)
 
 
 def everywhere(n: int) -> np.ndarray:

@@ -91,6 +91,22 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     return u, feasible
 
 
+def women_access(members: np.ndarray, opened: np.ndarray, lift: float) -> np.ndarray:
+    """Utility added to the regular channels that gender-responsive policy opens [n, K].
+
+    ``members`` [n, 5] household members at home (columns as categories.MEMBER_SEX /
+    MEMBER_AGE: female youth, male youth, female adult, male adult, children); ``opened``
+    [K] bool, the options whose barriers fall (labour, visitor, regional channels);
+    ``lift`` = gender_responsive x women_barrier_utility. The barrier binds in
+    proportion to the share of the household's adults who are women: a household of
+    women gains the whole lift, one of men nothing (bans and age limits on women's
+    labour emigration, closed domestic-work sectors: Napier-Moore 2017, ILO; docs/levers.md).
+    """
+    adults = members[:, :4].sum(axis=1)
+    women = (members[:, 0] + members[:, 2]) / np.maximum(adults, 1)
+    return lift * women[:, None] * opened[None, :]
+
+
 @dataclass(frozen=True)
 class RouteNests:
     """Route variants nested under their destination (behaviour v2).

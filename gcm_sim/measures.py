@@ -21,7 +21,7 @@ FLOWS = (
     "visas_granted", "trafficking_victims", "trafficking_detected", "climate_affected_households",
     # extensions (DESIGN.md: extend, don't rename)
     "leg_attempts", "remittances_received_usd", "visas_refused",
-    "temporary_protection_grants", "asylum_abandoned", "onward_departures",
+    "temporary_protection_grants", "asylum_abandoned", "onward_departures", "regularisations",
     "remittance_informal_fees_usd", "remittance_informal_losses_usd",
 )
 STOCKS = (
@@ -72,6 +72,7 @@ INDICATORS = {
     "departures_youth": "18-29 year-olds leaving internationally, people (GCM 1, 2)",
     "youth_share_departures": "18-29 year-olds / all international departures (GCM 1, 2)",
     "departures_children": "children (0-17) leaving internationally, people (GCM 1, 7)",
+    "regularisations": "people without status given residence and work permits (policy.regularisation; GCM 7)",
 }
 
 
@@ -308,6 +309,7 @@ def indicators(rec: Recorder) -> dict[str, float]:
         "stranded_in_transit_end": rec.last("stranded_in_transit"),
         "detained_children_end": rec.last("detained_children"),
         "remittances_sent_usd": t["remittances_sent_usd"],
+        "regularisations": t["regularisations"],
         **_scorecard(rec, t),
     }
     assert set(out) == set(INDICATORS)

@@ -22,7 +22,8 @@ from .draws import Draws
 from .keywords import KEYWORD_LEVERS, apply_keywords, check_model_args, default_config  # noqa: F401 (public names)
 from .measures import Recorder, indicators
 from .mechanisms import (asylum, beliefs, choice, demography, documents, hiring, income, journeys, onward,
-                         passage, placement, recording, remittances, returns, shocks, transit, visits)
+                         passage, placement, recording, regularisation, remittances, returns, shocks, timing,
+                         transit, visits)
 from .policy import Config
 from .population import make_households, seed_stocks, seed_transit, wage_table
 from .world import World, load_world
@@ -50,10 +51,18 @@ class MigrationModel(mesa.Model):
         cfg = apply_keywords(cfg if cfg is not None else default_config(world), world, levers)
         super().__init__(rng=rng)
         self.draws = Draws.of(rng, self.rng)  # every draw keyed to (seed, stream, month, entity)
+        # policy.timing: a timed scenario is built under the baseline policy and switched on
+        # at its start month (mechanisms/timing.py); ``cfg`` is always the policy in force
+        self.scenario_cfg, self.timed = cfg, timing.is_timed(cfg)
+        self.policy_fraction = 0.0 if self.timed else 1.0
+        cfg = timing.baseline_of(cfg) if self.timed else cfg
+        self.rules_cfg = cfg
         self.cfg, self.world, self.replicate = cfg, world, replicate
+        self.b_world = dict(cfg.behaviour)
         self.b = dict(cfg.behaviour)
         documents.setup(self.b, cfg.policy)  # rates the inclusion levers change (ID, skills)
         self.rules = resolve(world, cfg)
+        self.rules_baseline, self.rules_scenario = self.rules, None
         self.remittance_terms = remittances.RemittanceTerms.of(self.rules.remittance_cost_pct, self.b)
         self._country_arrays()
         self._legs()
@@ -79,6 +88,7 @@ class MigrationModel(mesa.Model):
     # --- the month --------------------------------------------------------------------
     def step(self) -> None:
         month = self.steps
+        timing.step(self, month)                # the scenario's policy takes effect (policy.timing)
         demography.step(self, month)            # returnees rejoin their households; people abroad age
         shocks.step(self, month)                # climate shocks cut income and assets
         income.step(self, month)                # income, programmes, saving; quotas top up
@@ -88,6 +98,7 @@ class MigrationModel(mesa.Model):
         journeys.step(self, month)              # visas come through; legs: interception, death
         transit.step(self, month)               # detention, alternatives, stranded people
         asylum.step(self, month)                # asylum decisions and abandonment, removals, trafficking
+        regularisation.step(self, month)        # people without status who qualify become regular
         onward.step(self, month)                # people without a settled status move on
         visits.step(self, month)                # visits end or become overstays
         hiring.step(self, month)                # employers: regular jobs, informal work
@@ -106,17 +117,23 @@ class MigrationModel(mesa.Model):
         self.insecurity = col("insecurity")
         self.growth = col("income_growth_pct") / 100
         self.recognition = col("asylum_recognition_rate")
-        rate = self.cfg.policy.enforcement.returns.readmission_rate
-        self.readmission = col("readmission_rate") if rate is None else np.full(len(t), rate)
         self.asylum_system = col("asylum_decisions_month") > 0
         self.no_settlement = np.isin(np.arange(len(t)), [self.world.index[c] for c in self.world.select("gcc")])
         self.p_claim = np.clip(self.b["claim_base"] + self.b["claim_insecurity"] * self.insecurity, 0, 1)
         self.community = 100.0 * self.rules.diaspora_stock / col("population")[:, None]  # diaspora per 100 at home
+        self.p_employed_regular = self.b["job_find_regular"] / (self.b["job_find_regular"] + self.b["job_loss"])
+        self._policy_arrays()
+
+    def _policy_arrays(self) -> None:
+        """Country arrays the policy in force sets: readmission; informal work under sanctions."""
+        t = self.world.countries
+        col = lambda name: t[name].to_numpy(float)  # noqa: E731
+        rate = self.cfg.policy.enforcement.returns.readmission_rate
+        self.readmission = col("readmission_rate") if rate is None else np.full(len(t), rate)
         sanctions = self.cfg.policy.enforcement.employer_sanctions
         inf_rate = col("informal_job_rate_pct") / 100 * (1 - self.b["sanction_hiring_effect"] * sanctions)
         inf_loss = self.b["job_loss"] * (1 + self.b["sanction_separation_effect"] * sanctions)
         self.p_employed_informal = inf_rate / np.maximum(inf_rate + inf_loss, 1e-9)
-        self.p_employed_regular = self.b["job_find_regular"] / (self.b["job_find_regular"] + self.b["job_loss"])
 
     def _legs(self) -> None:
         legs, idx = self.world.legs, self.world.index

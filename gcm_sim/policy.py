@@ -141,6 +141,24 @@ class SeasonalScheme:
 
 
 @dataclass(frozen=True)
+class QuotaMultiplier:
+    """Tightens (down to 0) or loosens the pathway quotas of the corridors it selects (GCM 5, 12).
+
+    Multiplies a corridor's annual places after every pathway has added its own (world
+    data, labour agreements, seasonal schemes, skills partnerships, humanitarian places),
+    so ``labour: 0`` ends every labour programme on the corridor. Entries multiply.
+    """
+
+    origin: Selector = _sel("origin countries or tags; empty = every origin")
+    destination: Selector = _sel("destination countries or tags; empty = every destination")
+    labour: float = _f(1.0, 0, 100, "multiplies the corridor's labour places (world quota, agreements, "
+                       "seasonal schemes); 0 ends the labour programme")
+    skills: float = _f(1.0, 0, 100, "multiplies the corridor's skills-partnership places")
+    family: float = _f(1.0, 0, 100, "multiplies the corridor's family reunification places")
+    humanitarian: float = _f(1.0, 0, 100, "multiplies the corridor's humanitarian / resettlement places")
+
+
+@dataclass(frozen=True)
 class Pathways:
     labour_agreements: tuple[LabourAgreement, ...] = ()
     skills_partnerships: tuple[SkillsPartnership, ...] = ()
@@ -152,6 +170,7 @@ class Pathways:
                                      "(vulnerable, not qualifying for protection; GCM 7)")
     skills_recognition: float = _f(0.0, 0, 1, "closes this share of the gap to full recognition of "
                                    "migrants' skills abroad (GCM 18)")
+    quota_multipliers: tuple[QuotaMultiplier, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,6 +257,37 @@ class Inclusion:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """When the policy takes effect: every lever from ``start_month``, phased in linearly over
+    ``phase_in_months`` (docs/decisions.md, "Timing switches the policy")."""
+
+    start_month: int = _f(1, 1, 1200, "first month the scenario's levers act (1..run.months); before it "
+                          "the baseline policy runs")
+    phase_in_months: int = _f(0, 0, 1200, "months over which numeric levers move from their baseline to "
+                              "their scenario values (0 = at once); step-only levers refuse a phase-in")
+
+
+@dataclass(frozen=True)
+class Regularisation:
+    """Regularisation of migrants without status (GCM 7, 15, 20): they get a residence and work
+    permit (regular status, an ID, formal jobs and remittances, multi-entry mobility).
+
+    Spain's 2005 programme regularised about 575,000 of some 690,000 applicants (Elias,
+    Monras & Vazquez-Grenno 2022); Italy's 2002 one about 650,000 (Di Porto, Martino &
+    Naticchioni 2018). Take-up ``share`` is an ASSUMPTION per scenario (docs/levers.md).
+    """
+
+    share: float = _f(0.0, 0, 1, "share of the eligible people without status who apply and are "
+                      "regularised; 0 = no regularisation")
+    mode: str = _choice("one_off", ("one_off", "standing"), "one_off: once, at ``month``; standing: from "
+                        "policy.timing.start_month, each person as soon as eligible")
+    month: int | None = _f(None, 1, 1200, "month of a one-off programme; null = policy.timing.start_month")
+    min_months_abroad: int = _f(12, 0, 1200, "eligibility: months of residence abroad")
+    origin: Selector = _sel("nationalities eligible; empty = every origin")
+    destination: Selector = _sel("destinations that regularise; empty = every destination")
+
+
+@dataclass(frozen=True)
 class Policy:
     visa: VisaPolicy = field(default_factory=VisaPolicy)
     pathways: Pathways = field(default_factory=Pathways)
@@ -247,6 +297,8 @@ class Policy:
     development: Development = field(default_factory=Development)
     information: Information = field(default_factory=Information)
     inclusion: Inclusion = field(default_factory=Inclusion)
+    regularisation: Regularisation = field(default_factory=Regularisation)
+    timing: Timing = field(default_factory=Timing)
 
 
 @dataclass(frozen=True)
@@ -346,7 +398,7 @@ _BEHAVIOUR_KINDS = {
              "digital_processing_cut digital_fee_cut digital_refusal_cut overstay_multi_entry_factor "
              "sar_death_reduction atd_compliance claim_base claim_insecurity sanction_hiring_effect initial_employed "
              "remit_share remit_share_contract remit_share_family remit_share_refugee living_cost_share irregular_id_share "
-             "early_assistance_effect rural_income_factor",
+             "early_assistance_effect rural_income_factor training_deception_cut",
     "hazard": "consider_rate trafficking_detection_rate training_detection_gain retry_rate stranded_return_rate "
               "job_find_regular job_loss return_base return_target_boost return_unemployed_boost "
               "return_circular_boost reintegration_weight asylum_abandon_rate return_protected_rate onward_rate",
@@ -354,7 +406,7 @@ _BEHAVIOUR_KINDS = {
     "asc": "asc_internal asc_labour asc_family asc_humanitarian asc_visitor asc_regional asc_smuggled",
     "boost": "insecurity_consider_boost shock_consider_boost sanction_separation_effect unlicensed_fee_markup "
              "trip_cash_buffer training_income_gain programme_income_share return_irregular_factor "
-             "anti_smuggling_price_effect",
+             "anti_smuggling_price_effect women_barrier_utility",
     "elasticity": "smuggling_price_risk_elasticity remit_cost_semi_elasticity formal_logit_slope",
     "usd": "internal_move_cost_usd lend_per_tie_usd",
     "wait": "skills_training_months family_processing_months asylum_work_wait_months",
@@ -577,7 +629,8 @@ def build_config(raw: dict, countries: frozenset[str], tags: frozenset[str],
 
 # lists of entries whose origin/destination selectors must pick a pair of the world
 CORRIDOR_LISTS = ("policy.visa.corridors", "policy.remittances.corridors", "policy.pathways.labour_agreements",
-                  "policy.pathways.skills_partnerships", "policy.pathways.humanitarian", "policy.pathways.seasonal")
+                  "policy.pathways.skills_partnerships", "policy.pathways.humanitarian", "policy.pathways.seasonal",
+                  "policy.pathways.quota_multipliers")
 
 
 def _get(obj, dotted: str):
@@ -610,6 +663,13 @@ def check_against_world(cfg: Config, world) -> None:
         if not world.select(s.origin) & origins:
             raise ConfigError(f"climate.shocks[{i}].origin", list(s.origin),
                               f"selects no origin country of the world; origins: {', '.join(sorted(origins))}")
+    reg = cfg.policy.regularisation
+    if reg.share > 0:
+        for key, sel, role in (("policy.regularisation.origin", reg.origin, origins),
+                               ("policy.regularisation.destination", reg.destination, destinations)):
+            if not world.select(sel) & role:
+                raise ConfigError(key, list(sel), f"selects no {'origin' if role is origins else 'destination'} "
+                                                  f"country of the world; allowed: {', '.join(sorted(role))}")
     for key in ("policy.development.origin", "policy.information.origin"):
         sel = _get(cfg, key)
         if sel and not world.select(sel) & origins:
@@ -652,10 +712,67 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("run.draws", cfg.run.draws,
                           f"at most run.replicates ({cfg.run.replicates}): each draw needs a replicate, and two or "
                           "more replicates per draw separate parameter from stochastic uncertainty")
+    _check_timing(cfg)
     if cfg.run.engine == "reference" and cfg.run.households > 200_000:
         raise ConfigError("run.households", cfg.run.households,
                           "the reference engine (one Mesa agent per household) allows at most 200000; "
                           "use run.engine=fast for larger runs")
+
+
+# Levers that switch rather than scale: a phase-in has no meaning for them (a visa is required
+# or not; a corridor is free-movement or not) or their baseline value is "the world data
+# speaks" outside the corridor tables, so there is nothing to interpolate from. With
+# policy.timing.phase_in_months > 0 setting one is an error, not a silent switch.
+STEP_ONLY_LEVERS = ("policy.visa.default.required", "policy.visa.default.multi_entry",
+                    "policy.visa.corridors[].required", "policy.visa.corridors[].multi_entry",
+                    "policy.visa.border_communities", "policy.pathways.regional_mobility",
+                    "policy.pathways.family_reunification.enabled", "policy.recruitment.employer_pays",
+                    "policy.recruitment.fee_cap_months", "policy.enforcement.returns.readmission_rate",
+                    "policy.enforcement.detention.alternatives_share",
+                    "policy.pathways.family_reunification.processing_months")
+
+
+def _step_only_set(policy: "Policy") -> list[tuple[str, Any]]:
+    """The step-only levers a policy sets away from their defaults: [(key, value)]."""
+    base, out = Policy(), []
+    get = lambda obj, key: _get(obj, key.removeprefix("policy."))  # noqa: E731
+    for key in STEP_ONLY_LEVERS:
+        if "[]" in key:
+            head, leaf = key.split("[].")
+            for i, e in enumerate(get(policy, head)):
+                if getattr(e, leaf) is not None:
+                    out.append((f"{head}[{i}].{leaf}", getattr(e, leaf)))
+        elif get(policy, key) != get(base, key):
+            out.append((key, get(policy, key)))
+    return out
+
+
+def _check_timing(cfg: Config) -> None:
+    t, months = cfg.policy.timing, cfg.run.months
+    if t.start_month > months:
+        raise ConfigError("policy.timing.start_month", t.start_month,
+                          f"the policy would start after the last month simulated (run.months={months}); "
+                          f"allowed range 1 to {months}")
+    if t.phase_in_months > 0:
+        bad = _step_only_set(cfg.policy)
+        if bad:
+            key, value = bad[0]
+            raise ConfigError("policy.timing.phase_in_months", t.phase_in_months,
+                              f"{key}={value!r} switches, it cannot be phased in (a yes/no rule, or a value "
+                              "whose baseline is the world data outside the corridor tables); use "
+                              "phase_in_months=0 for it, or leave it out")
+    reg = cfg.policy.regularisation
+    if reg.month is not None and reg.month > months:
+        raise ConfigError("policy.regularisation.month", reg.month,
+                          f"after the last month simulated (run.months={months}); allowed range 1 to {months}")
+    if reg.month is not None and reg.month < t.start_month:
+        raise ConfigError("policy.regularisation.month", reg.month,
+                          f"before the policy starts (policy.timing.start_month={t.start_month}); allowed range "
+                          f"{t.start_month} to {months}")
+    if reg.mode == "standing" and reg.month is not None:
+        raise ConfigError("policy.regularisation.month", reg.month,
+                          "a standing regularisation has no month (it runs from policy.timing.start_month); "
+                          "set mode=one_off or leave month null")
 
 
 def revalidate(cfg: Config) -> Config:

@@ -92,6 +92,7 @@ LIST_BASES = {  # a valid entry for each list whose items have numeric fields
     "policy.pathways.humanitarian": {"origin": ["SYR"], "destination": ["DEU"]},
     "policy.pathways.seasonal": {"origin": ["MEX"], "destination": ["USA"]},
     "policy.remittances.corridors": {"origin": ["MLI"], "destination": ["FRA"]},
+    "policy.pathways.quota_multipliers": {"origin": ["MEX"], "destination": ["USA"]},
     "climate.shocks": {"origin": ["MLI"], "start_month": 3},
 }
 
@@ -713,6 +714,8 @@ def test_lever_schema_accepts_exactly_the_allowed_values(base_raw, world, lever,
         and (not is_int or float(value).is_integer()))
     if key == "run.households" and allowed and raw["run"]["engine"] == "reference":
         allowed = value <= 200_000
+    if key in ("policy.timing.start_month", "policy.regularisation.month") and allowed and value is not None:
+        allowed = value <= raw["run"]["months"]  # a policy cannot start after the last month
     try:
         cfg = build_config(raw, world.iso3, world.tags, world.behaviour, world=world)
     except ConfigError as e:

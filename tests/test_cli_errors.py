@@ -35,6 +35,11 @@ def corrupt_world(folder):
 
 
 BAD = [  # (overrides, strings the message must contain)
+    (["run.months=12", "policy.timing.start_month=20"], ["policy.timing.start_month", "20", "1 to 12"]),
+    (["policy.pathways.quota_multipliers=[{origin:MEX,destination:USA,labour:-1}]"],
+     ["policy.pathways.quota_multipliers[0].labour", "-1"]),
+    (["policy.regularisation.share=2"], ["policy.regularisation.share", "2"]),
+    (["policy.regularisation.mode=sometimes"], ["policy.regularisation.mode", "sometimes", "standing"]),
     (["policy.visa.default.refusal_rate=1.5"], ["policy.visa.default.refusal_rate", "1.5"]),
     (["policy.remittances.cost_pct=-3"], ["policy.remittances.cost_pct", "-3"]),
     (["+policy.visa.default.feee_usd=3"], ["feee_usd", "3"]),

@@ -13,7 +13,8 @@ GCM = ["information_campaigns", "youth_employment", "climate_resilience", "disas
        "alternatives_to_detention", "labour_market_pathways", "regional_mobility", "skills_partnerships",
        "family_reunification", "anti_trafficking_cooperation", "temporary_protection", "local_identity_documents",
        "gender_responsive_migration", "fair_recruitment", "skills_recognition", "migration_development",
-       "circular_migration", "enforcement_only", "pathways_plus_enforcement", "full_gcm_package"]
+       "circular_migration", "enforcement_only", "pathways_plus_enforcement", "full_gcm_package",
+       "labour_programme_ended", "regularisation_programme"]
 
 
 def test_every_measure_has_a_scenario_file():

@@ -25,19 +25,23 @@ def effective_interception(p: np.ndarray | float, effort: float) -> np.ndarray |
 class BorderAuthority(mesa.Agent):
     def __init__(self, model, country: int, row, b):
         super().__init__(model)
-        enf = model.cfg.policy.enforcement
         self.country = country
         self.asylum_capacity = float(row["asylum_decisions_month"])
         self.detention_months = max(1, int(round(row["detention_months"])))
+        self.row = row
+        self.set_policy(model.cfg.policy.enforcement, b)
+        self.backlog = 0.0
+
+    def set_policy(self, enf, b) -> None:
+        """Rates the enforcement levers in force set (mechanisms/timing.py can switch them)."""
         alt = enf.detention.alternatives_share
-        self.alternatives_share = float(row["alternatives_share"] if alt is None else alt)
+        self.alternatives_share = float(self.row["alternatives_share"] if alt is None else alt)
         self.children_alternatives_share = enf.detention.children_alternatives
-        self.removal_hazard = float(effective_interception(row["removal_rate_pct_year"] / 1200.0,
+        self.removal_hazard = float(effective_interception(self.row["removal_rate_pct_year"] / 1200.0,
                                                            enf.interception_multiplier))
         # training border officials raises the monthly chance a victim is identified (GCM 10)
         self.trafficking_detection = min(1.0, b["trafficking_detection_rate"]
                                          + enf.trafficking_training * b["training_detection_gain"])
-        self.backlog = 0.0
 
     @property
     def has_asylum_system(self) -> bool:

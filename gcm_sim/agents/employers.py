@@ -22,14 +22,19 @@ class Employer(mesa.Agent):
         self.destination = destination
         self.skill = skill
         self.wage_usd = wage_usd
-        sanctions = model.cfg.policy.enforcement.employer_sanctions
         self.informal_wage_usd = wage_usd * (1 - informal_penalty)
         self.regular_rate = b["job_find_regular"]
-        self.informal_rate = informal_rate * (1 - b["sanction_hiring_effect"] * sanctions)
+        self.world_informal_rate = informal_rate
         self.separation_regular = b["job_loss"]
-        self.separation_informal = b["job_loss"] * (1 + b["sanction_separation_effect"] * sanctions)
+        self.set_policy(model.cfg.policy.enforcement, b)
         self.asylum_wait_months = b["asylum_work_wait_months"]
         self.workers = 0.0
+
+    def set_policy(self, enf, b) -> None:
+        """Employer sanctions in force: less informal hiring, more informal separations."""
+        sanctions = enf.employer_sanctions
+        self.informal_rate = self.world_informal_rate * (1 - b["sanction_hiring_effect"] * sanctions)
+        self.separation_informal = b["job_loss"] * (1 + b["sanction_separation_effect"] * sanctions)
 
     def hire(self, m, seekers, u_job: np.ndarray) -> None:
         """Separations, then hiring among this employer's job seekers.

@@ -25,12 +25,18 @@ class Recruiter(mesa.Agent):
     def __init__(self, model, origin: int, unlicensed_share: float, b):
         super().__init__(model)
         self.origin = origin
-        enforcement = model.cfg.policy.recruitment.licensing_enforcement
-        self.unlicensed_share = unlicensed_share * (1.0 - enforcement)
+        self.world_unlicensed_share = unlicensed_share
         self.markup = b["unlicensed_fee_markup"]
-        self.deception_prob = b["deception_prob"]
+        self.set_policy(model.cfg.policy.recruitment, model.cfg.policy.enforcement, b)
         self.revenue_usd = 0.0
         self.placed = 0.0
+
+    def set_policy(self, rec, enf, b) -> None:
+        """Licensing enforcement shrinks the unlicensed share; trained officials (labour attaches,
+        pre-departure and exit checks: ``trafficking_training``) cut the deception of the rest by
+        ``training_deception_cut`` (ASSUMPTION, data/behaviour.yaml; docs/levers.md)."""
+        self.unlicensed_share = self.world_unlicensed_share * (1.0 - rec.licensing_enforcement)
+        self.deception_prob = b["deception_prob"] * (1.0 - b["training_deception_cut"] * enf.trafficking_training)
 
     def worker_fees(self, fee_usd: np.ndarray, wage_usd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Worker-paid fee at a licensed agency and at an unlicensed sub-agent."""
@@ -75,10 +81,13 @@ class Smuggler(mesa.Agent):
         self.base_fee_usd = base_fee_usd
         self.base_pass = 1.0 - base_interception
         self.elasticity = b["smuggling_price_risk_elasticity"]
-        self.anti_cost = 1.0 + b["anti_smuggling_price_effect"] * model.cfg.policy.enforcement.anti_smuggling
+        self.set_policy(model.cfg.policy.enforcement, b)
         self.price_usd = base_fee_usd
         self.revenue_usd = 0.0
         self.clients = 0.0
+
+    def set_policy(self, enf, b) -> None:
+        self.anti_cost = 1.0 + b["anti_smuggling_price_effect"] * enf.anti_smuggling
 
     def set_price(self, believed_interception: float) -> None:
         """Price for this month from the interception rate smugglers have seen."""

@@ -18,8 +18,8 @@ import mesa
 from mesa.agent import AgentSet
 import numpy as np
 
-from ..decisions import choose_keyed, nest_probabilities, option_utilities
-from ..mechanisms.choice import add_expected_demand, hazard
+from ..decisions import choose_keyed, nest_probabilities, option_utilities, women_access
+from ..mechanisms.choice import add_expected_demand, gender_opened, hazard, women_lift
 from .households import Households
 
 
@@ -84,6 +84,9 @@ class HouseholdAgent(mesa.Agent):
             opts, np.array([s.skill[i]]), np.array([earnings]), np.array([s.income_usd[i]]),
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
             np.array([s.shock_loss[i]]), quota_open, float(self.model.info_boost[c]), weights)
+        lift = women_lift(self.model)
+        if lift > 0:  # as the fast engine (mechanisms/choice.probabilities)
+            u = u + women_access(s.members[i : i + 1], gender_opened(opts), lift)
         p_move, within = nest_probabilities(u, feasible, weights.nest, opts.routes)
         add_expected_demand(self.model, opts, p_move, within, np.array([s.weight[i]], dtype=float))
         col = int(choose_keyed(u, feasible, weights.nest, p_move, draws.uniform("move", month, uid),

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decisions import choose_keyed, nest_probabilities, option_utilities, shares_from
+from ..categories import LABOUR, REGIONAL, VISITOR
+from ..decisions import choose_keyed, nest_probabilities, option_utilities, shares_from, women_access
 from ..options import Context, build
 
 
@@ -95,7 +96,20 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
         opts, hh.skill[sel], earnings,
         hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(model.insecurity[o]),
         hh.rural[sel], hh.shock_loss[sel], quota_open, float(model.info_boost[o]), model.weights)
+    lift = women_lift(model)
+    if lift > 0:
+        u = u + women_access(hh.members[sel], gender_opened(opts), lift)
     return (u, *nest_probabilities(u, feasible, model.weights.nest, opts.routes), feasible)
+
+
+def women_lift(model) -> float:
+    """Utility gained by a household of women on the channels gender-responsive policy opens."""
+    return model.cfg.policy.inclusion.gender_responsive * model.b["women_barrier_utility"]
+
+
+def gender_opened(opts) -> np.ndarray:
+    """[K] bool: the regular labour, visitor and regional options (placement.GENDER_CHANNELS)."""
+    return np.isin(opts.channel, (LABOUR, VISITOR, REGIONAL))
 
 
 def add_expected_demand(model, opts, p_move: np.ndarray, within: np.ndarray, weight: np.ndarray) -> None:

@@ -19,8 +19,9 @@ target buffer of ``buffer_target_months`` of income and consume what lies above 
 population in 2010, Wagstaff et al. 2018, Lancet Global Health 6(2)), so assets are
 stationary in a world without change. Stream ``spending_shock``. Vocational training
 moves a low-skill household to mid skills with ``training_income_gain``.
-Streams: ``programme``, ``youth_programme``, ``resilience`` (set-up, month 0) and
-``training`` (monthly).
+Skills partnerships' home-track trainees (:func:`train_home_track`) gain skills and
+earnings at home the same way. Streams: ``programme``, ``youth_programme``,
+``resilience`` (set-up, month 0), ``training`` and ``home_track`` (monthly).
 """
 
 from __future__ import annotations
@@ -49,6 +50,40 @@ def setup(model) -> None:
     if model.cfg.climate.resilience > 0:
         model.resilient = hh.exposed & (draws.uniform("resilience", 0, hh.uid) < model.cfg.climate.resilience)
     model.programme_income = model.b["programme_income_share"] * model.wage[hh.country, 0]
+    model.home_track = home_track(model)
+
+
+def home_track(model) -> np.ndarray:
+    """Skills partnerships' home-track trainees a month, real people, by origin country.
+
+    Each partnership trains ``annual_quota`` people a year per corridor it selects;
+    ``home_track_share`` of them train for the home labour market (Clemens 2015, IZA J.
+    Labor Policy 4:2, "Global Skill Partnerships": the "home" track of a partnership).
+    """
+    w, n = model.world, len(model.world.codes)
+    out = np.zeros(n)
+    origins, destinations = set(w.with_role("origin")), set(w.with_role("destination"))
+    for sp in model.cfg.policy.pathways.skills_partnerships:
+        dests = w.select(sp.destination) & destinations
+        for o in w.select(sp.origin) & origins:
+            out[w.index[o]] += sp.annual_quota * sp.home_track_share * len(dests - {o}) / 12.0
+    return out
+
+
+def train_home_track(model, month: int) -> None:
+    """Home-track trainees of skills partnerships: low-skill households of the origin gain mid
+    skills and earn ``training_income_gain`` more at home (as vocational training does);
+    a trainee a household, drawn with the chance that fills the month's places (stream
+    ``home_track``)."""
+    hh = model.households
+    for c in np.flatnonzero(model.home_track > 0):
+        low = (hh.country == c) & (hh.skill == 0)
+        people = float(hh.weight[low].sum())
+        if people <= 0:
+            continue
+        p = min(1.0, model.home_track[c] / people)
+        trainee = low & (model.draws.uniform("home_track", month, hh.uid) < p)
+        hh.train(trainee, model.b["training_income_gain"])
 
 
 def step(model, month: int) -> None:
@@ -57,6 +92,7 @@ def step(model, month: int) -> None:
         trainee = (model.development_mask & (hh.skill == 0)
                    & (model.draws.uniform("training", month, hh.uid) < dev.vocational_training / 12))
         hh.train(trainee, model.b["training_income_gain"])
+    train_home_track(model, month)
     growth = (1 + model.growth) ** (month / 12)
     b = model.b
     hh.earn_and_save(growth, b["saving_rate"], model.programme_income, b["buffer_target_months"],

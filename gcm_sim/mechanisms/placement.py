@@ -65,8 +65,8 @@ def propensity_table(world, cfg) -> np.ndarray:
     return table
 
 
-def setup_quotas(model) -> None:
-    """Quota budgets in real people, topped up monthly (stochastic use keeps the annual mean)."""
+def _quota_table(model) -> tuple[dict, np.ndarray]:
+    """Quota keys and annual places (real people) of the corridor rules in force."""
     r, n = model.rules, len(model.world.codes)
     keys, annual = {}, []
     for o in model.recruiters:
@@ -84,16 +84,43 @@ def setup_quotas(model) -> None:
                 if q > 0:
                     keys[("labour_skill", o, d, level)] = len(annual)
                     annual.append(q)
-    model.quota_keys = keys
-    model.quota_annual = np.asarray(annual, dtype=float)
+    return keys, np.asarray(annual, dtype=float)
+
+
+def _quota_cap(model, keys: dict, annual: np.ndarray) -> np.ndarray:
     # unused places carry over up to half a year's quota, or two households' weight when a
     # simulated household stands for more people than that (so rationing stays unbiased)
     hh = model.households
     w_origin = np.array([hh.weight[hh.country == k[1]].max() for k in keys])
-    model.quota_cap = np.maximum(model.quota_annual / 2, 2 * w_origin) if keys else np.zeros(0)
+    return np.maximum(annual / 2, 2 * w_origin) if keys else np.zeros(0)
+
+
+def setup_quotas(model) -> None:
+    """Quota budgets in real people, topped up monthly (stochastic use keeps the annual mean)."""
+    keys, annual = _quota_table(model)
+    model.quota_keys = keys
+    model.quota_annual = annual
+    model.quota_cap = _quota_cap(model, keys, annual)
     model.quota_budget = model.quota_annual / 12.0
     model.quota_demand = model.quota_annual / 12.0  # smoothed monthly applicants, real people
     model.expected_demand = np.zeros_like(model.quota_annual)
+
+
+def update_quotas(model) -> None:
+    """Quotas after a policy change (mechanisms/timing.py): a corridor that keeps a quota keeps
+    its unused places (up to the new cap) and its applicants; a new quota starts as at set-up;
+    a quota cut to 0 is gone (its option leaves the choice set)."""
+    keys, annual = _quota_table(model)
+    cap = _quota_cap(model, keys, annual)
+    budget, demand, expected = annual / 12.0, annual / 12.0, np.zeros_like(annual)
+    for key, i in keys.items():
+        j = model.quota_keys.get(key)
+        if j is not None:
+            budget[i] = min(model.quota_budget[j], cap[i])
+            demand[i] = model.quota_demand[j]
+            expected[i] = model.expected_demand[j]
+    model.quota_keys, model.quota_annual, model.quota_cap = keys, annual, cap
+    model.quota_budget, model.quota_demand, model.expected_demand = budget, demand, expected
 
 
 def step(model, movers, month: int) -> None:

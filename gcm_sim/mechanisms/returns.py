@@ -13,7 +13,13 @@ unemployment, and for circular migrants with multi-entry status; they fall with
 time abroad (``settlement_months``) where migrants can settle. In the Gulf states,
 where the kafala system allows no settlement, contracts end (``contract_months``)
 and workers go home. Reintegration support raises the hazard in proportion to its
-value against home income (``reintegration_weight``: ASSUMPTION, data/behaviour.yaml).
+value against home income (``reintegration_weight``: ASSUMPTION, data/behaviour.yaml),
+for the people assisted voluntary return programmes serve: migrants without a regular
+status (irregular, asylum seekers, temporary protection holders; IOM's AVRR
+eligibility). Regular workers are not offered it, so it no longer sends home the
+earners who remit most (issue 13). Evaluations find the grant a secondary reason to
+go home (Koser & Kuschminder 2015, IOM; Schmitt, Bitterwolf & Baraulina 2019, BAMF
+Forschungsbericht 34 on StarthilfePlus), so the weight stays small (docs/levers.md).
 """
 
 from __future__ import annotations
@@ -58,8 +64,9 @@ def step(model, month: int) -> None:
     hazard[~m.employed[abroad]] += f32(b["return_unemployed_boost"])
     hazard[m.multi_entry[abroad] & (status == REGULAR)] += f32(b["return_circular_boost"])
     reint = model.cfg.policy.enforcement.returns.reintegration_usd
-    if reint:
-        hazard += f32(b["reintegration_weight"] * reint / 12) / home_income
+    if reint:  # assisted voluntary return: migrants without a regular status (IOM AVRR eligibility)
+        eligible = status != REGULAR
+        hazard[eligible] += f32(b["reintegration_weight"] * reint / 12) / home_income[eligible]
     months = np.maximum(m.months_abroad[abroad], 0)
     decay = np.exp(-np.arange(months.max() + 1) / b["settlement_months"]).astype(f32)  # by months abroad
     settles = ~model.no_settlement[m.location[abroad]]

@@ -264,8 +264,6 @@ def check_remittance_elasticity(cfg, world, out: Path, say) -> CheckResult:
 
 
 def check_family_vs_skilled(cfg, world, out: Path, say) -> CheckResult:
-    import dataclasses
-
     from gcm_sim.policy import build_config, to_dict
 
     irregular = ("departures_irregular", "overstays")
@@ -280,18 +278,13 @@ def check_family_vs_skilled(cfg, world, out: Path, say) -> CheckResult:
     fam_cfg = build_config(raw, world.iso3, world.tags, world.behaviour)
     say("family vs skilled: family reunification closed")
     fam_irr, fam_reg = measure(_runs(fam_cfg, world))
-    wc = _WorldCopy()
-    try:
-        def close(df):
-            sel = df["origin"].isin(SKILLED_ORIGINS) & df["destination"].isin(SKILLED_DESTINATIONS)
-            df["labour_quota_year"] = df["labour_quota_year"].astype(float)
-            df.loc[sel, "labour_quota_year"] = 0.0
-            return df
-        w = wc.edit("corridors.csv", close)
-        say("family vs skilled: skilled labour routes closed")
-        sk_irr, sk_reg = measure(_runs(dataclasses.replace(cfg), w))
-    finally:
-        wc.close()
+    # skilled labour routes closed with the lever, not by editing corridors.csv (issue 13)
+    raw = to_dict(cfg)
+    raw["policy"]["pathways"]["quota_multipliers"] = list(raw["policy"]["pathways"]["quota_multipliers"]) + [
+        {"origin": list(SKILLED_ORIGINS), "destination": list(SKILLED_DESTINATIONS), "labour": 0.0}]
+    sk_cfg = build_config(raw, world.iso3, world.tags, world.behaviour)
+    say("family vs skilled: skilled labour routes closed")
+    sk_irr, sk_reg = measure(_runs(sk_cfg, world))
     d_fam = np.subtract(fam_irr, base_irr)
     d_sk = np.subtract(sk_irr, base_irr)
     diff = d_fam - d_sk
@@ -313,8 +306,8 @@ def check_family_vs_skilled(cfg, world, out: Path, say) -> CheckResult:
         "Simon, Schwartz, Hudson & Johnson 2018, PNAS 115(34) [SIMON-2018]",
         "added irregular entries with family reunification closed > with skilled labour routes closed "
         "(mean paired difference > 0)", mean, lo, hi, passed, fig,
-        f"Family: policy.pathways.family_reunification.enabled=false. Skilled: labour quotas set to 0 on "
-        f"{'/'.join(SKILLED_ORIGINS)} -> {'/'.join(SKILLED_DESTINATIONS)} (the H-1B/L, EU skilled and nurse "
+        f"Family: policy.pathways.family_reunification.enabled=false. Skilled: policy.pathways.quota_multipliers "
+        f"labour=0 on {'/'.join(SKILLED_ORIGINS)} -> {'/'.join(SKILLED_DESTINATIONS)} (the H-1B/L, EU skilled and nurse "
         "routes of SOURCES.md; the Gulf and H-2 routes are low-skill and stay open). Irregular entries = "
         f"smuggled departures + overstays over {cfg.run.months} months, all origins. The simulated value is "
         "the paired difference (family - skilled) in added irregular entries. Added irregular entries per "

@@ -1,0 +1,111 @@
+"""Timing: the scenario's policy takes effect from ``policy.timing.start_month``, phased in
+over ``policy.timing.phase_in_months`` (docs/decisions.md, "Timing switches the policy").
+
+A timed model is built under the baseline policy (``model.cfg`` is the scenario's config
+with ``policy`` at its defaults), so the months before the start are the baseline run on
+the same seed, draw for draw. From the start month :func:`step` puts the policy in force
+as a fraction ``f`` (0 before the start, rising linearly to 1 over the phase-in) and
+:func:`apply` re-derives every policy-dependent part of the model from it: the corridor
+rules (visas, quotas, remittance costs, blended array by array between the baseline's and
+the scenario's, :func:`gcm_sim.corridors.blend`), quota budgets (places carried over),
+remittance terms, document and recognition rates, leg interception and death
+probabilities, readmission, informal hiring under sanctions, recruiters' unlicensed
+share, smugglers' costs, border authorities' detention, removal and detection rates,
+development programmes, information campaigns and who leaves by channel. Numeric levers
+outside the corridor tables move linearly (:func:`mix_policy`); step-only levers
+(:data:`gcm_sim.policy.STEP_ONLY_LEVERS`) are refused with a phase-in at validation.
+
+People already abroad keep what their entry gave them (a visa's multi-entry status, an
+employer); new entrants, and every mechanism's monthly rates, follow the policy in force.
+Untimed configs (start 1, no phase-in) are built under their own policy and never call
+:func:`apply`. No random numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..corridors import blend, resolve
+from ..policy import Config, Policy
+
+
+def fraction(timing, month: int) -> float:
+    """Share of the policy in force in ``month``: 0 before the start, then linear over the phase-in."""
+    if month < timing.start_month:
+        return 0.0
+    if timing.phase_in_months <= 0:
+        return 1.0
+    return min(1.0, (month - timing.start_month + 1) / timing.phase_in_months)
+
+
+def is_timed(cfg: Config) -> bool:
+    t = cfg.policy.timing
+    return t.start_month > 1 or t.phase_in_months > 0
+
+
+def baseline_of(cfg: Config) -> Config:
+    """The config a timed model is built under: the same run, the policy at its defaults."""
+    return dataclasses.replace(cfg, policy=Policy())
+
+
+def mix_policy(base, scen, f: float):
+    """A policy ``f`` of the way from ``base`` to ``scen``: float levers linearly, the rest
+    (lists, selectors, yes/no, whole numbers, timing, regularisation) as the scenario's."""
+    if f >= 1:
+        return scen
+    if not dataclasses.is_dataclass(base):
+        if isinstance(base, float) and isinstance(scen, float) and not isinstance(base, bool):
+            return base + f * (scen - base)
+        return scen
+    values = {}
+    for fld in dataclasses.fields(base):
+        a, b = getattr(base, fld.name), getattr(scen, fld.name)
+        values[fld.name] = b if fld.name in ("timing", "regularisation") else mix_policy(a, b, f)
+    return type(base)(**values)
+
+
+def step(model, month: int) -> None:
+    """Put the policy in force for this month when its share changes."""
+    if not model.timed:
+        return
+    f = fraction(model.scenario_cfg.policy.timing, month)
+    if f == model.policy_fraction:
+        return
+    if model.rules_scenario is None:
+        model.rules_scenario = resolve(model.world, model.scenario_cfg)
+    cfg = dataclasses.replace(model.scenario_cfg,
+                              policy=mix_policy(model.rules_cfg.policy, model.scenario_cfg.policy, f))
+    apply(model, cfg, blend(model.rules_baseline, model.rules_scenario, f))
+    model.policy_fraction = f
+
+
+def apply(model, cfg: Config, rules) -> None:
+    """Re-derive the policy-dependent state of ``model`` under ``cfg`` with corridor ``rules``."""
+    from . import beliefs, documents, income, journeys, placement, remittances
+
+    model.cfg = cfg
+    b = model.b
+    for name in ("irregular_id_share", "skill_recognition"):
+        b[name] = model.b_world[name]
+    documents.setup(b, cfg.policy)
+    model.rules = rules
+    model.remittance_terms = remittances.RemittanceTerms.of(rules.remittance_cost_pct, b)
+    model._policy_arrays()
+    model.leg_interception, model.leg_death = journeys.leg_probabilities(model.world.legs, cfg.policy.enforcement, b)
+    enf, rec = cfg.policy.enforcement, cfg.policy.recruitment
+    for r in model.recruiters.values():
+        r.set_policy(rec, enf, b)
+    for s in model.smugglers:
+        s.set_policy(enf, b)
+    for a in model.borders.values():
+        a.set_policy(enf, b)
+    for e in model.employers:
+        e.set_policy(enf, b)
+    placement.update_quotas(model)
+    income.setup(model)
+    model.info_boost = beliefs.info_boost(model.world, cfg)
+    model.propensity_table = placement.propensity_table(model.world, cfg)
+    model._options = None  # rebuilt from the new rules and quotas this month
+    np.fill_diagonal(model.rules.exists, False)
