@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from gcm_sim.edges.cli import main
+from gcm_sim.studies.calibration import DEFAULT_PARAMETERS
 
 CHROMIUM = "/usr/bin/chromium"
 TINY = ["run.households=1000", "run.months=6", "run.replicates=2"]
@@ -260,14 +261,20 @@ def test_briefing_book_at_a_tiny_size_resumes(tmp_path, capsys):
     md = (out / "book.md").read_text()
     for text in ("## Diaspora contributions to development", "### The answer, with its uncertainty",
                  "### Trade-offs", "### What the model cannot say", "What households do with remittances",
-                 "### What the scorecard offers", "## Methods annex", "(95% CI"):
+                 "### What the scorecard offers", "## Methods annex", "(95% CI",
+                 "### Which uncertainty matters, and which data would reduce it", "the data that would most narrow"):
         assert text in md, text
+    swings = pd.read_csv(out / "questions" / "q2" / "sensitivity.csv")
+    assert set(swings["parameter"]) == {p[0] for p in DEFAULT_PARAMETERS} and (swings["swing"].dropna() >= 0).all()
+    cached = sorted((out / "sensitivity").glob("*.csv"))
+    stamps = [f.stat().st_mtime_ns for f in cached]
     assert (out / "book.html").is_file() and (out / "questions" / "q1" / "summary.csv").is_file()
     if Path(CHROMIUM).is_file():
         assert (out / "book.pdf").read_bytes()[:5] == b"%PDF-"
     stamp = (out / "arms" / "remittance_sdg" / "timeseries.parquet").stat().st_mtime_ns
     assert main(argv) == 0  # resumed: the cached arms are not run again
     assert (out / "arms" / "remittance_sdg" / "timeseries.parquet").stat().st_mtime_ns == stamp
+    assert [f.stat().st_mtime_ns for f in cached] == stamps  # the screen's runs too
     (folder / "q3.yaml").write_text("title: x\nquestion: y\nscenarios: [nosuch]\nindicators: [deaths]\n")
     assert main(argv) == 2 and "nosuch" in capsys.readouterr().err
     (folder / "q3.yaml").write_text("title: x\nquestion: y\nscenarios: [baseline]\nindicators: [nosuch]\n")

@@ -12,6 +12,9 @@ matches its resolved config is not run again.
 
 Default size (:data:`DEFAULT_SIZE`; any ``run.*`` override wins): 50,000 households,
 60 months, 6 replicates, 2 workers: 22 arms, 11 questions in about 8 minutes on 2 shared cores.
+The three institutional questions add a parameter screen (:mod:`gcm_sim.studies.sensitivity`,
+``sensitivity=false`` skips it): which parameter their answer hangs on and which published
+figures pin it down, cached under ``sensitivity/``.
 """
 
 from __future__ import annotations
@@ -129,8 +132,12 @@ def run_arm(cfg: Config, folder: Path, world, echo: Callable[[str], None]) -> tu
     return result.timeseries, result.indicators
 
 
-def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str], None] = lambda m: None) -> dict:
-    """Run (or resume) every arm, write each question's comparison and the book."""
+def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str], None] = lambda m: None,
+              sensitivity: bool = True) -> dict:
+    """Run (or resume) every arm, write each question's comparison and the book. With
+    ``sensitivity`` the institutional questions get a parameter screen
+    (:mod:`gcm_sim.studies.sensitivity`): which parameter their answer hangs on and which
+    published figures pin it down."""
     import time
 
     from gcm_sim.edges import document, report
@@ -156,7 +163,10 @@ def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str],
         report.write_run_dir(res, qdir, documents=False)
         figs = report.write_forest(res.summary, run_dir / "figures", indicators=q["indicators"], stem=q["id"])
         figs += report.write_difference(res.timeseries, run_dir / "figures" / q["id"])
-        sections.append(question_markdown(q, res, figs, run_dir, plan.world))
+        screen = []
+        if sensitivity and q["kind"] == "institutional":
+            screen = _screen(plan, q, run_dir, qdir, echo)
+        sections.append(question_markdown(q, res, figs, run_dir, plan.world, screen))
     md = book_markdown(plan, sections)
     notes += document.write_html_pdf(md, run_dir, "book", "gcm-sim briefing book: the Marrakech dialogue", pdf=pdf)
     if notes:
@@ -223,7 +233,22 @@ def _uncertainty_lines(res) -> list[str]:
     return out
 
 
-def question_markdown(q: dict, res, figures, run_dir: Path, world) -> str:
+def _screen(plan: Plan, q: dict, run_dir: Path, qdir: Path, echo) -> list[str]:
+    """The institutional question's parameter screen (cached under ``sensitivity/``): sentences."""
+    from gcm_sim.edges.report import _label
+    from gcm_sim.studies import sensitivity as sens
+
+    cache = run_dir / "sensitivity"
+    arms = {n: plan.arms[n] for n in q["arms"]}
+    effects = sens.effect_swing(plan.arms["baseline"], arms, q["indicators"], plan.world, cache, echo)
+    swings = sens.swing_table(effects)
+    responses = sens.target_response(plan.arms["baseline"], plan.world, cache, echo)
+    atomic_write(qdir / "sensitivity.csv", lambda f: swings.to_csv(f, index=False))
+    atomic_write(qdir / "target_response.csv", lambda f: responses.to_csv(f, index=False))
+    return sens.reading(swings, responses, _label)
+
+
+def question_markdown(q: dict, res, figures, run_dir: Path, world, screen: Sequence[str] = ()) -> str:
     from gcm_sim.edges.report import scorecard_markdown
 
     answers, trade = _answer_lines(q, res)
@@ -236,6 +261,15 @@ def question_markdown(q: dict, res, figures, run_dir: Path, world) -> str:
         out.append(f"![{q['title']}]({f.relative_to(run_dir).as_posix()})\n")
     if q["kind"] == "institutional":
         out.append(scorecard_markdown(res).replace("## GCM scorecard", "### What the scorecard offers"))
+    if screen:
+        from gcm_sim.studies.sensitivity import LEVELS, SIZE
+
+        out += ["### Which uncertainty matters, and which data would reduce it\n",
+                f"Each calibrated behavioural parameter set to the {LEVELS['low']:.0%} and {LEVELS['high']:.0%} "
+                f"points of its plausible range in turn, each arm against baseline on the same seeds "
+                f"({SIZE['households']:,} households x {SIZE['months']} months x {SIZE['replicates']} replicates "
+                f"at most; `questions/{q['id']}/sensitivity.csv`, `target_response.csv`).\n",
+                *[f"- {x}" for x in screen], ""]
     out.append("### What the model cannot say\n")
     out.append(q["cannot_say"].strip() + "\n")
     out += [f"- {x}" for x in _uncertainty_lines(res)]

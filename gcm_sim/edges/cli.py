@@ -451,14 +451,18 @@ def _cmd_brief(args) -> int:
 
     run_dir, items = _split_run_dir(args.overrides)
     options, items = _report_options(items)
-    opts, overrides = _options(items, ("questions", "dialogue"))
+    opts, overrides = _options(items, ("questions", "dialogue", "sensitivity"))
+    sens = opts.get("sensitivity", "true").lower()
+    if sens not in ("true", "false"):
+        raise ConfigError("sensitivity", opts.get("sensitivity"), "true or false (the institutional questions' "
+                                                                  "parameter screen)")
     plan = brief.prepare(overrides, questions=[q for q in opts.get("questions", "").split(",") if q] or None,
                          folder=opts.get("dialogue"))  # every question's arms validated before any work starts
     run_dir = resolve_run_dir(run_dir or str(Path("outputs") / "brief"))
     print(f"gcm-sim: briefing book: {len(plan.questions)} questions, {len(plan.arms)} distinct arms x "
           f"{plan.cfg.run.replicates} replicates x {plan.cfg.run.months} months, {plan.cfg.run.households:,} "
           f"households; results will go to {run_dir} (rerun the same command to resume)", flush=True)
-    out = brief.run_brief(plan, run_dir, pdf=options.get("pdf", True),
+    out = brief.run_brief(plan, run_dir, pdf=options.get("pdf", True), sensitivity=sens == "true",
                           echo=lambda msg: print(msg, file=sys.stderr, flush=True))
     for note in out["notes"]:
         print(f"gcm-sim: note: {note}", file=sys.stderr)

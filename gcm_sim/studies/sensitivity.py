@@ -1,0 +1,131 @@
+"""Which behavioural parameter an answer hangs on, and which published figures pin it down.
+
+Used by the briefing book (``gcm-sim brief``) for the dialogue's institutional questions,
+which no simulation answers directly: what a model can offer there is which uncertainty
+matters and which data would reduce it (issue 15). A one-at-a-time global screen over the
+calibrated parameters (:data:`gcm_sim.studies.calibration.DEFAULT_PARAMETERS`, the ones no
+source pins down):
+
+- :func:`effect_swing`: each parameter is set to the lower and the upper quartile of its
+  calibration range (on its own scale: log-uniform ranges on the log scale), everything else
+  at behaviour.yaml, and each arm is compared with baseline on the same seeds; the swing of
+  an indicator's effect (diff %, high minus low) says how much the answer depends on that
+  parameter (a Morris-type elementary effect over half the range; Saltelli et al. 2008,
+  *Global Sensitivity Analysis: The Primer*, ch. 3).
+- :func:`target_response`: the same two settings of each parameter move the calibration
+  targets' statistics (log ratio, baseline only): the targets that move most are the
+  published figures that constrain the parameter best, hence the data that would most
+  reduce the answer's uncertainty.
+
+Runs are keyed by their resolved config and cached in a folder, so an interrupted book
+resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import experiment
+from .calibration import DEFAULT_PARAMETERS, Parameter, evaluate, load_targets, with_behaviour
+
+LEVELS = {"low": 0.25, "high": 0.75}  # quartiles of each parameter's range, on its own scale
+SIZE = {"households": 20_000, "months": 36, "replicates": 3}  # the screen's run size (run.* smaller wins)
+
+
+def parameters() -> list[Parameter]:
+    return [Parameter(*p) for p in DEFAULT_PARAMETERS]
+
+
+def _sized(cfg):
+    size = {k: min(getattr(cfg.run, k), v) for k, v in SIZE.items()}
+    return cfg.replace(run=dataclasses.replace(cfg.run, **size))
+
+
+def _cached(folder: Path, cfg, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    from gcm_sim.edges.outputs import atomic_write
+    from gcm_sim.policy import to_dict
+
+    key = hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = folder / f"{key}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    out = compute()
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: out.to_csv(f, index=False))
+    return out
+
+
+def effect_swing(base, arms: dict, indicators: Sequence[str], world, cache: Path,
+                 say: Callable[[str], None] = lambda m: None) -> pd.DataFrame:
+    """parameter, level, value, arm, indicator, diff_pct (arm vs baseline, same seeds), per setting."""
+    rows = []
+    params = parameters()
+    for i, p in enumerate(params, 1):
+        for level, u in LEVELS.items():
+            value = p.from_unit(u)
+            say(f"sensitivity: {p.name} = {value:.4g} ({level} quartile), {i}/{len(params)}")
+            configs = {"baseline": _sized(with_behaviour(base, world, {p.name: value}))}
+            for name, c in arms.items():
+                configs[name] = _sized(with_behaviour(c, world, {p.name: value}))
+            ind = pd.concat([_cached(cache, c, lambda c=c: experiment.run(c, world=world).indicators)
+                             .assign(scenario=name) for name, c in configs.items()], ignore_index=True)
+            s = experiment.summarise(ind, baseline="baseline")
+            s = s[(s["scenario"] != "baseline") & s["indicator"].isin(indicators)]
+            rows += [{"parameter": p.name, "level": level, "value": value, "arm": r.scenario,
+                      "indicator": r.indicator, "diff_pct": r.diff_pct} for r in s.itertuples()]
+    return pd.DataFrame(rows)
+
+
+def swing_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """Per arm, indicator and parameter: the effect at the low and high setting and the swing."""
+    if effects.empty:
+        return pd.DataFrame(columns=["arm", "indicator", "parameter", "low", "high", "swing"])
+    w = effects.pivot_table(index=["arm", "indicator", "parameter"], columns="level", values="diff_pct").reset_index()
+    w["swing"] = (w["high"] - w["low"]).abs()
+    return w.sort_values(["arm", "indicator", "swing"], ascending=[True, True, False]).reset_index(drop=True)
+
+
+def target_response(base, world, cache: Path, say: Callable[[str], None] = lambda m: None) -> pd.DataFrame:
+    """parameter, target, description, log_ratio (statistic at the high setting / at the low one)."""
+    targets = load_targets()
+    rows = []
+    for p in parameters():
+        stats = {}
+        for level, u in LEVELS.items():
+            c = _sized(with_behaviour(base, world, {p.name: p.from_unit(u)}))
+            say(f"sensitivity: targets at {p.name} {level}")
+            stats[level] = _cached(cache, c.replace(scenario=dataclasses.replace(c.scenario, name="targets")),
+                                   lambda c=c: evaluate(c, world, targets)).mean()
+        for t in targets:
+            lo, hi = float(stats["low"].get(t.name, np.nan)), float(stats["high"].get(t.name, np.nan))
+            ratio = math.log(hi / lo) if lo > 0 and hi > 0 else float("nan")
+            rows.append({"parameter": p.name, "target": t.name, "description": t.description,
+                         "source": t.source, "log_ratio": ratio})
+    return pd.DataFrame(rows)
+
+
+def reading(swings: pd.DataFrame, responses: pd.DataFrame, labels: Callable[[str], str] = str,
+            top_targets: int = 3) -> list[str]:
+    """Plain sentences: the parameter each answer depends on most, and the data that pin it down."""
+    out = []
+    for (arm, ind), g in swings.groupby(["arm", "indicator"], sort=False):
+        g = g.dropna(subset=["swing"])
+        if g.empty:
+            continue
+        top = g.iloc[0]
+        r = responses[responses["parameter"] == top["parameter"]].dropna(subset=["log_ratio"])
+        r = r.reindex(r["log_ratio"].abs().sort_values(ascending=False).index).head(top_targets)
+        data = "; ".join(f"{x.description} ({100 * (math.exp(x.log_ratio) - 1):+.0f}%)" for x in r.itertuples())
+        out.append(f"{arm}, {labels(ind)}: the effect is {top['low']:+.1f}% with `{top['parameter']}` at the lower "
+                   f"quartile of its range and {top['high']:+.1f}% at the upper (swing {top['swing']:.1f} points, "
+                   f"the largest of {len(g)} parameters). The published figures that move most with it, so the data "
+                   f"that would most narrow this answer: {data or 'none of the targets respond'}.")
+    return out
