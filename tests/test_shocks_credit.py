@@ -124,3 +124,22 @@ def test_a_farm_shock_reaches_rural_non_farm_households():
     assert np.all(hh.shock_loss[urban] == 0)
     affected = total(m.timeseries(), "climate_affected_households", origin="MEX")
     assert np.isclose(affected, hh.weight[farm].sum(), rtol=1e-5)  # only the directly exposed
+
+
+def test_validation_oversampling_concentrates_the_sample_and_the_shock_ratio():
+    import pandas as pd
+
+    from gcm_sim.agents.households import allocate
+    from gcm_sim.studies.validation import CHECKS, _oversample, shock_ratio
+
+    assert "shock_size" in CHECKS
+    assert shock_ratio(-0.2, -0.2) == 1.0 and np.isnan(shock_ratio(-0.1, 0.0))
+    w = world()
+    df = pd.DataFrame({"origin": list(w.sampling), "movers_per_household_year": list(w.sampling.values())})
+    rates = _oversample(df, "MEX").set_index("origin")["movers_per_household_year"]
+    origins = w.with_role("origin")
+    pop = w.countries.loc[origins, "population"].to_numpy(float) / w.countries.loc[origins, "household_size"].to_numpy(float)
+    before = allocate(pop, 20_000, np.array([w.sampling[c] for c in origins]))
+    after = allocate(pop, 20_000, np.array([rates[c] for c in origins]))
+    i = origins.index("MEX")
+    assert after.sum() == before.sum() and after[i] > 3 * before[i]
