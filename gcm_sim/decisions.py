@@ -11,9 +11,14 @@ Grogger & Hanson 2011; Beine, Docquier & Ozden 2011 for diaspora networks):
           - b_delay * months of waiting + b_insecurity * insecurity (international moves)
 
 and the household draws one option from a nested logit over feasible options
-(stay | every way of moving). Upfront costs must be financed from assets plus credit from ties (and,
-for labour pathways, recruiters): options it cannot finance are not in its
-choice set, which produces the migration hump (Clemens 2014, 2020).
+(stay | every way of moving). Upfront costs must be financed from assets plus credit
+(:func:`credit_usd`): lenders at home and relatives abroad advance months of the income
+a household earns above subsistence (more months the more ties it has), against its
+assets as collateral, and recruiters (labour pathways) and smugglers (pay on arrival)
+advance part of their fee. Options it cannot finance are not in its choice set, so
+liquidity binds the poorest: the rising branch of the migration hump (Clemens 2014,
+2020; Angelucci 2015 and Bazzi 2017 find liquidity constraints holding back migration
+from poor households).
 
 Beliefs: households believe death risk to be a mix of the truth and a prior,
 weighted by information from ties, ``w = 1 - exp(-info_per_tie * ties)``
@@ -39,7 +44,9 @@ class Weights:
     delay: float
     insecurity: float
     info_per_tie: float
-    lend_per_tie_usd: float
+    credit_income_months: float
+    credit_months_per_tie: float
+    collateral_share: float
     urban_premium: float
     nest: float
 
@@ -47,7 +54,8 @@ class Weights:
     def from_behaviour(cls, b) -> "Weights":
         return cls(gain=b["b_gain"], ties=b["b_ties"], cost=b["b_cost"], death=b["b_death"],
                    delay=b["b_delay"], insecurity=b["b_insecurity"], info_per_tie=b["info_per_tie"],
-                   lend_per_tie_usd=b["lend_per_tie_usd"],
+                   credit_income_months=b["credit_income_months"],
+                   credit_months_per_tie=b["credit_months_per_tie"], collateral_share=b["collateral_share"],
                    urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"])
 
 
@@ -56,16 +64,43 @@ def believed_death(truth: np.ndarray, prior: np.ndarray, info_weight: np.ndarray
     return info_weight * truth + (1.0 - info_weight) * prior
 
 
+def credit_usd(income_usd: np.ndarray, assets_usd: np.ndarray, subsistence_usd: np.ndarray,
+               log_ties: np.ndarray, credit_share: np.ndarray, credit_base_usd: np.ndarray,
+               w: Weights) -> np.ndarray:
+    """What a household can borrow for each option [n, K] (DESIGN.md, the liquidity constraint).
+
+    ``income_usd``, ``assets_usd``, ``subsistence_usd`` [n] (monthly income, assets, and the
+    monthly subsistence need of the people at home); ``log_ties`` [n, K] log(1 + ties) to each
+    option's destination; ``credit_share``, ``credit_base_usd`` [K] the intermediaries' part.
+
+        credit = (credit_income_months + credit_months_per_tie * log(1 + ties)) * surplus
+                 + collateral_share * assets + credit_share * credit_base
+
+    with surplus = max(income - subsistence, 0): lenders and relatives advance months of the
+    income a household can repay from, so a household at or below subsistence borrows
+    nothing on its income (the floor), whatever its ties; ties add months (relatives
+    abroad lend and vouch; Munshi 2003 on Mexican networks); assets serve as collateral;
+    recruiters lend part of their fee against future wages and smugglers take part of
+    theirs on arrival (paid by relatives, DHS 2017). Never negative.
+    """
+    surplus = np.maximum(np.asarray(income_usd, float) - subsistence_usd, 0.0)
+    months = w.credit_income_months + w.credit_months_per_tie * log_ties
+    own = w.collateral_share * np.maximum(np.asarray(assets_usd, float), 0.0)
+    return months * surplus[:, None] + own[:, None] + (credit_share * credit_base_usd)[None, :]
+
+
 def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, income_usd: np.ndarray,
                      assets_usd: np.ndarray, ties: np.ndarray, regular_tie: np.ndarray,
                      insecurity: float, rural: np.ndarray, shock_loss: np.ndarray,
-                     quota_open: np.ndarray, info_boost: float, w: Weights) -> tuple[np.ndarray, np.ndarray]:
+                     quota_open: np.ndarray, info_boost: float, w: Weights,
+                     subsistence_usd: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Utilities [n, K] and feasibility [n, K] of an origin's options for n households.
 
     ``opts`` is an :class:`gcm_sim.options.OptionSet`; ``ties`` [n, K] ties to each
     option's destination; ``regular_tie`` [n, K] whether the household has a member
-    with regular status there (family reunification); ``quota_open`` [K]. An internal
-    move earns the urban premium and escapes a climate shock's income loss.
+    with regular status there (family reunification); ``quota_open`` [K];
+    ``subsistence_usd`` [n] the household's monthly subsistence need (:func:`credit_usd`).
+    An internal move earns the urban premium and escapes a climate shock's income loss.
     """
     n = len(skill)
     gain = opts.log_wage[:, skill].T - np.log(np.maximum(home_earnings_usd, 1.0))[:, None]  # [n, K]
@@ -80,8 +115,9 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     u = (opts.asc[None, :] + w.gain * gain + w.ties * log_ties
          + np.log(np.maximum(opts.success[None, :], 1e-9)) - w.death * death - w.cost * cost
          - w.delay * opts.delay_months[None, :] + w.insecurity * insecurity * opts.international[None, :])
-    credit = w.lend_per_tie_usd * log_ties + opts.credit_share[None, :] * opts.credit_base_usd[None, :]
-    feasible = opts.cost_usd[None, :] <= assets_usd[:, None] + credit
+    subsistence = np.broadcast_to(np.asarray(subsistence_usd, float), (n,))
+    credit = credit_usd(income_usd, assets_usd, subsistence, log_ties, opts.credit_share, opts.credit_base_usd, w)
+    feasible = opts.cost_usd[None, :] <= np.maximum(assets_usd, 0.0)[:, None] + credit
     feasible &= quota_open[None, :]
     feasible &= opts.skill_mask[:, skill].T
     feasible &= ~opts.needs_regular_tie[None, :] | regular_tie

@@ -264,11 +264,13 @@ def _scorecard(rec: Recorder, t: dict) -> dict[str, float]:
     }
 
 
-def total(ts: pd.DataFrame, measures, origin=None, destination=None, channel=None, months=None) -> float:
+def total(ts: pd.DataFrame, measures, origin=None, destination=None, channel=None, months=None,
+          age_group=None) -> float:
     """Sum of one or more measures in a timeseries table, optionally for some origins,
-    destinations, channels (a code or a list of codes) and months."""
+    destinations, channels, age groups (a code or a list of codes) and months."""
     s = ts["measure"].isin([measures] if isinstance(measures, str) else list(measures))
-    for col, v in (("origin", origin), ("destination", destination), ("channel", channel)):
+    for col, v in (("origin", origin), ("destination", destination), ("channel", channel),
+                   ("age_group", age_group)):
         if v is not None:
             s &= ts[col].astype(str).isin([v] if isinstance(v, str) else list(v))
     if months is not None:

@@ -21,9 +21,9 @@ from .decisions import Weights
 from .draws import Draws
 from .keywords import KEYWORD_LEVERS, apply_keywords, check_model_args, default_config  # noqa: F401 (public names)
 from .measures import Recorder, indicators
-from .mechanisms import (asylum, beliefs, choice, demography, documents, hiring, income, journeys, onward,
-                         passage, placement, recording, regularisation, remittances, returns, shocks, timing,
-                         transit, visits)
+from .mechanisms import (asylum, beliefs, choice, demography, documents, hiring, income, journeys, networks,
+                         onward, passage, placement, recording, regularisation, remittances, returns, shocks,
+                         timing, transit, visits)
 from .policy import Config
 from .population import make_households, seed_stocks, seed_transit, wage_table
 from .world import World, load_world
@@ -73,6 +73,7 @@ class MigrationModel(mesa.Model):
         self.migrants = Migrants(capacity=max(1024, cfg.run.households // 4))
         seed_stocks(world, self.rules, self.households, self.migrants, world.member_propensity, self.b, self.draws)
         seed_transit(world, self.households, self.migrants, world.member_propensity, self.leg_months, self.draws)
+        networks.setup(self)  # ties start from the world's stocks and follow the run's
         self._institutions()
         placement.setup_quotas(self)
         income.setup(self)  # programme jobs, development targeting, climate resilience
@@ -104,6 +105,7 @@ class MigrationModel(mesa.Model):
         hiring.step(self, month)                # employers: regular jobs, informal work
         remittances.step(self, month)           # formal and informal transfers home
         returns.step(self, month)               # return decisions
+        networks.step(self, month)              # diaspora ties follow the diaspora (cumulative causation)
         beliefs.step(self, month)               # what people hear about the routes; prices
         recording.step(self, month)             # the contract's measures
         self.datacollector.collect(self)
@@ -121,6 +123,10 @@ class MigrationModel(mesa.Model):
         self.no_settlement = np.isin(np.arange(len(t)), [self.world.index[c] for c in self.world.select("gcc")])
         self.p_claim = np.clip(self.b["claim_base"] + self.b["claim_insecurity"] * self.insecurity, 0, 1)
         self.community = 100.0 * self.rules.diaspora_stock / col("population")[:, None]  # diaspora per 100 at home
+        # price level (market USD per PPP dollar) and the monthly subsistence need per person at
+        # home in the model's market dollars: the international poverty line (decisions.credit_usd)
+        self.price_level = col("gdp_per_capita_usd") / np.maximum(col("gni_per_capita_ppp_usd"), 1.0)
+        self.subsistence_person_month = self.b["subsistence_usd_ppp_day"] * 365.0 / 12.0 * self.price_level
         self.p_employed_regular = self.b["job_find_regular"] / (self.b["job_find_regular"] + self.b["job_loss"])
         self._policy_arrays()
 

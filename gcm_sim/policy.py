@@ -398,17 +398,17 @@ _BEHAVIOUR_KINDS = {
              "digital_processing_cut digital_fee_cut digital_refusal_cut overstay_multi_entry_factor "
              "sar_death_reduction atd_compliance claim_base claim_insecurity sanction_hiring_effect initial_employed "
              "remit_share remit_share_contract remit_share_family remit_share_refugee living_cost_share irregular_id_share "
-             "early_assistance_effect rural_income_factor training_deception_cut",
+             "early_assistance_effect rural_income_factor training_deception_cut collateral_share rural_nonfarm_linkage",
     "hazard": "consider_rate trafficking_detection_rate training_detection_gain retry_rate stranded_return_rate "
               "job_find_regular job_loss return_base return_target_boost return_unemployed_boost "
               "return_circular_boost reintegration_weight asylum_abandon_rate return_protected_rate onward_rate",
     "weight": "b_gain b_ties b_cost b_death b_delay b_insecurity info_per_tie",
     "asc": "asc_internal asc_labour asc_family asc_humanitarian asc_visitor asc_regional asc_smuggled",
-    "boost": "insecurity_consider_boost shock_consider_boost sanction_separation_effect unlicensed_fee_markup "
+    "boost": "insecurity_consider_boost shock_consider_per_loss sanction_separation_effect unlicensed_fee_markup "
              "trip_cash_buffer training_income_gain programme_income_share return_irregular_factor "
              "anti_smuggling_price_effect women_barrier_utility",
     "elasticity": "smuggling_price_risk_elasticity remit_cost_semi_elasticity formal_logit_slope",
-    "usd": "internal_move_cost_usd lend_per_tie_usd",
+    "usd": "internal_move_cost_usd subsistence_usd_ppp_day",
     "wait": "skills_training_months family_processing_months asylum_work_wait_months",
 }
 BEHAVIOUR_RANGES: dict[str, tuple[float, float, str]] = {
@@ -435,6 +435,8 @@ BEHAVIOUR_RANGES.update({  # parameters with bounds of their own
     "buffer_drawdown_rate": (0.0, 1.0, "a monthly share of the assets above the buffer target"),
     "spending_shock_rate_year": (0.0, 1.0, "a yearly probability"),
     "spending_shock_months": (0.0, 120.0, "a spending shock in months of household income"),
+    "credit_income_months": (0.0, 600.0, "months of income above subsistence lent (at most 50 years)"),
+    "credit_months_per_tie": (0.0, 600.0, "added months of income lent per unit of log(1 + ties)"),
 })
 # Sums that must stay shares: (names, upper bound, reason)
 BEHAVIOUR_SUMS = ((("skill_share_mid", "skill_share_high"), 1.0, "shares of the same households"),

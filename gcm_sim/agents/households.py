@@ -95,6 +95,7 @@ class Households:
         self.shock_loss = np.zeros(n, np.float32)        # current income loss share
         self.shock_until = np.zeros(n, np.int32)
         self.shocked = np.empty(0, np.int64)             # rows hit by a shock that is not over
+        self.shock_direct = np.zeros(n, np.bool_)        # ... directly exposed (not only through the local economy)
         self.assisted = np.zeros(n, np.bool_)
         self.programme = np.zeros(n, np.bool_)           # in an origin employment programme
         self.trained = np.zeros(n, np.bool_)             # skills from vocational training / partnership
@@ -195,9 +196,11 @@ class Households:
         np.add.at(self.debt_usd, idx, usd - from_assets)
 
     def strike(self, idx: np.ndarray, month: int, duration: int, income_loss: float, asset_loss: float,
-               assisted: np.ndarray, assistance_effect: float) -> None:
-        """A climate shock hits households ``idx``; early assistance softens it for ``assisted``."""
+               assisted: np.ndarray, assistance_effect: float, direct: bool = True) -> None:
+        """A climate shock hits households ``idx``; early assistance softens it for ``assisted``.
+        ``direct=False``: hit only through the local economy (mechanisms/shocks.py)."""
         soften = np.where(assisted, 1 - assistance_effect, 1.0).astype(np.float32)
+        self.shock_direct[idx] |= direct
         self.shock_loss[idx] = np.maximum(self.shock_loss[idx], income_loss * soften)
         self.assets_usd[idx] *= (1 - asset_loss * soften)
         self.shock_until[idx] = np.maximum(self.shock_until[idx], month + duration)
@@ -211,6 +214,7 @@ class Households:
         self.shock_loss[done] = 0
         self.shock_until[done] = 0
         self.assisted[done] = False
+        self.shock_direct[done] = False
         self.shocked = self.shocked[~over]
 
     def new_migrant_ids(self, idx: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@
 | :mod:`.hiring` | employers hire and separate migrants |
 | :mod:`.remittances` | formal and informal transfers home |
 | :mod:`.returns` | return decisions; the way home for every mechanism |
+| :mod:`.networks` | diaspora ties follow the stock abroad (cumulative causation) |
 | :mod:`.beliefs` | what households hear about routes; smugglers' prices |
 | :mod:`.recording` | month-end stocks and the contract's measures |
 

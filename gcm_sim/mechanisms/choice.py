@@ -7,8 +7,10 @@ budgets and model.info_boost; writes model.expected_demand (applicants expected 
 quota) and returns the movers grouped by origin: ``[(origin, options, rows, column)]``.
 
 Each household considers with the monthly hazard ``consider_rate`` raised by
-insecurity (``insecurity_consider_boost``) and by a climate shock
-(``shock_consider_boost``); one considering then draws from the nested logit of
+insecurity (``insecurity_consider_boost``) and, while a climate shock cuts its income,
+in proportion to the share of income lost: x (1 + ``shock_consider_per_loss`` x loss)
+(:func:`shock_hazard`), so a 2% loss raises it a fifth as much as a 10% loss; the loss
+also lowers home earnings in the utilities (a larger gain from leaving). One considering then draws from the nested logit of
 :mod:`gcm_sim.decisions` (McFadden 1978; Train 2009, ch. 4). Draws are keyed to
 the household and month (``consider``, ``move``) and to the household, month and
 option (``option``: Gumbel-max within the moving nest, and within a destination's nest
@@ -52,11 +54,17 @@ def context(model) -> Context:
                    quota_chance=np.minimum(1.0, (model.quota_annual / 12) / np.maximum(model.quota_demand, 1e-9)))
 
 
-def hazard(model, country: int) -> tuple[float, float]:
-    """Monthly consideration hazard of a country's households: (unshocked, shocked)."""
+def hazard(model, country: int) -> float:
+    """Monthly consideration hazard of a country's households without a shock."""
     b = model.b
-    base = b["consider_rate"] * (1 + b["insecurity_consider_boost"] * model.insecurity[country])
-    return min(1.0, base), min(1.0, base * b["shock_consider_boost"])
+    return min(1.0, b["consider_rate"] * (1 + b["insecurity_consider_boost"] * model.insecurity[country]))
+
+
+def shock_hazard(base, loss, per_loss: float):
+    """The hazard of households that lose a share ``loss`` (0-1) of their income to a shock:
+    ``base x (1 + per_loss x loss)``, at most 1. Grows with the size of the loss (a flat
+    multiplier made a 2% loss act like a 10% one: issue 13)."""
+    return np.minimum(1.0, base * (1.0 + per_loss * np.asarray(loss, float)))
 
 
 def considering(model, month: int) -> np.ndarray:
@@ -67,12 +75,13 @@ def considering(model, month: int) -> np.ndarray:
     hh = model.households
     u = model.draws.uniform("consider", month, hh.uid)
     out = []
-    shocked = np.zeros(hh.n, bool)
-    shocked[hh.shocked] = hh.shock_loss[hh.shocked] > 0
+    per_loss = model.b["shock_consider_per_loss"]
+    # the largest multiplier this month: rows above calm x top cannot consider (a cheap first cut)
+    top = 1.0 + per_loss * float(hh.shock_loss[hh.shocked].max()) if len(hh.shocked) else 1.0
     for c, lo, hi in hh.blocks():
-        calm, hit = hazard(model, c)
-        rows = lo + np.flatnonzero(u[lo:hi] < max(calm, hit))
-        h = np.where(shocked[rows], hit, calm)
+        calm = hazard(model, c)
+        rows = lo + np.flatnonzero(u[lo:hi] < min(1.0, calm * top))
+        h = shock_hazard(calm, hh.shock_loss[rows], per_loss)
         out.append(rows[u[rows] < h])
     return np.concatenate(out) if out else np.empty(0, np.int64)
 
@@ -85,6 +94,7 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
         earnings = hh.earnings_per_adult_of(sel)
     dest = opts.dest.astype(np.int64)
     ties = hh.abroad[sel][:, dest] + model.community[o, dest][None, :]
+    subsistence = model.subsistence_person_month[o] * hh.members[sel].sum(axis=1, dtype=np.int16)
     regular_tie = hh.abroad_regular[sel][:, dest] > 0
     # a rationed pathway stays in the choice set when this month's places are used up: its
     # believed chance (places / applicants, in ``opts.success``) carries the scarcity, and
@@ -95,7 +105,7 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
     u, feasible = option_utilities(
         opts, hh.skill[sel], earnings,
         hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(model.insecurity[o]),
-        hh.rural[sel], hh.shock_loss[sel], quota_open, float(model.info_boost[o]), model.weights)
+        hh.rural[sel], hh.shock_loss[sel], quota_open, float(model.info_boost[o]), model.weights, subsistence)
     lift = women_lift(model)
     if lift > 0:
         u = u + women_access(hh.members[sel], gender_opened(opts), lift)

@@ -1,7 +1,7 @@
 """Recording: the contract's measures for migrant rows, and the month-end stocks.
 
 Reads migrants (origin, destination, channel, sex, age, weight, state, status,
-location), households (members, weight, shocked) and writes only the recorder
+location), households (members, weight, shocked, shock_direct) and writes only the recorder
 (DESIGN.md "Outputs"). No random numbers.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..agents.border import stock_masks
-from ..categories import PENDING
+from ..categories import ADULT, CHILD, PENDING, YOUTH
 
 AT_LOCATION = ("stranded_in_transit", "detained", "detained_children")  # counted where people are held
 
@@ -45,11 +45,18 @@ def step(model, month: int) -> None:
     # household-level measures are summed by origin first (one row per country, not per household)
     n = len(model.world.codes)
     countries = np.arange(n)
-    at_home = hh.sum_by_country(hh.real_people())
+    # people at home by age group (members by MEMBERS; people about to leave by their own age),
+    # so a rate per adult (e.g. Feng et al.'s denominator, people 15-65) can be read off
     pending = np.flatnonzero(m.view("state") == PENDING)
-    at_home += np.bincount(m.origin[pending], weights=m.weight[pending], minlength=n)
-    rec.add("people_at_home", at_home, origin=countries)
-    shocked = hh.shocked
+    for age, cols in ((YOUTH, slice(0, 2)), (ADULT, slice(2, 4)), (CHILD, slice(4, 5))):
+        people = hh.members[:, cols].sum(axis=1, dtype=np.int16).astype(np.float64)
+        if age == ADULT:  # the part of rejoined returnees that did not come back (Households.absent)
+            people -= hh.absent
+        at_home = hh.sum_by_country(people * hh.weight)
+        mine = pending[m.age[pending] == age]
+        at_home += np.bincount(m.origin[mine], weights=m.weight[mine], minlength=n)
+        rec.add("people_at_home", at_home, origin=countries, age=age)
+    shocked = hh.shocked[hh.shock_direct[hh.shocked]]  # directly exposed (not the local economy's)
     rec.add("climate_affected_households",
             np.bincount(hh.country[shocked], weights=hh.weight[shocked], minlength=n), origin=countries)
     rec.close_month(month)
