@@ -19,7 +19,7 @@ from mesa.agent import AgentSet
 import numpy as np
 
 from ..decisions import choose_keyed, nest_probabilities, option_utilities
-from ..mechanisms.choice import add_expected_demand, hazard
+from ..mechanisms.choice import add_expected_demand, hazard, retry_hazard
 from .households import Households
 
 
@@ -69,7 +69,8 @@ class HouseholdAgent(mesa.Agent):
         c = int(s.country[i])
         uid = s.uid[i : i + 1]
         calm, hit = hazard(self.model, c)  # the same monthly hazard as the fast engine
-        if draws.uniform("consider", month, uid)[0] >= (hit if s.shock_loss[i] > 0 else calm):
+        h = float(retry_hazard(self.model, hit if s.shock_loss[i] > 0 else calm, s.retry_left[i]))
+        if draws.uniform("consider", month, uid)[0] >= h:
             return
         opts = options.get(c)
         if opts is None or not len(opts):
@@ -83,7 +84,7 @@ class HouseholdAgent(mesa.Agent):
         u, feasible = option_utilities(
             opts, np.array([s.skill[i]]), np.array([earnings]), np.array([s.income_usd[i]]),
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
-            np.array([s.shock_loss[i]]), quota_open, float(self.model.info_boost[c]), weights)
+            np.array([s.shock_loss[i]]), quota_open, self.model.info_boost[c], weights)
         p_move, within = nest_probabilities(u, feasible, weights.nest, opts.routes)
         add_expected_demand(self.model, opts, p_move, within, np.array([s.weight[i]], dtype=float))
         col = int(choose_keyed(u, feasible, weights.nest, p_move, draws.uniform("move", month, uid),

@@ -8,7 +8,9 @@ quota) and returns the movers grouped by origin: ``[(origin, options, rows, colu
 
 Each household considers with the monthly hazard ``consider_rate`` raised by
 insecurity (``insecurity_consider_boost``) and by a climate shock
-(``shock_consider_boost``); one considering then draws from the nested logit of
+(``shock_consider_boost``) and, for ``reattempt_window_months`` after a member's forced
+return, at least ``reattempt_consider_rate`` (NRC 2013: returned migrants often try again
+within weeks; :func:`retry_hazard`); one considering then draws from the nested logit of
 :mod:`gcm_sim.decisions` (McFadden 1978; Train 2009, ch. 4). Draws are keyed to
 the household and month (``consider``, ``move``) and to the household, month and
 option (``option``: Gumbel-max within the moving nest, and within a destination's nest
@@ -44,7 +46,8 @@ def context(model) -> Context:
                    p_employed_regular=model.p_employed_regular, p_employed_informal=model.p_employed_informal,
                    p_protection=model.p_claim * model.recognition, asylum_system=model.asylum_system,
                    leg_price_usd=model.leg_price, leg_interception=model.belief_interception,
-                   leg_death=model.belief_death,
+                   leg_death=model.belief_death, leg_retry=model.belief_retry,
+                   base_interception=model.base_interception,
                    recruiter_fee=lambda o, fee, wage: model.recruiters[o].expected_fee(fee, wage),
                    skill_recognition=model.b["skill_recognition"],
                    family_processing_months=model.b["family_processing_months"] if months is None else months,
@@ -58,6 +61,54 @@ def hazard(model, country: int) -> tuple[float, float]:
     return min(1.0, base), min(1.0, base * b["shock_consider_boost"])
 
 
+def reattempts(model, month: int, movers: list) -> list:
+    """Households whose member was caught on a route and returned by force try the route again.
+
+    Each month of ``reattempt_window_months`` after the return, with chance
+    ``reattempt_consider_rate`` (stream ``reattempt``, keyed to the household), a household
+    sets off again on the route its member was caught on, if it can finance the first
+    fees (assets plus what ties and smugglers lend, as in the choice: decisions.py) and
+    has an adult or child at home to send. Returned migrants often try again within weeks
+    (NRC 2013 [NRC-2013]: two in five Mexican men apprehended 1999-2009 were apprehended
+    again, three quarters of them within 90 days); their taste for the route persists,
+    which a fresh logit draw each month would not give. Returns ``[(origin, options, rows,
+    column)]`` like :func:`choose`, without households already moving this month.
+    """
+    hh = model.households
+    cand = np.flatnonzero((hh.retry_left > 0) & (hh.retry_route >= 0))
+    if not len(cand):
+        return []
+    busy = np.concatenate([idx for _, _, idx, _ in movers]) if movers else np.empty(0, np.int64)
+    cand = cand[~np.isin(cand, busy)]
+    cand = cand[model.draws.uniform("reattempt", month, hh.uid[cand]) < model.b["reattempt_consider_rate"]]
+    out = []
+    opts_by_origin = model._options if model._options is not None else options(model)  # refreshed this month
+    for o in np.unique(hh.country[cand]):
+        opts = opts_by_origin.get(int(o))
+        if opts is None:
+            continue
+        rows = cand[hh.country[cand] == o]
+        col_of = {int(r): c for c, r in enumerate(opts.route) if r >= 0}
+        cols = np.array([col_of.get(int(r), -1) for r in hh.retry_route[rows]], dtype=np.int64)
+        ok = cols >= 0
+        rows, cols = rows[ok], cols[ok]
+        if not len(rows):
+            continue
+        d = opts.dest[cols].astype(np.int64)
+        ties = hh.abroad[rows, d] + model.community[o, d]
+        credit = (model.weights.lend_per_tie_usd * np.log1p(ties)
+                  + opts.credit_share[cols] * opts.credit_base_usd[cols])
+        can = opts.cost_usd[cols] <= hh.assets_usd[rows] + credit
+        if can.any():
+            out.append((int(o), opts, rows[can], cols[can]))
+    return out
+
+
+def retry_hazard(model, h, retry_left):
+    """The consideration hazard of households still in the window after a forced return."""
+    return np.where(retry_left > 0, np.maximum(h, model.b["reattempt_consider_rate"]), h)
+
+
 def considering(model, month: int) -> np.ndarray:
     """Rows of the households that consider a move this month, in row order.
 
@@ -68,10 +119,11 @@ def considering(model, month: int) -> np.ndarray:
     out = []
     shocked = np.zeros(hh.n, bool)
     shocked[hh.shocked] = hh.shock_loss[hh.shocked] > 0
+    top = model.b["reattempt_consider_rate"] if (hh.retry_left > 0).any() else 0.0
     for c, lo, hi in hh.blocks():
         calm, hit = hazard(model, c)
-        rows = lo + np.flatnonzero(u[lo:hi] < max(calm, hit))
-        h = np.where(shocked[rows], hit, calm)
+        rows = lo + np.flatnonzero(u[lo:hi] < max(calm, hit, top))
+        h = retry_hazard(model, np.where(shocked[rows], hit, calm), hh.retry_left[rows])
         out.append(rows[u[rows] < h])
     return np.concatenate(out) if out else np.empty(0, np.int64)
 
@@ -94,7 +146,7 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
     u, feasible = option_utilities(
         opts, hh.skill[sel], earnings,
         hh.income_usd[sel], hh.assets_usd[sel], ties, regular_tie, float(model.insecurity[o]),
-        hh.rural[sel], hh.shock_loss[sel], quota_open, float(model.info_boost[o]), model.weights)
+        hh.rural[sel], hh.shock_loss[sel], quota_open, model.info_boost[o], model.weights)
     return (u, *nest_probabilities(u, feasible, model.weights.nest, opts.routes), feasible)
 
 
@@ -135,5 +187,10 @@ def choose(model, month: int, rows: np.ndarray) -> list:
 def step(model, month: int) -> list:
     """Households that consider a move choose among their feasible options."""
     if model.cfg.run.engine == "reference":
-        return model.households.decide(model, month)
-    return choose(model, month, considering(model, month))
+        movers = model.households.decide(model, month)
+    else:
+        movers = choose(model, month, considering(model, month))
+    movers = movers + reattempts(model, month, movers)
+    left = model.households.retry_left
+    left[left > 0] -= 1  # the window after a forced return runs out
+    return movers
