@@ -140,7 +140,7 @@ class MigrationModel(mesa.Model):
         self.leg_claims = np.zeros(len(legs))     # people caught on a leg who claim asylum there (journeys)
         self.heard_retries = np.zeros(len(legs))  # smoothed retries and interceptions households hear of
         self.heard_caught = np.zeros(len(legs))
-        self.belief_retry = np.full(len(legs), float(self.b["prior_retry_share"]))
+        self.belief_retry = np.full(len(legs), float(self.b["prior_retry_share"]))  # beliefs.step
         self.base_leg_fee = legs["smuggling_fee_usd"].to_numpy(float)      # the world's, before any policy
         self.base_interception = legs["interception_prob"].to_numpy(float)
         self.route_origin = np.array([idx[r.origin] for r in routes], dtype=np.int64)

@@ -374,6 +374,7 @@ BEHAVIOUR_RANGES.update({  # parameters with bounds of their own
     "nest_dissimilarity": (0.05, 1.0, "the nested-logit dissimilarity: 0 < lambda <= 1 for a model consistent "
                                       "with utility maximisation (1 = plain logit); utilities are divided by it"),
     "urban_income_premium": (0.1, 10.0, "an urban/rural earnings ratio"),
+    "retry_belief_weight": (0.0, 1e9, "people caught a month the prior retry share counts for"),
     "earnings_belief_bias": (-0.9, 5.0, "relative error of uninformed beliefs about earnings abroad: believed = "
                                         "truth x (1 + bias); -0.9 to +5 (below -1 earnings would be negative)"),
     "initial_assets_months": (0.0, 600.0, "months of household income held as assets"),

@@ -59,7 +59,7 @@ def test_released_and_stranded_people_try_the_leg_again():
     tries = m.migrants.view("tries")
     assert (tries >= 2).any(), "someone attempted a leg more than once"
     assert retried > 0
-    assert (m.belief_retry[m.heard_caught > 0] > 0).any()
+    assert (m.belief_retry != m.b["prior_retry_share"]).any()  # what is heard moves the belief
 
 
 def test_households_of_people_returned_by_force_set_off_again():
@@ -192,3 +192,12 @@ def test_people_conserved_with_retries_and_reattempts():
         assert abs(sent - (t["remittances_received_usd"] + t["remittance_fees_usd"])) <= 1e-6 * max(sent, 1)
         assert (m.households.members >= 0).all()
     assert (m.migrants.view("state") == TRANSIT).any()
+
+
+def test_validation_checks_of_issue_13_have_their_fixed_bands():
+    from gcm_sim.studies import validation as val
+
+    assert {"enforcement_effort", "information_campaign"} <= set(val.CHECKS)
+    assert val.ENFORCE_MULTIPLIER == 2.5 and val.ENFORCE_DEPARTURES_BAND == (-50.0, 0.0)
+    assert val.INFO_MAX_PCT == 15.0 and val.INFO_SCENARIO == "information_campaigns"
+    assert val._pct([90.0, 120.0], [100.0, 100.0]) == pytest.approx([-10.0, 20.0])

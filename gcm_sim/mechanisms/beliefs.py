@@ -4,7 +4,8 @@
 people, from :mod:`.journeys`) and writes model.belief_interception and belief_death
 (exponentially smoothed with ``belief_memory``), model.belief_retry (the share of people
 caught on a leg who are not stopped by it, as heard: smoothed retries and asylum claims at
-the border, over smoothed interceptions;
+the border, over smoothed interceptions, each with a prior of ``retry_belief_weight`` people
+a month at ``prior_retry_share``;
 ``prior_retry_share`` until a leg has seen interceptions), smugglers' prices (they follow
 the interception effort they see: :class:`gcm_sim.agents.recruiters.Smuggler`, Gathmann
 2008), model.reentry_ratio (the believed cost of coming back without papers against the
@@ -97,9 +98,12 @@ def step(model, month: int) -> None:
     # in: journeys.intercepted) heard of, over interceptions heard of (both smoothed)
     model.heard_retries = keep * model.heard_retries + (1 - keep) * (model.leg_retries + model.leg_claims)
     model.heard_caught = keep * model.heard_caught + (1 - keep) * model.leg_interceptions
-    heard = model.heard_caught > 0
-    model.belief_retry = np.where(heard, np.clip(model.heard_retries / np.maximum(model.heard_caught, 1e-9), 0, 0.99),
-                                  model.b["prior_retry_share"])
+    # what is heard is weighed against the prior as if the prior came from ``retry_belief_weight`` people
+    # caught a month (a Beta prior): a leg where few are caught keeps near the prior, instead of
+    # flipping between 0 and 1 as single migrant records (thousands of people each) come and go
+    k = model.b["retry_belief_weight"]
+    model.belief_retry = np.clip((model.heard_retries + k * model.b["prior_retry_share"])
+                                 / np.maximum(model.heard_caught + k, 1e-9), 0, 0.99)
     model.leg_attempts[:] = 0
     model.leg_interceptions[:] = 0
     model.leg_deaths[:] = 0
