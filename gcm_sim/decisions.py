@@ -20,10 +20,22 @@ liquidity binds the poorest: the rising branch of the migration hump (Clemens 20
 2020; Angelucci 2015 and Bazzi 2017 find liquidity constraints holding back migration
 from poor households).
 
-Beliefs: households believe death risk to be a mix of the truth and a prior,
-weighted by information from ties, ``w = 1 - exp(-info_per_tie * ties)``
-(Bah & Batista 2018; Shrestha 2020 found would-be migrants overestimating
-route mortality; information moves beliefs toward the truth).
+Beliefs: on each of four topics households believe a mix of the truth and what the
+uninformed believe, weighted by information from ties, ``w = 1 - exp(-info_per_tie * ties)``,
+raised by an information campaign on that topic only (``w + reach * (1 - w)``):
+
+- death: the uninformed believe ``prior_death_belief_per_leg`` (5% a leg), far above the
+  truth: would-be migrants overestimate route mortality (Shrestha 2020, Nepal; Bah &
+  Batista 2018, The Gambia);
+- earnings abroad: the uninformed believe them ``earnings_belief_bias`` (+25%) above the
+  truth (Shrestha 2020: inexperienced potential migrants from Nepal overestimate earnings
+  abroad and information on earnings lowers the expectation);
+- legal status: the uninformed believe an irregular arrival gets a status with chance
+  ``prior_status_belief`` (Bah & Batista 2018: Gambians overestimate the chance of legal
+  residence, and correcting it lowers willingness to migrate);
+- interception: the uninformed believe the route is as it was before the policy (the
+  world's base interception and ``prior_retry_share``); the informed know the rates heard
+  of now (ASSUMPTION: news of a change travels through ties and campaigns).
 """
 
 from __future__ import annotations
@@ -49,6 +61,7 @@ class Weights:
     collateral_share: float
     urban_premium: float
     nest: float
+    earnings_bias: float = 0.0
 
     @classmethod
     def from_behaviour(cls, b) -> "Weights":
@@ -56,7 +69,8 @@ class Weights:
                    delay=b["b_delay"], insecurity=b["b_insecurity"], info_per_tie=b["info_per_tie"],
                    credit_income_months=b["credit_income_months"],
                    credit_months_per_tie=b["credit_months_per_tie"], collateral_share=b["collateral_share"],
-                   urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"])
+                   urban_premium=b["urban_income_premium"], nest=b["nest_dissimilarity"],
+                   earnings_bias=b["earnings_belief_bias"])
 
 
 def believed_death(truth: np.ndarray, prior: np.ndarray, info_weight: np.ndarray) -> np.ndarray:
@@ -86,13 +100,48 @@ def credit_usd(income_usd: np.ndarray, assets_usd: np.ndarray, subsistence_usd: 
     surplus = np.maximum(np.asarray(income_usd, float) - subsistence_usd, 0.0)
     months = w.credit_income_months + w.credit_months_per_tie * log_ties
     own = w.collateral_share * np.maximum(np.asarray(assets_usd, float), 0.0)
-    return months * surplus[:, None] + own[:, None] + (credit_share * credit_base_usd)[None, :]
+    lent = np.asarray(credit_share * credit_base_usd, float)  # [K], or [n, K] for one option per row
+    return months * surplus[:, None] + own[:, None] + (lent[None, :] if lent.ndim == 1 else lent)
+
+
+TOPICS = ("death", "interception", "earnings", "status")  # policy.INFORMATION_TOPICS, in its order
+
+
+def topic_weights(info_ties: np.ndarray, boost) -> dict[str, np.ndarray]:
+    """Information weight per topic: ties' weight raised by a campaign's reach on that topic.
+
+    ``boost``: a reach per topic (sequence in TOPICS order), or one number for a campaign on
+    route risks (death and interception) as before topics existed.
+    """
+    if np.ndim(boost) == 0:
+        boost = (float(boost), float(boost), 0.0, 0.0)
+    return {t: np.clip(info_ties + float(r) * (1 - info_ties), 0, 1) for t, r in zip(TOPICS, boost)}
+
+
+def believed_log_wage(opts, skill: np.ndarray, w_earn: np.ndarray, w_status: np.ndarray,
+                      earnings_bias: float) -> np.ndarray:
+    """[n, K] log of the earnings households believe each option brings.
+
+    Legal status: options whose earnings depend on getting a status mix the truth and the
+    uninformed belief with ``w_status``; earnings abroad are off by ``earnings_bias`` for
+    the uninformed, corrected with ``w_earn`` (internal moves: no bias).
+    """
+    lw = opts.log_wage[:, skill].T.copy()
+    cols = opts.status_cols
+    if len(cols):
+        truth = opts.wage_usd[cols][:, skill].T
+        prior = opts.wage_prior_usd[cols][:, skill].T
+        ws = w_status[:, cols]
+        lw[:, cols] = np.log(np.maximum(np.nan_to_num(ws * truth + (1 - ws) * prior, nan=1.0), 1.0))
+    if earnings_bias:
+        lw += ((1 - w_earn) * np.log1p(earnings_bias)) * opts.international[None, :]
+    return lw
 
 
 def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, income_usd: np.ndarray,
                      assets_usd: np.ndarray, ties: np.ndarray, regular_tie: np.ndarray,
                      insecurity: float, rural: np.ndarray, shock_loss: np.ndarray,
-                     quota_open: np.ndarray, info_boost: float, w: Weights,
+                     quota_open: np.ndarray, info_boost, w: Weights,
                      subsistence_usd: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Utilities [n, K] and feasibility [n, K] of an origin's options for n households.
 
@@ -103,17 +152,25 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     An internal move earns the urban premium and escapes a climate shock's income loss.
     """
     n = len(skill)
-    gain = opts.log_wage[:, skill].T - np.log(np.maximum(home_earnings_usd, 1.0))[:, None]  # [n, K]
+    info = topic_weights(1.0 - np.exp(-w.info_per_tie * ties), info_boost)
+    gain = (believed_log_wage(opts, skill, info["earnings"], info["status"], w.earnings_bias)
+            - np.log(np.maximum(home_earnings_usd, 1.0))[:, None])  # [n, K]
     internal_gain = np.log(w.urban_premium) - np.log(np.maximum(1.0 - shock_loss, 0.05))
     gain = np.where(opts.international[None, :] == 0, internal_gain[:, None], gain)
-    info = 1.0 - np.exp(-w.info_per_tie * ties)
-    info = np.clip(info + info_boost * (1 - info), 0, 1)
-    death = believed_death(opts.death_truth[None, :], opts.death_prior[None, :], info)
+    death = believed_death(opts.death_truth[None, :], opts.death_prior[None, :], info["death"])
+    irregular = opts.route >= 0
+    success = np.broadcast_to(opts.success[None, :], (n, len(opts.success)))
+    upfront = np.broadcast_to(opts.cost_usd[None, :], (n, len(opts.success)))
+    if irregular.any():  # what the informed hear now, what the uninformed believe from before the policy
+        success, upfront = success.copy(), upfront.copy()
+        wi = info["interception"][:, irregular]
+        success[:, irregular] = wi * opts.success[irregular] + (1 - wi) * opts.success_prior[irregular]
+        upfront[:, irregular] += wi * opts.retry_cost_usd[irregular] + (1 - wi) * opts.retry_cost_prior_usd[irregular]
     annual = 12.0 * np.maximum(income_usd, 1.0)
-    cost = opts.cost_usd[None, :] / annual[:, None]
+    cost = upfront / annual[:, None]
     log_ties = np.log1p(ties)
     u = (opts.asc[None, :] + w.gain * gain + w.ties * log_ties
-         + np.log(np.maximum(opts.success[None, :], 1e-9)) - w.death * death - w.cost * cost
+         + np.log(np.maximum(success, 1e-9)) - w.death * death - w.cost * cost
          - w.delay * opts.delay_months[None, :] + w.insecurity * insecurity * opts.international[None, :])
     subsistence = np.broadcast_to(np.asarray(subsistence_usd, float), (n,))
     credit = credit_usd(income_usd, assets_usd, subsistence, log_ties, opts.credit_share, opts.credit_base_usd, w)

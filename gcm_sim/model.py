@@ -159,6 +159,16 @@ class MigrationModel(mesa.Model):
         self.leg_attempts = np.zeros(len(legs))
         self.leg_interceptions = np.zeros(len(legs))
         self.leg_deaths = np.zeros(len(legs))
+        self.leg_retries = np.zeros(len(legs))    # attempts after the first on a leg (journeys)
+        self.leg_claims = np.zeros(len(legs))     # people caught on a leg who claim asylum there (journeys)
+        self.heard_retries = np.zeros(len(legs))  # smoothed retries and interceptions households hear of
+        self.heard_caught = np.zeros(len(legs))
+        self.belief_retry = np.full(len(legs), float(self.b["prior_retry_share"]))  # beliefs.step
+        self.base_leg_fee = legs["smuggling_fee_usd"].to_numpy(float)      # the world's, before any policy
+        self.base_interception = legs["interception_prob"].to_numpy(float)
+        self.route_origin = np.array([idx[r.origin] for r in routes], dtype=np.int64)
+        self.route_dest = np.array([idx[r.destination] for r in routes], dtype=np.int64)
+        self.reentry_ratio = np.ones((len(self.world.codes), len(self.world.codes)))  # beliefs.reentry_ratio
         self.leg_history: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # per month (beliefs)
 
     def _institutions(self) -> None:

@@ -1,9 +1,20 @@
 """The options open to an origin's households this month, as arrays (one entry per option).
 
 Built each month by the model from the effective corridor rules, the institutions'
-current state (smuggler prices, interception and death rates households have
+current state (smuggler prices, interception, retry and death rates households have
 heard of, employers' hiring, recruiters' fees) and the policy. Pure: no random
 numbers, no state changes.
+
+An irregular route's believed success is its eventual success with retries
+(:func:`gcm_sim.mechanisms.beliefs.eventual_pass`: per-attempt interception heard of and
+the share of those caught who try again), not a fixed number of tries; each expected
+retry costs the leg's price again (``retry_cost_usd``, weighed in the utility, not
+financed up front) and the months of waiting between attempts (1 / ``retry_rate``).
+Households without information believe what the uninformed do (decisions.py): the
+route as it was before the policy (``success_prior``: the world's base interception and
+``prior_retry_share``), earnings abroad off by ``earnings_belief_bias``, the chance of
+a legal status at ``prior_status_belief`` (``wage_prior_usd``) and a death risk of
+``prior_death_belief_per_leg``.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .mechanisms.beliefs import eventual_pass
 from .categories import FAMILY, HUMANITARIAN, INTERNAL, LABOUR, REGIONAL, SMUGGLED, VISITOR
 
 ASC_KEY = {INTERNAL: "asc_internal", LABOUR: "asc_labour", FAMILY: "asc_family",
@@ -49,10 +61,26 @@ class OptionSet:
     routes: object = None       # decisions.RouteNests: smuggling routes nested under their destination
     key: np.ndarray = None      # uint64: the option's identity (channel, destination, route, kind), the
                                 # same in every arm of a comparison; keys the households' choice draws
+    wage_prior_usd: np.ndarray = None  # [K, 3] expected earnings with the uninformed belief about legal status
+    success_prior: np.ndarray = None   # success the uninformed believe in (irregular: the route before the policy)
+    retry_cost_usd: np.ndarray = None  # expected fees of retries (irregular), weighed, not financed up front
+    retry_cost_prior_usd: np.ndarray = None  # ... as the uninformed believe them (the route before the policy)
     log_wage: np.ndarray = field(init=False)  # [K, 3] log of wage_usd (at least USD 1): wages do not change
+    log_wage_prior: np.ndarray = field(init=False)
+    status_cols: np.ndarray = field(init=False)  # options whose earnings depend on the belief about status
 
     def __post_init__(self) -> None:
         self.log_wage = np.log(np.maximum(np.nan_to_num(self.wage_usd, nan=1.0), 1.0))
+        if self.wage_prior_usd is None:
+            self.wage_prior_usd = self.wage_usd.copy()
+        self.log_wage_prior = np.log(np.maximum(np.nan_to_num(self.wage_prior_usd, nan=1.0), 1.0))
+        self.status_cols = np.flatnonzero(np.any(np.abs(self.log_wage_prior - self.log_wage) > 1e-12, axis=1))
+        if self.success_prior is None:
+            self.success_prior = self.success.copy()
+        if self.retry_cost_usd is None:
+            self.retry_cost_usd = np.zeros(len(self.dest))
+        if self.retry_cost_prior_usd is None:
+            self.retry_cost_prior_usd = np.zeros(len(self.dest))
 
     def __len__(self) -> int:
         return len(self.dest)
@@ -64,11 +92,17 @@ class OptionSet:
             legs = self.route_legs[irregular]
             real = legs >= 0
             li = np.maximum(legs, 0)
-            fees = np.where(real, ctx.leg_price_usd[li], 0.0).sum(axis=1)
+            price = np.where(real, ctx.leg_price_usd[li], 0.0)
+            fees = price.sum(axis=1)
+            p_leg, attempts = eventual_pass(ctx.leg_interception[li], ctx.leg_retry[li])
             self.cost_usd[irregular] = fees
             self.credit_base_usd[irregular] = fees
-            self.success[irregular] = np.where(real, 1 - ctx.leg_interception[li] ** b["attempts_expected"],
-                                               1.0).prod(axis=1)
+            self.retry_cost_usd[irregular] = (price * np.where(real, attempts - 1.0, 0.0)).sum(axis=1)
+            _, attempts_before = eventual_pass(ctx.base_interception[li], np.full(li.shape, b["prior_retry_share"]))
+            self.retry_cost_prior_usd[irregular] = (price * np.where(real, attempts_before - 1.0, 0.0)).sum(axis=1)
+            self.success[irregular] = np.where(real, p_leg, 1.0).prod(axis=1)
+            self.delay_months[irregular] = (np.where(real, attempts - 1.0, 0.0).sum(axis=1)
+                                            / max(b["retry_rate"], 1e-3))
             self.death_truth[irregular] = 1 - np.where(real, 1 - ctx.leg_death[li], 1.0).prod(axis=1)
         rationed = self.quota >= 0
         if rationed.any():
@@ -88,6 +122,8 @@ class Context:
     leg_price_usd: np.ndarray        # [n_legs]
     leg_interception: np.ndarray     # [n_legs] believed per-attempt interception probability
     leg_death: np.ndarray            # [n_legs] true per-attempt death probability (incl. rescue)
+    leg_retry: np.ndarray            # [n_legs] share of those caught who try again, as heard (beliefs.py)
+    base_interception: np.ndarray    # [n_legs] the world's interception before any policy (uninformed belief)
     recruiter_fee: callable          # (origin, fee_usd[K], wage_usd[K]) -> expected worker fee [K]
     skill_recognition: float
     family_processing_months: float
@@ -160,12 +196,15 @@ def build(origin: int, world, rules, quotas: dict, ctx: Context, b, rural_any: b
         p_prot = ctx.p_protection[origin] if ctx.asylum_system[d] else 0.0
         informal = ctx.wage[d, 0] * (1 - ctx.informal_penalty[d]) * ctx.p_employed_informal[d]
         expected = (p_prot * wage_reg[d] * ctx.p_employed_regular + (1 - p_prot) * informal) * net
+        p_believed = b["prior_status_belief"] if ctx.asylum_system[d] else 0.0
+        expected_prior = (p_believed * wage_reg[d] * ctx.p_employed_regular + (1 - p_believed) * informal) * net
         fees = float(ctx.leg_price_usd[legs].sum())
+        p_before, _ = eventual_pass(ctx.base_interception[legs], np.full(len(legs), b["prior_retry_share"]))
         path = ">".join([str(world.legs.at[int(legs[0]), "from"])] + [str(world.legs.at[int(x), "to"]) for x in legs])
         rows.append(dict(dest=d, channel=SMUGGLED, route=r, path=path, cost=fees, legs=legs,
                          credit_share=b["smuggler_credit_share"], credit_base=fees,
-                         wage=expected,
-                         success=float(np.prod(1 - ctx.leg_interception[legs] ** b["attempts_expected"])),
+                         wage=expected, wage_prior=expected_prior, success_prior=float(np.prod(p_before)),
+                         success=float(np.prod(eventual_pass(ctx.leg_interception[legs], ctx.leg_retry[legs])[0])),
                          death=1.0 - float(np.prod(1 - ctx.leg_death[legs])),
                          prior=1.0 - (1.0 - prior_leg) ** len(legs)))
     opts = _pack(origin, rows, b)
@@ -184,6 +223,8 @@ def _pack(origin: int, rows: list[dict], b) -> OptionSet:
     k = len(rows)
     get = lambda key, default: np.array([r.get(key, default) for r in rows], dtype=float)  # noqa: E731
     wage = np.array([np.broadcast_to(r["wage"], (3,)) for r in rows], dtype=float).reshape(k, 3)
+    wage_prior = np.array([np.broadcast_to(r.get("wage_prior", r["wage"]), (3,)) for r in rows],
+                          dtype=float).reshape(k, 3)
     channel = np.array([r["channel"] for r in rows], dtype=np.int8)
     quota = np.array([r.get("quota", -1) for r in rows], dtype=np.int32)
     route_legs = np.full((k, 6), -1, dtype=np.int64)
@@ -217,6 +258,8 @@ def _pack(origin: int, rows: list[dict], b) -> OptionSet:
         # a rationed pathway is as good as the chance of getting one of its places (refresh)
         base_success=get("success", 1.0),
         route_legs=route_legs,
+        wage_prior_usd=wage_prior,
+        success_prior=np.array([r.get("success_prior", r.get("success", 1.0)) for r in rows], dtype=float),
         key=np.array([option_key(r) for r in rows], dtype=np.uint64),
         routes=_route_nests(rows, b),
     )

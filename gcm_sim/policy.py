@@ -237,13 +237,25 @@ class Development:
     origin: Selector = _sel("origins the programmes run in; empty = all origins")
 
 
+INFORMATION_TOPICS = ("death", "interception", "earnings", "status")  # beliefs a campaign can correct
+
+
 @dataclass(frozen=True)
 class Information:
     """Information campaigns for would-be migrants (GCM 3)."""
 
-    campaign: float = _f(0.0, 0, 1, "reach of accurate information on route risks: pulls believed risks "
+    campaign: float = _f(0.0, 0, 1, "reach of the campaign: pulls the beliefs it informs about (``topics``) "
                          "toward the truth, as ties do")
     origin: Selector = _sel("origins the campaign runs in; empty = all origins")
+    topics: tuple[str, ...] = field(default=("death", "interception"), metadata={
+        "doc": "what the campaign informs about, any of: " + ", ".join(("death", "interception", "earnings",
+                                                                        "status")) + " (default: route risks)"})
+
+    def __post_init__(self) -> None:
+        for i, t in enumerate(self.topics):
+            if t not in INFORMATION_TOPICS:
+                raise ConfigError(f"policy.information.topics[{i}]", t,
+                                  f"allowed values: {', '.join(INFORMATION_TOPICS)}")
 
 
 @dataclass(frozen=True)
@@ -392,7 +404,7 @@ _KINDS = {
     "wait": (0.0, 120.0, "a waiting time in months, at most 10 years"),
 }
 _BEHAVIOUR_KINDS = {
-    "share": "nest_dissimilarity? prior_death_belief_per_leg belief_memory saving_rate employment_per_adult "
+    "share": "nest_dissimilarity? prior_death_belief_per_leg prior_status_belief prior_retry_share belief_memory saving_rate employment_per_adult "
              "recruiter_credit_share smuggler_credit_share skill_share_mid skill_share_high skill_recognition "
              "deception_prob exploitation_wage_loss family_refusal_rate humanitarian_min_insecurity overstay_prob "
              "digital_processing_cut digital_fee_cut digital_refusal_cut overstay_multi_entry_factor "
@@ -401,15 +413,17 @@ _BEHAVIOUR_KINDS = {
              "early_assistance_effect rural_income_factor training_deception_cut collateral_share rural_nonfarm_linkage",
     "hazard": "consider_rate trafficking_detection_rate training_detection_gain retry_rate stranded_return_rate "
               "job_find_regular job_loss return_base return_target_boost return_unemployed_boost "
-              "return_circular_boost reintegration_weight asylum_abandon_rate return_protected_rate onward_rate",
+              "return_circular_boost reintegration_weight asylum_abandon_rate return_protected_rate onward_rate "
+              "reattempt_consider_rate",
     "weight": "b_gain b_ties b_cost b_death b_delay b_insecurity info_per_tie",
     "asc": "asc_internal asc_labour asc_family asc_humanitarian asc_visitor asc_regional asc_smuggled",
     "boost": "insecurity_consider_boost shock_consider_per_loss sanction_separation_effect unlicensed_fee_markup "
              "trip_cash_buffer training_income_gain programme_income_share return_irregular_factor "
              "anti_smuggling_price_effect women_barrier_utility",
-    "elasticity": "smuggling_price_risk_elasticity remit_cost_semi_elasticity formal_logit_slope",
+    "elasticity": "smuggling_price_risk_elasticity remit_cost_semi_elasticity formal_logit_slope "
+                  "return_reentry_elasticity enforcement_death_elasticity",
     "usd": "internal_move_cost_usd subsistence_usd_ppp_day",
-    "wait": "skills_training_months family_processing_months asylum_work_wait_months",
+    "wait": "skills_training_months family_processing_months asylum_work_wait_months reattempt_window_months",
 }
 BEHAVIOUR_RANGES: dict[str, tuple[float, float, str]] = {
     name.rstrip("?"): _KINDS[kind] for kind, names in _BEHAVIOUR_KINDS.items() for name in names.split()}
@@ -419,7 +433,9 @@ BEHAVIOUR_RANGES.update({  # parameters with bounds of their own
     "nest_dissimilarity": (0.05, 1.0, "the nested-logit dissimilarity: 0 < lambda <= 1 for a model consistent "
                                       "with utility maximisation (1 = plain logit); utilities are divided by it"),
     "urban_income_premium": (0.1, 10.0, "an urban/rural earnings ratio"),
-    "attempts_expected": (1.0, 100.0, "tries expected on a leg: at least the first one"),
+    "retry_belief_weight": (0.0, 1e9, "people caught a month the prior retry share counts for"),
+    "earnings_belief_bias": (-0.9, 5.0, "relative error of uninformed beliefs about earnings abroad: believed = "
+                                        "truth x (1 + bias); -0.9 to +5 (below -1 earnings would be negative)"),
     "initial_assets_months": (0.0, 600.0, "months of household income held as assets"),
     "income_sigma": (0.0, 3.0, "a lognormal spread: not negative; above 3 the Gini exceeds 0.97"),
     "formal_parity_ratio": (0.0, 100.0, "a ratio of two remittance costs (formal / informal cost at which half "

@@ -180,5 +180,6 @@ def seed_transit(world, households: Households, migrants: Migrants, propensity: 
                      destination=codes[route.destination], channel=SMUGGLED, sex=sex, age=age,
                      skill=households.skill[who], weight=w, state=TRANSIT, route=r, leg=leg,
                      location=codes[world.legs.at[leg_id, "from"]], moving=moving,
+                     tries=0 if moving else 1,  # people waiting on a leg have tried it (journeys.attempt_legs)
                      months_left=(u_left * leg_months[leg_id]) if moving else 0.0,
                      cash_usd=float(row["cash_usd"]))

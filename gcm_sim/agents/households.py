@@ -106,6 +106,10 @@ class Households:
         # traveller's dead share split off on a leg, journeys.attempt_legs): the part of them that
         # did not come back, so people at home = (members - absent) x weight exactly
         self.absent = np.zeros(n, np.float32)
+        self.retry_left = np.zeros(n, np.int16)          # months of raised propensity to try again after a
+                                                         # member's forced return (mechanisms/returns.return_home)
+        self.retry_leg = np.full(n, -1, np.int16)        # the leg a returned member was caught on (-1: none)
+        self.retry_route = np.full(n, -1, np.int16)      # ... and the route (mechanisms/choice.reattempts)
         # households are stored in contiguous blocks by country (built so, never reordered)
         if np.any(np.diff(self.country) < 0):
             raise ValueError("households must be ordered by country")

@@ -18,7 +18,7 @@ FIELDS = {
     "sex": np.int8, "age": np.int8, "skill": np.int8, "weight": np.float32,
     # where and in what legal position
     "state": np.int8, "status": np.int8, "location": np.int16,
-    "route": np.int16, "leg": np.int8, "months_left": np.float32, "moving": np.bool_,
+    "route": np.int16, "leg": np.int8, "tries": np.int8, "months_left": np.float32, "moving": np.bool_,
     "claim_month": np.int32, "months_abroad": np.int16,
     # work and money
     "employed": np.bool_, "wage_usd": np.float32, "cash_usd": np.float32, "debt_usd": np.float32,

@@ -68,18 +68,21 @@ class Recruiter(mesa.Agent):
 class Smuggler(mesa.Agent):
     """Smugglers selling passage on one irregular leg (GCM objective 9).
 
-    The price carries a risk premium: when the believed chance of getting through
-    falls (more interception) smugglers charge more, with elasticity
-    ``smuggling_price_risk_elasticity`` (Massey 2005: fees rose as US border
-    enforcement grew; Gathmann 2008 finds a modest price response). Action against
-    smuggling networks raises their costs and so their price.
+    The price follows the interception effort smugglers face, with elasticity
+    ``smuggling_price_risk_elasticity`` = 0.14: Gathmann (2008, J. Public Econ. 92(10-11)
+    [GATHMANN-2008]) finds that enforcement on the US-Mexico border more than tripled while
+    coyote prices rose by only 17% (ln 1.17 / ln 3). The effort is read from the
+    interception rate they see, q, against the leg's base rate q0 (DESIGN.md: effort m turns
+    q0 into 1 - (1 - q0)^m, so m = ln(1 - q) / ln(1 - q0)); price = base fee x m^elasticity.
+    Action against smuggling networks raises their costs and so their price
+    (``anti_smuggling_price_effect``: ASSUMPTION).
     """
 
     def __init__(self, model, leg: int, base_fee_usd: float, base_interception: float, b):
         super().__init__(model)
         self.leg = leg
         self.base_fee_usd = base_fee_usd
-        self.base_pass = 1.0 - base_interception
+        self.base_interception = float(base_interception)
         self.elasticity = b["smuggling_price_risk_elasticity"]
         self.set_policy(model.cfg.policy.enforcement, b)
         self.price_usd = base_fee_usd
@@ -89,10 +92,18 @@ class Smuggler(mesa.Agent):
     def set_policy(self, enf, b) -> None:
         self.anti_cost = 1.0 + b["anti_smuggling_price_effect"] * enf.anti_smuggling
 
+    def effort_seen(self, believed_interception: float) -> float:
+        """The enforcement effort m implied by the interception rate seen (1 on a leg without interception)."""
+        q0 = self.base_interception
+        if q0 <= 0.0 or q0 >= 1.0:
+            return 1.0
+        q = min(max(believed_interception, 1e-6), 0.999)
+        return float(np.clip(np.log1p(-q) / np.log1p(-q0), 0.05, 50.0))
+
     def set_price(self, believed_interception: float) -> None:
-        """Price for this month from the interception rate smugglers have seen."""
-        passing = max(1.0 - believed_interception, 0.02)
-        self.price_usd = self.base_fee_usd * (self.base_pass / passing) ** self.elasticity * self.anti_cost
+        """Price for this month from the interception effort smugglers have seen (Gathmann 2008)."""
+        self.price_usd = (self.base_fee_usd * self.effort_seen(believed_interception) ** self.elasticity
+                          * self.anti_cost)
 
     def sell(self, weight: np.ndarray) -> float:
         """Passage for ``weight`` real clients at this month's price; returns price per person."""

@@ -19,7 +19,8 @@ from mesa.agent import AgentSet
 import numpy as np
 
 from ..decisions import choose_keyed, nest_probabilities, option_utilities, women_access
-from ..mechanisms.choice import add_expected_demand, gender_opened, hazard, shock_hazard, women_lift
+from ..mechanisms.choice import (add_expected_demand, gender_opened, hazard, retry_hazard, shock_hazard,
+                                 women_lift)
 from .households import Households
 
 
@@ -68,8 +69,10 @@ class HouseholdAgent(mesa.Agent):
         s, i, draws = self.store, self.row, self.model.draws
         c = int(s.country[i])
         uid = s.uid[i : i + 1]
-        # the same monthly hazard as the fast engine, raised with the share of income a shock takes
-        h = float(shock_hazard(hazard(self.model, c), s.shock_loss[i], b["shock_consider_per_loss"]))
+        # the same monthly hazard as the fast engine: raised with the share of income a shock
+        # takes, and for a while after a member's forced return
+        h = float(retry_hazard(self.model, shock_hazard(hazard(self.model, c), s.shock_loss[i],
+                                                        b["shock_consider_per_loss"]), s.retry_left[i]))
         if draws.uniform("consider", month, uid)[0] >= h:
             return
         opts = options.get(c)
@@ -84,7 +87,7 @@ class HouseholdAgent(mesa.Agent):
         u, feasible = option_utilities(
             opts, np.array([s.skill[i]]), np.array([earnings]), np.array([s.income_usd[i]]),
             np.array([s.assets_usd[i]]), ties, regular_tie, float(insecurity[c]), np.array([s.rural[i]]),
-            np.array([s.shock_loss[i]]), quota_open, float(self.model.info_boost[c]), weights,
+            np.array([s.shock_loss[i]]), quota_open, self.model.info_boost[c], weights,
             np.array([self.model.subsistence_person_month[c] * int(s.members[i].sum())]))
         lift = women_lift(self.model)
         if lift > 0:  # as the fast engine (mechanisms/choice.probabilities)

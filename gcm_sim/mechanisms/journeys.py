@@ -4,13 +4,20 @@ Reads migrants (state, route, leg, months_left, cash, weight), the legs' true
 interception and death probabilities (:func:`leg_probabilities`), smugglers' prices,
 border authorities; writes migrants (state, status, location, leg, cash, moving,
 months_abroad, has_id), households' ties abroad, the per-leg counters that beliefs
-are formed from (model.leg_attempts, leg_interceptions, leg_deaths) and the measures
+are formed from (model.leg_attempts, leg_interceptions, leg_deaths, leg_retries, leg_claims) and the measures
 departures_regular, arrivals_regular, departures_irregular, smuggling_fees_usd,
 leg_attempts, deaths, interceptions, arrivals_irregular, asylum_claims.
 
 Irregular migrants pay smugglers leg by leg; on each leg they may die, be
 intercepted (claim asylum where the arrival side has an asylum system, else be
 held for return: :mod:`.transit`) or get through (DESIGN.md "Mechanisms").
+People intercepted and released, pushed back or stranded try the same leg again from
+where they are (:mod:`.transit`), paying the smuggler again: ``migrants.tries`` counts a
+record's attempts on its current leg, and attempts after the first are counted per leg
+(``leg_retries``), so households hear how many of those caught try again
+(:mod:`.beliefs`; Massey & Singer 1995 [MASSEY-SINGER-1995]: migrants try until they get in;
+NRC 2013 [NRC-2013]: two in five Mexican men apprehended were apprehended again, mostly
+within a month).
 Interception effort ``m`` turns a leg's probability p into 1 - (1 - p)^m
 (DESIGN.md); search and rescue cuts deaths at sea by ``sar_death_reduction``
 (death probabilities: IOM Missing Migrants, SOURCES.md). Deaths are taken by
@@ -33,10 +40,20 @@ DEAD_BIT = np.uint64(1 << 63)  # uid of the record that splits off a traveller's
 
 
 def leg_probabilities(legs, enforcement, b) -> tuple[np.ndarray, np.ndarray]:
-    """True per-attempt interception and death probabilities under the policy."""
-    p_int = effective_interception(legs["interception_prob"].to_numpy(float), enforcement.interception_multiplier)
+    """True per-attempt interception and death probabilities under the policy.
+
+    Enforcement effort m also raises the death risk of an attempt, as m^``enforcement_death_elasticity``
+    on legs with interception: crossers and smugglers avoid patrols by taking remote and
+    dangerous ways (Gathmann 2008 [GATHMANN-2008]: migrants switched to remote crossing
+    places; Massey 2005 [MASSEY-2005]: the death rate at the US border tripled as the Border
+    Patrol budget rose sevenfold, ln 3 / ln 7 = 0.56).
+    """
+    m = enforcement.interception_multiplier
+    base_int = legs["interception_prob"].to_numpy(float)
+    p_int = effective_interception(base_int, m)
     sea = (legs["mode"] == "sea").to_numpy()
-    p_death = legs["death_prob"].to_numpy(float) * np.where(
+    avoid = np.where(base_int > 0, max(m, 1e-3) ** b["enforcement_death_elasticity"], 1.0)
+    p_death = np.minimum(legs["death_prob"].to_numpy(float) * avoid, 0.5) * np.where(
         sea, 1 - b["sar_death_reduction"] * enforcement.search_and_rescue, 1.0)
     return p_int, p_death
 
@@ -61,8 +78,18 @@ def depart_pending(model, month: int) -> None:
 
 
 def start(model, idx: np.ndarray) -> None:
-    """New irregular departures (rows already created in TRANSIT at their origin): pay the first leg."""
+    """New irregular departures (rows already created in TRANSIT at their origin): pay the first leg.
+
+    A departure from a household whose member was returned by force after an interception
+    is that leg's retry (households.retry_leg), and is counted as one (``leg_retries``).
+    """
     record_people(model, "departures_irregular", idx)
+    hh = model.households
+    back = hh.retry_leg[model.migrants.household[idx]]
+    again = back >= 0
+    if again.any():
+        np.add.at(model.leg_retries, back[again], model.migrants.weight[idx[again]])
+        hh.retry_leg[model.migrants.household[idx[again]]] = -1
     pay_and_go(model, idx)
 
 
@@ -112,6 +139,7 @@ def step(model, month: int) -> None:
         keep = np.isin(idx, passed)
         idx, time_left = idx[keep], time_left[keep]
         m.leg[idx] += 1
+        m.tries[idx] = 0
         m.location[idx] = model.leg_to[model.route_legs[m.route[idx], m.leg[idx] - 1]]
         done = m.leg[idx] >= model.route_length[m.route[idx]]
         arrive(model, idx[done], month)
@@ -138,6 +166,10 @@ def attempt_legs(model, idx: np.ndarray, month: int) -> np.ndarray:
         m.weight[src] -= dead_weight.astype(np.float32)
         record_people(model, "deaths", dead)
         np.add.at(model.leg_deaths, legs[die], dead_weight)
+    again = m.tries[idx] > 0
+    np.add.at(model.leg_retries, legs[again], m.weight[idx[again]])
+    m.tries[idx] = np.minimum(m.tries[idx].astype(np.int16) + 1, 127).astype(np.int8)
+    # a retry comes in a later month (transit.step), so it gets a fresh draw
     caught = model.draws.uniform("interception", month, m.uid[idx], sub=m.leg[idx]) < model.leg_interception[legs]
     np.add.at(model.leg_interceptions, legs[caught], m.weight[idx[caught]])
     intercepted(model, idx[caught], legs[caught], month)
@@ -167,6 +199,7 @@ def intercepted(model, idx: np.ndarray, legs: np.ndarray, month: int) -> None:
     can_claim = by_to & model.asylum_system[authority]
     claims = can_claim & (model.draws.uniform("claim", ONCE, m.uid[idx]) < model.p_claim[m.origin[idx]])
     claimants = idx[claims]
+    np.add.at(model.leg_claims, legs[claims], m.weight[claimants])  # caught, but in: beliefs.step
     m.location[claimants] = authority[claims]
     m.destination[claimants] = authority[claims]
     m.moving[claimants] = False

@@ -20,6 +20,16 @@ eligibility). Regular workers are not offered it, so it no longer sends home the
 earners who remit most (issue 13). Evaluations find the grant a secondary reason to
 go home (Koser & Kuschminder 2015, IOM; Schmitt, Bitterwolf & Baraulina 2019, BAMF
 Forschungsbericht 34 on StarthilfePlus), so the weight stays small (docs/levers.md).
+
+Coming back later: migrants without status weigh the believed cost of coming back
+without papers (smuggling fees x expected attempts, per successful entry, on the cheapest
+route: :func:`.beliefs.reentry_ratio`, against the world's base conditions) with elasticity
+``return_reentry_elasticity``: their return hazard is ``return_irregular_factor`` x
+ratio^-elasticity, so enforcement that makes re-entry dearer keeps them abroad longer
+(Massey, Durand & Pren 2015 [MDP-2015]: undocumented Mexicans' return migration fell as US
+border enforcement grew, documented migrants' did not). A forced return leaves the
+household with a raised propensity to try again (``households.retry_left``:
+:mod:`.choice`; NRC 2013 [NRC-2013]).
 """
 
 from __future__ import annotations
@@ -37,6 +47,15 @@ def return_home(model, idx: np.ndarray, forced: bool) -> None:
         return
     was_abroad = m.state[idx] == ABROAD
     record_people(model, "returns_forced" if forced else "returns_voluntary", idx)
+    if forced:  # the household may try again (choice.retry_hazard)
+        hh = m.household[idx]
+        model.households.retry_left[hh] = np.maximum(model.households.retry_left[hh],
+                                                     np.int16(round(model.b["reattempt_window_months"])))
+        on_road = ~was_abroad & (m.route[idx] >= 0)  # caught on a leg: a departure again is its retry
+        if on_road.any():
+            from .journeys import leg_of
+            model.households.retry_leg[hh[on_road]] = leg_of(model, idx[on_road])
+            model.households.retry_route[hh[on_road]] = m.route[idx[on_road]]
     reint = model.cfg.policy.enforcement.returns.reintegration_usd
     model.households.receive_assets(m.household[idx], m.savings_usd[idx] + m.cash_usd[idx] + reint)
     ab = idx[was_abroad]
@@ -71,7 +90,10 @@ def step(model, month: int) -> None:
     decay = np.exp(-np.arange(months.max() + 1) / b["settlement_months"]).astype(f32)  # by months abroad
     settles = ~model.no_settlement[m.location[abroad]]
     hazard = np.where(settles, hazard * decay[months], hazard + f32(1.0 / b["contract_months"]))
-    hazard[status == IRREGULAR] *= f32(b["return_irregular_factor"])
+    irr = status == IRREGULAR
+    ratio = model.reentry_ratio[m.origin[abroad[irr]], m.location[abroad[irr]]]
+    hazard[irr] *= (b["return_irregular_factor"] * np.maximum(ratio, 1e-3) ** -b["return_reentry_elasticity"]
+                    ).astype(f32)
     # asylum seekers and temporary protection holders: their own, lower rate (return_protected_rate,
     # Syrians' returns from Turkey; mechanisms/asylum.py, data/behaviour.yaml) plus reintegration support
     protection = (status == ASYLUM_PENDING) | (status == PROTECTED)
