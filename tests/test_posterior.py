@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from gcm_sim.policy import ConfigError
+from gcm_sim.studies import parameters as params_mod
 from gcm_sim.studies import posterior as post_mod
 from gcm_sim.studies.experiment import nested_interval, replicate_config
 
@@ -47,7 +48,7 @@ def test_without_a_parameter_effect_the_parameter_sd_is_near_zero():
 
 
 def test_a_posterior_draw_is_keyed_to_seed_and_draw_and_follows_the_weights():
-    p = post_mod.Posterior(pd.DataFrame({"consider_rate": [0.01, 0.02]}), np.array([0.9, 0.1]))
+    p = params_mod.Posterior(pd.DataFrame({"consider_rate": [0.01, 0.02]}), np.array([0.9, 0.1]))
     assert p.draw(7, 3) == p.draw(7, 3)
     picks = [p.draw(7, r)["consider_rate"] for r in range(2000)]
     assert np.mean(np.isclose(picks, 0.01)) == pytest.approx(0.9, abs=0.03)
@@ -74,7 +75,7 @@ def test_replicates_share_a_draw_within_a_group_and_arms_share_it(tmp_path):
 def test_a_bad_posterior_file_is_refused_with_its_name(tmp_path, rows, message):
     pd.DataFrame(rows).to_csv(tmp_path / "posterior.csv", index=False)
     with pytest.raises(ConfigError, match=message):
-        post_mod.load_posterior(tmp_path / "posterior.csv", dict(world().behaviour))
+        params_mod.load_posterior(tmp_path / "posterior.csv", dict(world().behaviour))
 
 
 def test_a_world_without_a_posterior_is_refused_before_work_starts(tmp_path):

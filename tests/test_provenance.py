@@ -171,10 +171,12 @@ def test_behaviour_sources_cite_evidence_keys_or_say_assumption():
 
 def test_validation_checks_cite_evidence_keys():
     # one citation per check (read from the source: importing the module costs half a second)
-    n_checks = (ROOT / "gcm_sim/studies/validation.py").read_text(encoding="utf-8").count("return CheckResult(")
+    package = sorted((ROOT / "gcm_sim/studies/validation").glob("*.py"))
+    code = "\n".join(p.read_text(encoding="utf-8") for p in package)
+    n_checks = code.count("return CheckResult(")
     assert n_checks >= 4
-    for rel in ("gcm_sim/studies/validation.py", "docs/validation.md"):
-        text = (ROOT / rel).read_text(encoding="utf-8")
+    for rel, text in (("gcm_sim/studies/validation/", code),
+                      ("docs/validation.md", (ROOT / "docs/validation.md").read_text(encoding="utf-8"))):
         groups = BRACKET_KEYS.findall(text)
         assert len(groups) >= n_checks, f"{rel}: every check cites its publication by [KEY]"
         missing = bracket_keys(text) - set(evidence())

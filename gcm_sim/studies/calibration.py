@@ -42,6 +42,8 @@ from ..measures import total
 from gcm_sim.policy import ConfigError
 from gcm_sim.edges.outputs import atomic_write
 
+from .parameters import with_behaviour  # noqa: F401 (used here and re-exported)
+
 TARGETS_FILE = "targets.yaml"
 LOG_FLOOR = 1e-9  # simulated zeros are scored as this (a large, finite loss)
 
@@ -374,13 +376,6 @@ def _remote_statistics(job) -> dict[str, float]:
     return statistics(run_replicate(cfg, replicate, world), names)
 
 
-def with_behaviour(cfg, world, values: dict[str, float]):
-    """``cfg`` with behaviour parameters set (validated like a behaviour.NAME=V override)."""
-    from gcm_sim.policy import build_config, to_dict
-
-    raw = to_dict(cfg)
-    raw["behaviour"] = {**dict(raw.get("behaviour") or {}), **{k: float(v) for k, v in values.items()}}
-    return build_config(raw, world.iso3, world.tags, world.behaviour)
 
 
 def table(targets: Sequence[Target], per_rep: pd.DataFrame) -> pd.DataFrame:

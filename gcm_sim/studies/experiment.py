@@ -240,8 +240,7 @@ def replicate_config(cfg: Config, replicate: int, world=None) -> Config:
     stay paired); with ``point`` the config itself."""
     if cfg.run.parameters == "point":
         return cfg
-    from .calibration import with_behaviour
-    from .posterior import world_posterior
+    from .parameters import with_behaviour, world_posterior
 
     world = _world(cfg, world)
     return with_behaviour(cfg, world, world_posterior(world).draw(cfg.run.seed, draw_of(cfg, replicate)))
@@ -346,7 +345,7 @@ def _check_args(cfg, world) -> None:
 def _check_parameters(cfg: Config, world) -> None:
     """run.parameters=posterior needs the world's posterior.csv, checked before any work starts."""
     if cfg.run.parameters == "posterior":
-        from .posterior import check_not_overridden, world_posterior
+        from .parameters import check_not_overridden, world_posterior
 
         check_not_overridden(cfg, world, world_posterior(world))
 
