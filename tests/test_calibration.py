@@ -219,7 +219,8 @@ NM = "method=nelder-mead"
     ["calibrate", NM, "targets=/nonexistent.yaml"], ["calibrate", NM, "run.households=-5"],
     ["calibrate", "method=annealing"], ["calibrate", "population=2"], ["calibrate", "generations=0"],
     ["calibrate", "maxfev=10"], ["calibrate", "params=nope"], ["calibrate", "min_epsilon=-1"],
-    ["calibrate", "write=maybe"], ["calibrate", "run.parameters=guess"],
+    ["calibrate", "write=maybe"], ["calibrate", "run.parameters=guess"], ["calibrate", "run.parameters=posterior"],
+    ["calibrate", NM, "run.parameters=posterior"],
     ["validate", "checks=nope"], ["validate", "run.replicates=1"], ["validate", "bad"],
 ])
 def test_cli_bad_input_exits_2(argv, capsys, tmp_path):

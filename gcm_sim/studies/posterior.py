@@ -243,6 +243,9 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
     cfg = load_config("baseline", [*CLI_DEFAULTS, *overrides])
     world = load_world(cfg.world) if cfg.world else load_world()
     params = parameters(opts["params"], dict(cfg.behaviour))
+    if cfg.run.parameters != "point":
+        raise ConfigError("run.parameters", cfg.run.parameters, "point: the calibration sets the parameters itself "
+                                                                "(a posterior draw would replace them)")
     if opts["write"] and cfg.world:
         raise ConfigError("write", "true", "write=true ships the posterior with the embedded world; "
                                            "it cannot be combined with world=DIR")
