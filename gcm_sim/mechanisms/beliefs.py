@@ -1,7 +1,7 @@
 """Beliefs: what households hear about the routes, and what information campaigns tell them.
 
-:func:`step` reads this month's per-leg attempts, interceptions, deaths and retries (real
-people, from :mod:`.journeys`) and writes model.belief_interception and belief_death
+:func:`step` reads this month's per-leg attempts, expected interceptions and claims at the
+border, expected deaths and the retries made (real people, from :mod:`.journeys`) and writes model.belief_interception and belief_death
 (exponentially smoothed with ``belief_memory``), model.belief_retry (the share of people
 caught on a leg who are not stopped by it, as heard: smoothed retries and asylum claims at
 the border, over smoothed interceptions, each with a prior of ``retry_belief_weight`` people

@@ -171,7 +171,15 @@ def attempt_legs(model, idx: np.ndarray, month: int) -> np.ndarray:
     m.tries[idx] = np.minimum(m.tries[idx].astype(np.int16) + 1, 127).astype(np.int8)
     # a retry comes in a later month (transit.step), so it gets a fresh draw
     caught = model.draws.uniform("interception", month, m.uid[idx], sub=m.leg[idx]) < model.leg_interception[legs]
-    np.add.at(model.leg_interceptions, legs[caught], m.weight[idx[caught]])
+    # what households hear of: the expected number caught (as deaths, by implicit capture), not
+    # the draws of a few records of thousands of people each; a leg with five records a year
+    # would otherwise be heard of as intercepting everyone or no one (docs/decisions.md)
+    expected_caught = m.weight[idx] * model.leg_interception[legs]
+    np.add.at(model.leg_interceptions, legs, expected_caught)
+    # ... and of those caught, the expected number who claim asylum at the border (caught, but in)
+    authority = np.where(model.leg_by_to[legs], model.leg_to[legs], model.leg_from[legs])
+    can_claim = model.leg_by_to[legs] & model.asylum_system[authority] & ~model.leg_pushback[legs]
+    np.add.at(model.leg_claims, legs, expected_caught * np.where(can_claim, model.p_claim[m.origin[idx]], 0.0))
     intercepted(model, idx[caught], legs[caught], month)
     return idx[~caught]
 
@@ -199,7 +207,6 @@ def intercepted(model, idx: np.ndarray, legs: np.ndarray, month: int) -> None:
     can_claim = by_to & model.asylum_system[authority]
     claims = can_claim & (model.draws.uniform("claim", ONCE, m.uid[idx]) < model.p_claim[m.origin[idx]])
     claimants = idx[claims]
-    np.add.at(model.leg_claims, legs[claims], m.weight[claimants])  # caught, but in: beliefs.step
     m.location[claimants] = authority[claims]
     m.destination[claimants] = authority[claims]
     m.moving[claimants] = False
