@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, WorldDataError) as e:
         print(f"gcm-sim: error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    except BrokenPipeError:  # the reader went away (`gcm-sim list | head`): stop quietly, as Unix tools do
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as e:
         from gcm_sim.edges.outputs import write_error
 
