@@ -626,15 +626,12 @@ def parse_options(items: Sequence[str]) -> tuple[dict, list[str]]:
     return out, rest
 
 
-def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print) -> int:
-    """``gcm-sim calibrate [params=a,b] [maxfev=N] [final_replicates=R] [targets=FILE] [write=true]
-    [config overrides]``; everything is validated before any run starts."""
-    import sys
-
+def prepare(opts: dict, overrides: Sequence[str], what_write_does: str):
+    """Targets, config, world and fitted parameters of a calibration command, all validated
+    before any run starts (shared by both methods: this module's and :mod:`.posterior`'s)."""
     from gcm_sim.config import load_config
     from gcm_sim.world import load_world
 
-    opts, overrides = parse_options(items)
     targets = load_targets(opts["targets"])
     cfg = load_config("baseline", [*CLI_DEFAULTS, *overrides])
     world = load_world(cfg.world) if cfg.world else load_world()
@@ -643,8 +640,17 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
         raise ConfigError("run.parameters", cfg.run.parameters, "point: the calibration sets the parameters itself "
                                                                 "(a posterior draw would replace them)")
     if opts["write"] and cfg.world:
-        raise ConfigError("write", "true", "write=true edits the embedded world's behaviour.yaml; "
-                                           "it cannot be combined with world=DIR")
+        raise ConfigError("write", "true", f"{what_write_does}; it cannot be combined with world=DIR")
+    return targets, cfg, world, params
+
+
+def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print) -> int:
+    """``gcm-sim calibrate [params=a,b] [maxfev=N] [final_replicates=R] [targets=FILE] [write=true]
+    [config overrides]``; everything is validated before any run starts."""
+    import sys
+
+    opts, overrides = parse_options(items)
+    targets, cfg, world, params = prepare(opts, overrides, "write=true edits the embedded world's behaviour.yaml")
     run_dir = Path(resolve_run_dir(run_dir or str(Path("outputs") / "calibration" /
                                                   _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))))
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -233,22 +233,10 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
     import sys
     from importlib import resources
 
-    from gcm_sim.config import load_config
-    from gcm_sim.world import load_world
-
-    from .calibration import CLI_DEFAULTS, load_targets, parameters
+    from .calibration import prepare
 
     opts, overrides = parse_options(items)
-    targets = load_targets(opts["targets"])
-    cfg = load_config("baseline", [*CLI_DEFAULTS, *overrides])
-    world = load_world(cfg.world) if cfg.world else load_world()
-    params = parameters(opts["params"], dict(cfg.behaviour))
-    if cfg.run.parameters != "point":
-        raise ConfigError("run.parameters", cfg.run.parameters, "point: the calibration sets the parameters itself "
-                                                                "(a posterior draw would replace them)")
-    if opts["write"] and cfg.world:
-        raise ConfigError("write", "true", "write=true ships the posterior with the embedded world; "
-                                           "it cannot be combined with world=DIR")
+    targets, cfg, world, params = prepare(opts, overrides, "write=true ships the posterior with the embedded world")
     out = Path(resolve_run_dir(run_dir or str(Path("outputs") / "calibration" /
                                               _dt.datetime.now().strftime("abc_%Y-%m-%d_%H-%M-%S"))))
     out.mkdir(parents=True, exist_ok=True)
