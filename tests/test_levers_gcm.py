@@ -41,9 +41,9 @@ CASES = [
      flow("departures_regular", ["MEX", "GTM", "HND", "SLV"], "USA", "labour"), "up", 6, MONTHS, {}),
     ("skills_recognition", {"policy__pathways__skills_recognition": 1.0}, "remittances_sent_usd", "up", 6, MONTHS,
      {}),
-    # victims are rare records (a few per thousand households): three times the households
-    ("trafficking_training", {"policy__enforcement__trafficking_training": 1.0, "run__households": 3 * H},
-     "trafficking_detected", "up", 10, 24, {"run__households": 3 * H}),
+    # trafficking training: since issue 13 it also cuts recruiters' deception, so there are fewer
+    # victims to detect and the count detected has no clear sign (+0.9 se in 10 seeds); its direction
+    # test is on the victims (tests/test_levers_timing.py, trafficking_training_victims: down)
     ("local_id", {"policy__inclusion__local_id": 1.0}, "formal_remittance_share", "up", 6, MONTHS, {}),
     ("gender_responsive", {"policy__inclusion__gender_responsive": 1.0}, "female_share_regular_departures", "up",
      6, MONTHS, {}),
