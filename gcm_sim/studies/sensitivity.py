@@ -88,8 +88,10 @@ def swing_table(effects: pd.DataFrame) -> pd.DataFrame:
     """Per arm, indicator and parameter: the effect at the low and high setting and the swing."""
     if effects.empty:
         return pd.DataFrame(columns=["arm", "indicator", "parameter", "low", "high", "swing"])
-    w = effects.pivot_table(index=["arm", "indicator", "parameter"], columns="level", values="diff_pct").reset_index()
-    w["swing"] = (w["high"] - w["low"]).abs()
+    w = effects.pivot_table(index=["arm", "indicator", "parameter"], columns="level", values="diff_pct",
+                            dropna=False).reindex(columns=list(LEVELS)).reset_index()
+    w.columns.name = None
+    w["swing"] = (w["high"] - w["low"]).abs()  # NaN where an effect is not estimable at a setting
     return w.sort_values(["arm", "indicator", "swing"], ascending=[True, True, False]).reset_index(drop=True)
 
 
