@@ -245,7 +245,9 @@ def _screen(plan: Plan, q: dict, run_dir: Path, qdir: Path, echo) -> list[str]:
     responses = sens.target_response(plan.arms["baseline"], plan.world, cache, echo)
     atomic_write(qdir / "sensitivity.csv", lambda f: swings.to_csv(f, index=False))
     atomic_write(qdir / "target_response.csv", lambda f: responses.to_csv(f, index=False))
-    return sens.reading(swings, responses, _label)
+    lines = sens.reading(swings, responses, _label)
+    return lines or ["At this run size no arm's effect on these indicators could be estimated at either setting "
+                     "of any parameter (every swing is undefined; see sensitivity.csv): run the book larger."]
 
 
 def question_markdown(q: dict, res, figures, run_dir: Path, world, screen: Sequence[str] = ()) -> str:
