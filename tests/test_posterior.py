@@ -108,7 +108,13 @@ def test_a_comparison_on_the_posterior_reports_both_parts_of_its_uncertainty(tmp
     w = _posterior_world(tmp_path, {"consider_rate": [0.008, 0.03], "weight": [1, 1]})
     cfg = config(run__parameters="posterior", run__draws=4, run__replicates=8, run__households=1500,
                  run__months=6)
-    res = compare(cfg, ["visa_liberalisation"], world=w)
+    import dataclasses
+
+    # the arm as a Config (used as given: no Hydra composition, which other tests' state can disturb)
+    arm = config(run__parameters="posterior", run__draws=4, run__replicates=8, run__households=1500,
+                 run__months=6, policy__visa__default__fee_usd=10.0)
+    arm = arm.replace(scenario=dataclasses.replace(arm.scenario, name="visa_liberalisation"))
+    res = compare(cfg, [arm], world=w)
     s = res.summary
     row = s[(s["scenario"] == "baseline") & (s["indicator"] == "regular_departures")].iloc[0]
     # the consideration rate quadruples between the draws: most of the spread is the parameter's
