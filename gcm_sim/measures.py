@@ -132,6 +132,10 @@ class Recorder:
             value = dense[split]
         self._pending.append((MEASURE_ID[measure] * self.stride + split, value))
 
+    def discard_month(self) -> None:
+        """Drop this month's events unrecorded (the spin-up months before month 1)."""
+        self._pending.clear()
+
     def close_month(self, month: int) -> None:
         """Sum this month's events by key; every measure gets at least a zero row."""
         zero_keys = _zero_keys(len(self.codes))

@@ -53,6 +53,8 @@ class MigrationModel(mesa.Model):
         self.draws = Draws.of(rng, self.rng)  # every draw keyed to (seed, stream, month, entity)
         # policy.timing: a timed scenario is built under the baseline policy and switched on
         # at its start month (mechanisms/timing.py); ``cfg`` is always the policy in force
+        self.spinup_months = cfg.run.spinup_months
+        self._internal_month = 0  # months stepped, spin-up included: the key of the draws
         self.scenario_cfg, self.timed = cfg, timing.is_timed(cfg)
         self.policy_fraction = 0.0 if self.timed else 1.0
         cfg = timing.baseline_of(cfg) if self.timed else cfg
@@ -83,12 +85,28 @@ class MigrationModel(mesa.Model):
         self._options = None
         self.recorder = Recorder(world.codes)
         self.month_totals: dict[str, float] = {}
+        for _ in range(self.spinup_months):  # run.spinup_months: the baseline settles before month 1,
+            MigrationModel.step(self)        # unrecorded (mechanisms/recording.py) and outside Mesa's
+                                             # clock, whose steps and time count reported months
+        timing.step(self, self._internal_month + 1)  # the policy in force in month 1 (model.cfg) from now on
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.month_totals.get(name, 0.0)) for name in DATACOLLECTOR_MEASURES})
 
     # --- the month --------------------------------------------------------------------
+    @property
+    def month(self) -> int:
+        """The reported month of the last step (1 = the first month after the spin-up, 0 when
+        none has run since; Mesa's ``steps``)."""
+        return self.calendar_month(self._internal_month)
+
+    def calendar_month(self, month: int) -> int:
+        """The reported month of internal month ``month`` (internal months count the spin-up
+        first and key the random draws; policy timing, shocks and records use reported ones)."""
+        return month - self.spinup_months
+
     def step(self) -> None:
-        month = self.steps
+        self._internal_month += 1
+        month = self._internal_month  # internal: spin-up months first (run.spinup_months)
         timing.step(self, month)                # the scenario's policy takes effect (policy.timing)
         demography.step(self, month)            # returnees rejoin their households; people abroad age
         shocks.step(self, month)                # climate shocks cut income and assets
@@ -108,7 +126,8 @@ class MigrationModel(mesa.Model):
         networks.step(self, month)              # diaspora ties follow the diaspora (cumulative causation)
         beliefs.step(self, month)               # what people hear about the routes; prices
         recording.step(self, month)             # the contract's measures
-        self.datacollector.collect(self)
+        if self.month >= 1:                     # after the spin-up (run.spinup_months)
+            self.datacollector.collect(self)
 
     # --- set-up -------------------------------------------------------------------------
     def _country_arrays(self) -> None:

@@ -29,9 +29,14 @@ MOBILE = {"consider_rate": 0.1,
 
 
 def config(behaviour=None, **dotted):
-    """The default config with dotted keys set (``policy__visa__default__fee_usd=60``)."""
+    """The default config with dotted keys set (``policy__visa__default__fee_usd=60``).
+
+    The spin-up is one month unless set (``run__spinup_months``): short enough for the many
+    paired runs of the lever tests, long enough that every policy takes effect as it does for
+    users, switched on at month 1 after a baseline spin-up (mechanisms/timing.py)."""
     w = world()
     raw = to_dict(build_config({}, w.iso3, w.tags, w.behaviour))
+    raw["run"]["spinup_months"] = 1
     raw["behaviour"] = dict(behaviour or {})
     for key, value in dotted.items():
         node = raw

@@ -88,7 +88,7 @@ def test_protected_people_return_at_their_rate():
 
 def test_protected_people_can_move_on_and_people_are_conserved():
     beh = {**MOBILE, "onward_rate": 0.3, "asylum_abandon_rate": 0.2, "return_protected_rate": 0.05}
-    m = MigrationModel(config(behaviour=beh, run__households=2500), rng=11, world=world())
+    m = MigrationModel(config(behaviour=beh, run__households=2500, run__spinup_months=0), rng=11, world=world())
     start = sum(m.people_by_state().values())
     tur = m.world.index["TUR"]
     for _ in range(8):

@@ -38,9 +38,9 @@ def test_smuggler_price_follows_gathmann_elasticity():
         assert s.price_usd == pytest.approx(1000.0)
         s.set_price(float(effective_interception(q0, 3.0)))
         assert s.price_usd / 1000.0 == pytest.approx(3.0 ** b["smuggling_price_risk_elasticity"], rel=1e-6)
-    # in a model: at the start smugglers see the policy's interception, so prices are exact
-    hi = MigrationModel(config(run__households=300, policy__enforcement__interception_multiplier=2.5), rng=1,
-                        world=world())
+    # in a model built under the policy (no spin-up) smugglers see its interception, so prices are exact
+    hi = MigrationModel(config(run__households=300, run__spinup_months=0,
+                               policy__enforcement__interception_multiplier=2.5), rng=1, world=world())
     base = hi.base_leg_fee
     has = hi.base_interception > 0
     ratio = hi.leg_price[has] / base[has]
@@ -92,8 +92,8 @@ def test_households_of_people_returned_by_force_set_off_again():
 
 def test_returns_without_status_fall_when_coming_back_costs_more():
     """The return hazard of people without status weighs the believed cost of coming back."""
-    m = MigrationModel(config(run__households=500, policy__enforcement__interception_multiplier=3.0), rng=1,
-                       world=world())
+    m = MigrationModel(config(run__households=500, run__spinup_months=0,  # beliefs under the policy from month 1
+                              policy__enforcement__interception_multiplier=3.0), rng=1, world=world())
     m.step()
     r = m.reentry_ratio
     mex, usa = m.world.index["MEX"], m.world.index["USA"]

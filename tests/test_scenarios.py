@@ -13,7 +13,7 @@ from gcm_sim.config import load_config
 
 from .helpers import assert_direction, flow, paired
 
-OVER = ["run.households=20000", "run.months=36"]
+OVER = ["run.households=20000", "run.months=36", "run.spinup_months=1"]  # spin-up: as tests/helpers.config
 
 
 def cfg(name):
@@ -58,7 +58,8 @@ def test_enforcement_surge_raises_interceptions_and_fees_per_crossing(baseline):
     # of a run where smugglers see the policy's interception exactly
     from gcm_sim.model import MigrationModel
     from .helpers import world
-    m = MigrationModel(policy.replace(run=dataclasses.replace(policy.run, households=500)), rng=1, world=world())
+    m = MigrationModel(policy.replace(run=dataclasses.replace(policy.run, households=500, spinup_months=0)), rng=1,
+                       world=world())
     b = m.b
     has = m.base_interception > 0
     expected = 2.5 ** b["smuggling_price_risk_elasticity"] * (1 + b["anti_smuggling_price_effect"] * 0.5)

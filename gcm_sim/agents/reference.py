@@ -97,9 +97,9 @@ class HouseholdAgent(mesa.Agent):
         col = int(choose_keyed(u, feasible, weights.nest, p_move, draws.uniform("move", month, uid),
                                draws.gumbel("option", month, uid, opts.key), opts.routes,
                                draws.gumbel("option", month, uid, opts.routes.key))[0])
-        if col >= 0:
+        if col >= 0 and self.model.month >= 1:  # the story starts at month 1, after the spin-up
             names = self.model.world.codes
-            self.story.append(f"month {self.model.steps}: chose {_channel(opts.channel[col])} "
+            self.story.append(f"month {self.model.month}: chose {_channel(opts.channel[col])} "
                               f"to {names[opts.dest[col]]} (assets USD {math.floor(s.assets_usd[i])})")
         self.choice = col
 

@@ -458,7 +458,7 @@ class Dashboard(mesa.Model):
 
         model = self.follow
         hh = model.households
-        month = model.steps
+        month = model.month
         if self.followed is None:
             moved = [a for a in hh.by_row if any("chose" in s for s in a.story)]
             abroad = [a for a in moved if not any("chose internal" in s for s in a.story)]

@@ -93,7 +93,7 @@ def step(model, month: int) -> None:
                    & (model.draws.uniform("training", month, hh.uid) < dev.vocational_training / 12))
         hh.train(trainee, model.b["training_income_gain"])
     train_home_track(model, month)
-    growth = (1 + model.growth) ** (month / 12)
+    growth = (1 + model.growth) ** (model.calendar_month(month) / 12)  # world incomes are month 0's
     b = model.b
     hh.earn_and_save(growth, b["saving_rate"], model.programme_income, b["buffer_target_months"],
                      b["buffer_drawdown_rate"])

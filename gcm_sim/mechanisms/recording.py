@@ -33,6 +33,10 @@ def record_people(model, measure: str, idx: np.ndarray, destination=None, value=
 def step(model, month: int) -> None:
     """Month-end stocks by legal status and place; people at home; shocked households."""
     m, hh, rec = model.migrants, model.households, model.recorder
+    if model.calendar_month(month) < 1:  # run.spinup_months: nothing before month 1 is reported
+        rec.discard_month()
+        model.month_totals = {}
+        return
     rows = slice(0, m.n)
     by_destination = people_keys(model, rows)  # packed once for the stocks abroad
     weight = m.weight[rows]
@@ -59,5 +63,5 @@ def step(model, month: int) -> None:
     shocked = hh.shocked[hh.shock_direct[hh.shocked]]  # directly exposed (not the local economy's)
     rec.add("climate_affected_households",
             np.bincount(hh.country[shocked], weights=hh.weight[shocked], minlength=n), origin=countries)
-    rec.close_month(month)
+    rec.close_month(model.calendar_month(month))
     model.month_totals = rec.month_totals()  # this month's totals, read by the DataCollector

@@ -36,11 +36,11 @@ def step(model, month: int) -> None:
     reg = model.cfg.policy.regularisation
     if reg.share <= 0:
         return
-    start = model.cfg.policy.timing.start_month
+    start, now = model.cfg.policy.timing.start_month, model.calendar_month(month)
     if reg.mode == "one_off":
-        if month != (reg.month if reg.month is not None else start):
+        if now != (reg.month if reg.month is not None else start):
             return
-    elif month < start:
+    elif now < start:
         return
     m, w = model.migrants, model.world
     idx = np.flatnonzero((m.view("state") == ABROAD) & (m.view("status") == IRREGULAR)

@@ -25,7 +25,7 @@ def step(model, month: int) -> None:
     hh, climate = model.households, model.cfg.climate
     hh.recover(month)
     for i, s in enumerate(climate.shocks):
-        if s.start_month != month:
+        if s.start_month != model.calendar_month(month):  # shocks are set in reported months
             continue
         origins = [model.world.index[c] for c in model.world.select(s.origin)]
         in_origin = np.isin(hh.country, origins)

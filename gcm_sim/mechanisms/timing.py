@@ -17,8 +17,11 @@ outside the corridor tables move linearly (:func:`mix_policy`); step-only levers
 
 People already abroad keep what their entry gave them (a visa's multi-entry status, an
 employer); new entrants, and every mechanism's monthly rates, follow the policy in force.
-Untimed configs (start 1, no phase-in) are built under their own policy and never call
-:func:`apply`. No random numbers.
+With a spin-up (``run.spinup_months``, months run before month 1 and not reported) every
+policy other than the baseline's is timed: the spin-up is the baseline, draw for draw, and
+the policy takes effect at reported month 1 (or its start month). Untimed configs (the
+baseline policy, or no spin-up with start 1 and no phase-in) are built under their own
+policy and never call :func:`apply`. No random numbers.
 """
 
 from __future__ import annotations
@@ -41,8 +44,11 @@ def fraction(timing, month: int) -> float:
 
 
 def is_timed(cfg: Config) -> bool:
+    """Whether the model is built under the baseline policy and switched on later: a start
+    after month 1, a phase-in, or a spin-up before month 1 (run.spinup_months) under a policy
+    that is not the baseline's."""
     t = cfg.policy.timing
-    return t.start_month > 1 or t.phase_in_months > 0
+    return t.start_month > 1 or t.phase_in_months > 0 or (cfg.run.spinup_months > 0 and cfg.policy != Policy())
 
 
 def baseline_of(cfg: Config) -> Config:
@@ -70,7 +76,7 @@ def step(model, month: int) -> None:
     """Put the policy in force for this month when its share changes."""
     if not model.timed:
         return
-    f = fraction(model.scenario_cfg.policy.timing, month)
+    f = fraction(model.scenario_cfg.policy.timing, model.calendar_month(month))
     if f == model.policy_fraction:
         return
     if model.rules_scenario is None:
