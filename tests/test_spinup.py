@@ -24,6 +24,7 @@ def test_the_spin_up_is_the_baseline_in_every_arm_and_is_not_reported():
         visa.step()
     ts = base.timeseries()
     assert sorted(ts["month"].unique()) == [1, 2, 3] and base.steps == 3
+    assert [month for month, *_ in base.leg_history] == [1, 2, 3]  # leg records (calibration, validation) too
     assert visa.indicators()["regular_departures"] > base.indicators()["regular_departures"]
 
 

@@ -86,8 +86,9 @@ def reentry_ratio(model) -> np.ndarray:
 
 def step(model, month: int) -> None:
     keep = model.b["belief_memory"]
-    model.leg_history.append((month, model.leg_attempts.copy(), model.leg_interceptions.copy(),
-                              model.leg_deaths.copy()))
+    if model.calendar_month(month) >= 1:  # a record of reported months only (not the spin-up)
+        model.leg_history.append((model.calendar_month(month), model.leg_attempts.copy(),
+                                  model.leg_interceptions.copy(), model.leg_deaths.copy()))
     seen = model.leg_attempts > 0
     rate_int = np.where(seen, model.leg_interceptions / np.maximum(model.leg_attempts, 1e-9), 0)
     rate_death = np.where(seen, model.leg_deaths / np.maximum(model.leg_attempts, 1e-9), 0)
