@@ -53,6 +53,11 @@ class Recruiter(mesa.Agent):
         lic, unl = self.worker_fees(fee_usd, wage_usd)
         return (1 - self.unlicensed_share) * lic + self.unlicensed_share * unl
 
+    def victim_share(self) -> float:
+        """Expected share of placed workers deceived into exploitation: at an unlicensed
+        sub-agent and deceived there (what :meth:`place` draws, in expectation)."""
+        return self.unlicensed_share * self.deception_prob
+
     def place(self, fee_usd: np.ndarray, wage_usd: np.ndarray, u_channel: np.ndarray,
               u_deceive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Assign each placed worker an agency; returns (fee paid, trafficked)."""

@@ -17,7 +17,10 @@ Quotas are first come, first served in a random order (stream ``queue``), the
 applicant who crosses the budget admitted with the chance of the room left
 (``ration``). A refused applicant loses the visa fee. Recruiters charge the licensed
 or an unlicensed fee and unlicensed ones deceive a share into exploitation (ILO 2016;
-Martin 2016). Streams: ``queue``, ``ration``, ``member``, ``child_sex``, ``visa``,
+Martin 2016). The draws decide which records are exploited; ``trafficking_victims`` counts
+the expected number (each labour placement's weight x the share placed by unlicensed
+sub-agents x their deception rate), as deaths are counted by implicit capture, so that a
+few records of thousands of people do not decide the measure (docs/decisions.md). Streams: ``queue``, ``ration``, ``member``, ``child_sex``, ``visa``,
 ``recognition``, ``recruiter``, ``deception``, all keyed to the household.
 """
 
@@ -199,7 +202,8 @@ def step(model, movers, month: int) -> None:
                      trafficked=trafficked, skill_recognised=recognised)
         model.recorder.add("recruitment_fees_usd", w * rec_fee, origin=o, destination=dest, channel=ch,
                            sex=sex, age=age)
-        record_people(model, "trafficking_victims", rows[trafficked])
+        if len(lab):  # expected victims (weight x share deceived), as deaths are counted: docs/decisions.md
+            record_people(model, "trafficking_victims", rows[lab], value=w[lab] * model.recruiters[o].victim_share())
 
 
 def move_internal(model, idx: np.ndarray) -> None:
