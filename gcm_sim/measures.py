@@ -133,8 +133,10 @@ class Recorder:
         self._pending.append((MEASURE_ID[measure] * self.stride + split, value))
 
     def discard_month(self) -> None:
-        """Drop this month's events unrecorded (the spin-up months before month 1)."""
+        """Drop this month's events unrecorded (the spin-up months before month 1), and the
+        running recruitment-cost sums, so no indicator counts a spin-up month."""
         self._pending.clear()
+        self.recruitment_months_num = self.recruitment_months_den = 0.0
 
     def close_month(self, month: int) -> None:
         """Sum this month's events by key; every measure gets at least a zero row."""

@@ -19,6 +19,7 @@ def test_the_spin_up_is_the_baseline_in_every_arm_and_is_not_reported():
         np.testing.assert_array_equal(a, b)
     assert visa.cfg.policy.visa.default.fee_usd == 0.0  # in force from month 1 on
     assert base.month == 0 and base.steps == 0 and base.timeseries().empty
+    assert base.recorder.recruitment_months_den == 0.0  # no spin-up placement in the indicators
     for _ in range(3):
         base.step()
         visa.step()

@@ -20,8 +20,9 @@ or an unlicensed fee and unlicensed ones deceive a share into exploitation (ILO 
 Martin 2016). The draws decide which records are exploited; ``trafficking_victims`` counts
 the expected number (each labour placement's weight x the share placed by unlicensed
 sub-agents x their deception rate), as deaths are counted by implicit capture, so that a
-few records of thousands of people do not decide the measure (docs/decisions.md). Streams: ``queue``, ``ration``, ``member``, ``child_sex``, ``visa``,
-``recognition``, ``recruiter``, ``deception``, all keyed to the household.
+few records of thousands of people do not decide the measure (docs/decisions.md).
+Streams: ``queue``, ``ration``, ``member``, ``child_sex``, ``visa``, ``recognition``,
+``recruiter``, ``deception``, all keyed to the household.
 """
 
 from __future__ import annotations
