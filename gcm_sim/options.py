@@ -32,6 +32,15 @@ ASC_KEY = {INTERNAL: "asc_internal", LABOUR: "asc_labour", FAMILY: "asc_family",
            SMUGGLED: "asc_smuggled"}
 
 
+def channel_constant(b, channel: int, region: str) -> float:
+    """A channel's alternative-specific constant for an origin of ``region``: the region's own
+    constant ``asc_<channel>_<region>`` where behaviour.yaml has one (the origin fixed effects of
+    discrete-choice migration models: what the utility's terms miss about a region's
+    origins), else the channel's constant (``asc_smuggled`` etc.)."""
+    key = ASC_KEY[channel]
+    return float(b.get(f"{key}_{region}", b[key]))
+
+
 @dataclass
 class OptionSet:
     origin: int
@@ -207,7 +216,7 @@ def build(origin: int, world, rules, quotas: dict, ctx: Context, b, rural_any: b
                          success=float(np.prod(eventual_pass(ctx.leg_interception[legs], ctx.leg_retry[legs])[0])),
                          death=1.0 - float(np.prod(1 - ctx.leg_death[legs])),
                          prior=1.0 - (1.0 - prior_leg) ** len(legs)))
-    opts = _pack(origin, rows, b)
+    opts = _pack(origin, rows, b, str(world.countries["region"].iloc[origin]))
     opts.refresh(ctx, b)
     return opts
 
@@ -219,7 +228,7 @@ def _recognised_wage(wage: np.ndarray, recognition: float) -> np.ndarray:
     return out
 
 
-def _pack(origin: int, rows: list[dict], b) -> OptionSet:
+def _pack(origin: int, rows: list[dict], b, region: str) -> OptionSet:
     k = len(rows)
     get = lambda key, default: np.array([r.get(key, default) for r in rows], dtype=float)  # noqa: E731
     wage = np.array([np.broadcast_to(r["wage"], (3,)) for r in rows], dtype=float).reshape(k, 3)
@@ -238,7 +247,7 @@ def _pack(origin: int, rows: list[dict], b) -> OptionSet:
         route=np.array([r.get("route", -1) for r in rows], dtype=np.int32),
         quota=quota,
         skills_route=np.array([r.get("skills", False) for r in rows], dtype=bool),
-        asc=np.array([b[ASC_KEY[c]] for c in channel], dtype=float),
+        asc=np.array([channel_constant(b, c, region) for c in channel], dtype=float),
         cost_usd=get("cost", 0.0),
         recruitment_fee_usd=get("fee", 0.0),
         wage_usd=wage,

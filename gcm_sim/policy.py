@@ -420,7 +420,7 @@ _BEHAVIOUR_KINDS = {
               "return_circular_boost reintegration_weight asylum_abandon_rate return_protected_rate onward_rate "
               "reattempt_consider_rate",
     "weight": "b_gain b_ties b_cost b_death b_delay b_insecurity info_per_tie",
-    "asc": "asc_internal asc_labour asc_family asc_humanitarian asc_visitor asc_regional asc_smuggled",
+    "asc": "asc_internal asc_labour asc_family asc_humanitarian asc_visitor asc_regional asc_smuggled asc_smuggled_west_africa",
     "boost": "insecurity_consider_boost shock_consider_per_loss sanction_separation_effect unlicensed_fee_markup "
              "trip_cash_buffer training_income_gain programme_income_share return_irregular_factor "
              "anti_smuggling_price_effect women_barrier_utility",

@@ -51,6 +51,7 @@ LOG_FLOOR = 1e-9  # simulated zeros are scored as this (a large, finite loss)
 DEFAULT_PARAMETERS = (
     ("consider_rate", 0.002, 0.05, "log"),
     ("asc_smuggled", -8.0, -2.0, "linear"),
+    ("asc_smuggled_west_africa", -9.0, -2.0, "linear"),
     ("asc_labour", -6.0, -1.0, "linear"),
     ("asc_visitor", -9.0, -4.0, "linear"),
     ("contract_months", 24.0, 120.0, "log"),
