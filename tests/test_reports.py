@@ -292,3 +292,26 @@ def test_dialogue_questions_ship_one_file_per_question():
     plan = brief.prepare(["run.households=1000", "run.months=12", "run.replicates=2"])  # every arm validates
     assert list(plan.arms)[0] == "baseline" and all(q["arms"] for q in plan.questions)
     assert np.isfinite(plan.cfg.run.households)
+
+
+def test_share_and_percent_intervals_stay_inside_their_bounds():
+    from gcm_sim.studies.experiment import summarise
+
+    rows = [("baseline", 0, 0.30), ("baseline", 1, 0.98), ("arm", 0, 0.99), ("arm", 1, 1.0)]
+    ind = pd.DataFrame([{"scenario": s, "replicate": r, "indicator": "youth_share_departures", "value": v}
+                        for s, r, v in rows] +
+                       [{"scenario": s, "replicate": r, "indicator": "remittance_cost_pct", "value": 100 * v}
+                        for s, r, v in rows])
+    s = summarise(ind, baseline="baseline").set_index(["scenario", "indicator"])
+    for ind_name, bound in (("youth_share_departures", 1.0), ("remittance_cost_pct", 100.0)):
+        base, arm = s.loc[("baseline", ind_name)], s.loc[("arm", ind_name)]
+        assert 0 <= base.ci_low <= base["mean"] <= base.ci_high <= bound
+        assert arm.ci_high <= bound
+        assert arm.diff_ci_high <= bound - base["mean"] + 1e-9 and arm.diff_ci_low >= -base["mean"]
+    # the posterior's nested intervals too (replicate r ran draw r % 2)
+    vals = {"baseline": [0.30, 0.98, 0.50, 0.97], "arm": [0.99, 1.0, 0.60, 1.0]}
+    nest = pd.DataFrame([{"scenario": s, "replicate": r, "indicator": "youth_share_departures", "value": v}
+                         for s, vs in vals.items() for r, v in enumerate(vs)])
+    s2 = summarise(nest, baseline="baseline", draws=2).set_index("scenario")
+    assert (s2.ci_high <= 1).all() and (s2.ci_high_stochastic <= 1).all() and s2.ci_high.notna().all()
+    assert s2.loc["arm", "diff_ci_high"] <= 1 - s2.loc["baseline", "mean"] + 1e-9
