@@ -315,3 +315,24 @@ def test_share_and_percent_intervals_stay_inside_their_bounds():
     s2 = summarise(nest, baseline="baseline", draws=2).set_index("scenario")
     assert (s2.ci_high <= 1).all() and (s2.ci_high_stochastic <= 1).all() and s2.ci_high.notna().all()
     assert s2.loc["arm", "diff_ci_high"] <= 1 - s2.loc["baseline", "mean"] + 1e-9
+
+
+@pytest.mark.parametrize("override, key", [
+    ("policy.remittances.corridors=[{origin:SEN,destination:GRC,cost_pct:3}]", "policy.remittances.corridors[0]"),
+    ("policy.visa.corridors=[{origin:SEN,destination:GRC,multi_entry:true}]", "policy.visa.corridors[0]"),
+    ("policy.pathways.quota_multipliers=[{origin:SEN,destination:GRC,labour:0}]",
+     "policy.pathways.quota_multipliers[0]"),
+])
+def test_a_selector_matching_no_corridor_is_one_exit_2_error(override, key, tmp_path, capsys):
+    assert main(["run", override, *TINY, f"hydra.run.dir={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0] and "selects no corridor" in err[0] and "SEN-ITA" in err[0]
+    assert not (tmp_path / "o").exists()  # refused before any work
+    # the same entry is fine where the scenario opens the corridor (a labour agreement to GRC)
+    import gcm_sim
+
+    gcm_sim.load_config(overrides=[override, "policy.pathways.labour_agreements=[{origin:SEN,destination:GRC,"
+                                             "annual_quota:10,skill:any}]"])
+    # a common override that fits one arm only: the error says which arm, and how to give it to one arm
+    assert main(["compare", "remittance_sdg", override, *TINY, f"hydra.run.dir={tmp_path / 'o'}"]) == 2
+    assert "in arm baseline" in capsys.readouterr().err

@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_compare)
     sh = sub.add_parser("show", help="a scenario's settings and what they change against baseline")
     sh.add_argument("scenario", metavar="NAME|FILE", help="a shipped scenario's name or a scenario file FILE.yaml")
-    sh.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, as for run")
+    sh.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="config overrides of the scenario shown (as for run); baseline takes only run.* and world")
     sh.set_defaults(func=_cmd_show)
     bk = sub.add_parser("brief", help="the Marrakech dialogue's questions answered by simulation: one book "
                                       "(experiments/dialogue/*.yaml; resumable)")
@@ -348,7 +349,10 @@ def _cmd_compare(args) -> int:
     from gcm_sim.config import load_config
 
     common, _ = experiment.split_arm_overrides(overrides, ["baseline", *(experiment.arm_name(n) for n in names)])
-    cfg = load_config("baseline", common)
+    try:
+        cfg = load_config("baseline", common)
+    except ConfigError as e:
+        raise experiment.in_arm(e, "baseline") from None
     world = _load_world(cfg)
     configs = experiment.arm_configs(cfg, names, overrides, world)  # every arm validated before any work starts
     _check_origins(options, world)
@@ -418,7 +422,9 @@ def _cmd_show(args) -> int:
     overrides = [o for o in args.overrides]
     cfg = load_config(args.scenario, overrides)
     world = _load_world(cfg)
-    base = load_config("baseline", [o for o in overrides], world=world)
+    # the baseline it is shown against: the same run settings and world, not the scenario's overrides
+    shared = [o for o in overrides if o.lstrip("+~").split("=", 1)[0].split(".")[0] in ("run", "world")]
+    base = load_config("baseline", shared, world=world)
     meta = cfg.scenario
     print(f"{scenario_title(meta.name, meta, world.codes)} ({meta.name})")
     if meta.description:

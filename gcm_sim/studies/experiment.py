@@ -172,6 +172,15 @@ def split_arm_overrides(overrides: Sequence[str], names: Sequence[str]) -> tuple
     return common, per_arm
 
 
+def in_arm(error: policy.ConfigError, name: str) -> policy.ConfigError:
+    """A policy setting's error met while composing arm ``name`` of a comparison, saying so (an
+    override given to every arm may fit one arm and not another)."""
+    if error.key.split(".")[0] not in ("policy", "climate", "behaviour", "expect"):
+        return error
+    return policy.ConfigError(error.key, error.value, f"{error.allowed} (in arm {name}; an override for one arm "
+                                                      "only is written arm.NAME.KEY=VALUE)")
+
+
 def arm_configs(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (), world=None) -> dict[str, Config]:
     """The arms of a comparison: baseline first, then each scenario once (a name, a file path
     or a Config), each composed with ``overrides`` (``arm.NAME.KEY=VALUE`` ones only for
@@ -209,7 +218,10 @@ def arm_configs(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
                                          "arm before passing it")
             c = spec
         else:
-            c = load_config(spec, [*common, *per_arm.get(name, [])], world=world)
+            try:
+                c = load_config(spec, [*common, *per_arm.get(name, [])], world=world)
+            except policy.ConfigError as e:
+                raise in_arm(e, name) from None
         meta = dataclasses.replace(c.scenario, name=name)  # arms are told apart by name, even if meta.name was set
         configs[name] = c.replace(run=cfg.run, world=cfg.world, scenario=meta)
     return configs
