@@ -294,6 +294,15 @@ def test_dialogue_questions_ship_one_file_per_question():
     assert np.isfinite(plan.cfg.run.households)
 
 
+def test_run_parameters_posterior_is_a_command_line_key():
+    """run.parameters and run.draws are in config.yaml, so the command line can set them."""
+    import gcm_sim
+
+    cfg = gcm_sim.load_config(overrides=["run.parameters=posterior", "run.draws=2", *TINY])
+    assert (cfg.run.parameters, cfg.run.draws) == ("posterior", 2)
+    assert gcm_sim.load_config().run.parameters == "point"
+
+
 def test_share_and_percent_intervals_stay_inside_their_bounds():
     from gcm_sim.studies.experiment import summarise
 
@@ -336,3 +345,34 @@ def test_a_selector_matching_no_corridor_is_one_exit_2_error(override, key, tmp_
     # a common override that fits one arm only: the error says which arm, and how to give it to one arm
     assert main(["compare", "remittance_sdg", override, *TINY, f"hydra.run.dir={tmp_path / 'o'}"]) == 2
     assert "in arm baseline" in capsys.readouterr().err
+
+
+def test_limitations_say_which_uncertainty_the_intervals_carry():
+    import gcm_sim
+    from gcm_sim.edges.document import limitations_markdown
+
+    point = limitations_markdown(gcm_sim.load_config(overrides=TINY))
+    post = limitations_markdown(gcm_sim.load_config(overrides=[*TINY, "run.replicates=4", "run.parameters=posterior",
+                                                               "run.draws=2"]))
+    assert "seeds' uncertainty" not in point and "replicates only" in point and "run.parameters=posterior" in point
+    assert "2 draws from the world's posterior" in post and "replicates only" not in post
+    assert "calibration v2" not in point + post
+
+
+def test_a_posterior_comparison_reports_parameter_uncertainty(tmp_path, sen_file):
+    out = tmp_path / "post"
+    assert main(["compare", str(sen_file), "run.households=600", "run.months=3", "run.replicates=4",
+                 "run.parameters=posterior", "run.draws=2", "report.pdf=false", f"hydra.run.dir={out}"]) == 0
+    s = pd.read_csv(out / "summary.csv")
+    assert {"diff_ci_low_stochastic", "diff_sd_parameter", "sd_parameter"} <= set(s.columns)
+    md = (out / "report.md").read_text()
+    assert "sd over posterior" in md and "2 draws from the world's posterior" in md
+    assert "| behavioural parameters | posterior (2 posterior draws) |" in md
+    # by origin, the intervals rest on the draws' means too: one degree of freedom, so wider than paired seeds
+    from gcm_sim.studies.experiment import by_origin
+
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    nested, seeds = by_origin(ts, draws=2), by_origin(ts)
+    width = lambda t: (t.diff_ci_high - t.diff_ci_low).fillna(0).sum()  # noqa: E731
+    on_file = pd.read_csv(out / "summary_by_origin.csv")
+    assert width(on_file) == pytest.approx(width(nested)) and width(nested) >= width(seeds)

@@ -157,7 +157,8 @@ def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str],
         names = ["baseline", *q["arms"]]
         ts = pd.concat([data[n][0] for n in names], ignore_index=True)
         ind = pd.concat([data[n][1] for n in names], ignore_index=True)
-        res = experiment.RunResult(ts, ind, experiment.summarise(ind, baseline="baseline"),
+        draws = plan.cfg.run.draws if plan.cfg.run.parameters == "posterior" else None
+        res = experiment.RunResult(ts, ind, experiment.summarise(ind, baseline="baseline", draws=draws),
                                    plan.arms["baseline"], {n: plan.arms[n] for n in names})
         qdir = run_dir / "questions" / q["id"]
         report.write_run_dir(res, qdir, documents=False)
@@ -285,8 +286,13 @@ def book_markdown(plan: Plan, sections: list[str]) -> str:
     head = ["# gcm-sim briefing book: the Marrakech dialogue on implementing the GCM\n",
             f"One simulated study per dialogue question: each scenario against current policies (baseline) on the "
             f"same random numbers, {cfg.run.replicates} replicates x {cfg.run.months} months, "
-            f"{cfg.run.households:,} simulated households, seed {cfg.run.seed}. Intervals are 95% over replicates; "
-            "a change the model cannot tell from zero is said so. Questions 9-11 are institutional: the model "
+            f"{cfg.run.households:,} simulated households, seed {cfg.run.seed}. Intervals are 95% over replicates"
+            + (f", which ran {cfg.run.draws} draws of the behavioural parameters from the world's posterior: they "
+               "count the parameters' uncertainty as well as the seeds' (each question's `report.md` gives the two "
+               "parts apart)" if cfg.run.parameters == "posterior" else
+               " (the seeds' uncertainty only: the behavioural parameters are behaviour.yaml's point values; "
+               "`run.parameters=posterior` adds theirs)")
+            + "; a change the model cannot tell from zero is said so. Questions 9-11 are institutional: the model "
             "offers the scorecard and the data that would most reduce uncertainty, not an answer.\n",
             "## Contents\n", *[f"{i}. {q['title']}" for i, q in enumerate(plan.questions, 1)], ""]
     tail = [document.limitations_markdown(cfg), document.methods_markdown(

@@ -49,8 +49,9 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
     atomic_write(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
     atomic_write(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
     tables = {"summary": result.summary}
-    origin_table = by_origin(result.timeseries)
-    corridor_table = by_corridor(result.timeseries) if by == "corridor" else None
+    draws = result.config.run.draws if result.config.run.parameters == "posterior" else None
+    origin_table = by_origin(result.timeseries, draws=draws)
+    corridor_table = by_corridor(result.timeseries, draws=draws) if by == "corridor" else None
     if len(result.configs) > 1:  # a comparison: every arm's resolved config too
         for name, cfg in result.configs.items():
             atomic_write(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))

@@ -643,19 +643,20 @@ SMALL_SAMPLE_REPLICATES = 5  # fewer replicates than this: every by-origin resul
 SMALL_SAMPLE_MDC_PCT = 50.0  # an mdc above half the baseline level: the run cannot see moderate effects
 
 
-def by_origin(timeseries: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+def by_origin(timeseries: pd.DataFrame, baseline: str = BASELINE, draws: int | None = None) -> pd.DataFrame:
     """Each origin's departures, overstays, deaths, returns and remittances over the horizon,
     per scenario, with the paired difference to baseline and its minimum detectable change
     (:func:`paired_difference`). See :func:`by_group`."""
-    return by_group(timeseries, ("origin",), baseline)
+    return by_group(timeseries, ("origin",), baseline, draws)
 
 
-def by_corridor(timeseries: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+def by_corridor(timeseries: pd.DataFrame, baseline: str = BASELINE, draws: int | None = None) -> pd.DataFrame:
     """:func:`by_origin` by (origin, destination) pair: ``summary_by_corridor.csv``."""
-    return by_group(timeseries, ("origin", "destination"), baseline)
+    return by_group(timeseries, ("origin", "destination"), baseline, draws)
 
 
-def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseline: str = BASELINE) -> pd.DataFrame:
+def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseline: str = BASELINE,
+             draws: int | None = None) -> pd.DataFrame:
     """Per scenario, ``keys`` (origin, or origin and destination) and indicator
     (:data:`ORIGIN_INDICATORS`): the mean over replicates of the horizon total, with the paired
     difference to baseline (matched by replicate) and its mdc.
@@ -668,6 +669,9 @@ def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseli
     percent of the baseline level (or a baseline level of 0) with an interval that includes
     zero (the run could not have seen a moderate effect, so "no change" means little; a
     clear effect larger than the mdc is not flagged).
+
+    With ``draws`` (run.parameters=posterior: replicate r ran posterior draw r % draws) the
+    differences' intervals and mdc rest on the draws' means, as in :func:`summarise`.
     """
     keys = list(keys)
     columns = BY_ORIGIN_COLUMNS if keys == ["origin"] else \
@@ -713,6 +717,9 @@ def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseli
                         if irr_cell in base.index else 0.0
                 if sc != baseline:
                     d = paired_difference(x, b, float(np.nanmean(b)))
+                    if draws is not None:
+                        d = _nested_difference(d, x - b, vals.index.to_numpy() % draws, float(np.nanmean(b)),
+                                               True)[:len(DIFF_COLUMNS)]
             row.update(dict(zip(DIFF_COLUMNS, d)))
             mdc_pct, lo, hi = row["mdc_pct"], row["diff_ci_low"], row["diff_ci_high"]
             weak = not (np.isfinite(mdc_pct) and mdc_pct <= SMALL_SAMPLE_MDC_PCT)
