@@ -78,6 +78,10 @@ def test_compare_a_scenario_file_with_a_one_arm_override(compared):
                     "## What this model can and cannot say", "## Methods annex"):
         assert section in md, section
     assert "In Senegal (SEN):" in md
+    # tables name the arms by their titles, settings read as YAML, not Python
+    assert "| origin | indicator | baseline | EU-Senegal mobility package | Remittance SDG |" in md
+    assert "| GCM objective | indicator | baseline | EU-Senegal mobility package | Remittance SDG |" in md
+    assert "'origin'" not in md and "multi_entry: true" in md
     assert "calibration targets" not in md or "of 19 published targets" in md
 
 
@@ -197,6 +201,17 @@ def test_by_origin_fills_replicates_without_rows_with_zero():
     assert len(sen[sen.scenario == "arm"]) == 3 and sen[sen.scenario == "arm"].value.sum() == 6.0
     assert sen.groupby("scenario").value.mean().to_dict() == {"arm": 2.0, "baseline": 20.0}
     assert list(d.columns) == list(ts.columns)
+
+
+def test_monthly_difference_band_never_takes_an_arm_below_zero():
+    from gcm_sim.edges.report import monthly_difference
+
+    rows = [("baseline", 0, 10.0), ("baseline", 1, 200.0), ("arm", 0, 0.0), ("arm", 1, 0.0)]
+    ts = pd.DataFrame([{"scenario": s, "replicate": r, "seed": 0, "month": 1, "origin": "SEN", "destination": "ITA",
+                        "channel": "labour", "sex": "all", "age_group": "all", "measure": "departures_regular",
+                        "value": v} for s, r, v in rows])
+    months, d, lo, hi = monthly_difference(ts, "departures_regular")["arm"]
+    assert d[0] == pytest.approx(-105.0) and lo[0] == pytest.approx(-105.0)  # the t-interval reaches -1,300
 
 
 def test_new_corridors_names_pairs_absent_from_the_world_data():

@@ -162,8 +162,10 @@ def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str],
                                    plan.arms["baseline"], {n: plan.arms[n] for n in names})
         qdir = run_dir / "questions" / q["id"]
         report.write_run_dir(res, qdir, documents=False)
-        figs = report.write_forest(res.summary, run_dir / "figures", indicators=q["indicators"], stem=q["id"])
-        figs += report.write_difference(res.timeseries, run_dir / "figures" / q["id"])
+        titles = report.scenario_titles(res)
+        figs = report.write_forest(res.summary, run_dir / "figures", indicators=q["indicators"], stem=q["id"],
+                                   titles=titles)
+        figs += report.write_difference(res.timeseries, run_dir / "figures" / q["id"], titles=titles)
         screen = []
         if sensitivity and q["kind"] == "institutional":
             screen = _screen(plan, q, run_dir, qdir, echo)

@@ -446,13 +446,9 @@ def _cmd_show(args) -> int:
 
 
 def _plain(v) -> str:
-    import yaml
+    from gcm_sim.studies.scenarios import plain
 
-    if v is None:
-        return "null (world data)"
-    if isinstance(v, (list, dict)):
-        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip()
-    return str(v)
+    return plain(v)
 
 
 def _cmd_brief(args) -> int:

@@ -65,10 +65,11 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
         document.write_xlsx(d / "results.xlsx", tables)
     world = _world_of(result.config)
     shown = report_origins(result, world, origins)
-    figures = write_figures(result.timeseries, d / "figures")
-    figures += write_difference(result.timeseries, d / "figures")
-    figures += write_difference(result.timeseries, d / "figures", origins=shown[:3])
-    figures += write_forest(result.summary, d / "figures")
+    titles = scenario_titles(result)
+    figures = write_figures(result.timeseries, d / "figures", titles=titles)
+    figures += write_difference(result.timeseries, d / "figures", titles=titles)
+    figures += write_difference(result.timeseries, d / "figures", origins=shown[:3], titles=titles)
+    figures += write_forest(result.summary, d / "figures", titles=titles)
     md = report_markdown(result, figures, d, world=world, origins=shown, origin_table=origin_table,
                          corridor_table=corridor_table)
     notes = document.write_html_pdf(md, d, "report", report_title(result), pdf=pdf) if documents else []
@@ -238,7 +239,7 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
         buf.write("## Expected direction vs result\n\n| scenario | indicator | expected | diff 95% CI | verdict |\n"
                   "|---|---|---|---|---|\n")
         for c in checks:
-            buf.write(f"| {c['scenario']} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
+            buf.write(f"| {_scenario_title(c['scenario'], result)} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
         buf.write("\n")
     small = []
     if origin_table is not None and not origin_table.empty and origins:
@@ -263,7 +264,9 @@ def html_escape(text: str) -> str:
 
 
 def _short(v) -> str:
-    text = "null" if v is None else str(v).replace("|", "/")
+    from gcm_sim.studies.scenarios import plain
+
+    text = plain(v).replace("|", "/")
     return f"`{text}`" if len(text) <= 120 else f"`{text[:117]}...`"
 
 
@@ -384,7 +387,7 @@ def origin_markdown(result, table, origins) -> str:
               "**small sample**: fewer than 5 replicates, or no clear change where the run could not have seen one "
               "smaller than half the baseline level (mdc above 50%). Every origin is in `summary_by_origin.csv`.\n\n")
     arms = [n for n in result.configs if n != "baseline"]
-    buf.write("| origin | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
+    buf.write("| origin | indicator | baseline | " + " | ".join(_scenario_title(a, result) for a in arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
     for o in origins:
         sub = table[table["origin"] == o]
         if sub.empty:
@@ -434,7 +437,7 @@ def corridor_markdown(result, table, origins) -> str:
     if not keep:
         return buf.getvalue() + ("No departures from " + (", ".join(origins) if origins else "any origin")
                                  + " in any arm at this run size.\n\n")
-    buf.write("| corridor | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
+    buf.write("| corridor | indicator | baseline | " + " | ".join(_scenario_title(a, result) for a in arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
     for o, d in sorted(keep)[:60]:
         for ind in ("irregular_departures", "regular_departures"):
             b = sub[(sub["scenario"] == "baseline") & (sub["origin"] == o) & (sub["destination"] == d)
@@ -536,10 +539,37 @@ def _style():
 INTERNATIONAL = ("departures_regular", "departures_irregular")
 
 
-def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
+def _grid(plt, panels: int, width: float, height: float, cols: int = 3, **kw):
+    """A figure of ``panels`` axes, at most ``cols`` a row (so a page-wide figure keeps readable
+    text); the unused axes of the last row are hidden. Returns (fig, flat list of axes)."""
+    cols = max(1, min(cols, panels))
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kw)
+    flat = list(axes.ravel())
+    for ax in flat[panels:]:
+        ax.set_visible(False)
+    return fig, flat[:panels]
+
+
+MEASURE_LABELS = {"departures_irregular": "irregular departures (smuggled)", "departures_regular": "regular departures",
+                  "departures_internal": "internal moves", "overstays": "overstays", "deaths": "deaths on routes",
+                  "stock_irregular": "people abroad irregularly", "stock_regular": "people abroad regularly",
+                  "stock_asylum_pending": "waiting for an asylum decision", "stranded_in_transit": "stranded in transit"}
+
+
+def measure_label(measure: str) -> str:
+    return MEASURE_LABELS.get(measure, measure.replace("_", " "))
+
+
+def scenario_titles(result) -> dict[str, str]:
+    """Every arm's readable title (:func:`scenario_title`), for figures and tables."""
+    return {n: _scenario_title(n, result) for n in (result.configs or {result.config.scenario.name: None})}
+
+
+def write_figures(ts: pd.DataFrame, folder: Path, titles: dict[str, str] | None = None) -> list[Path]:
     """Monthly international departures by channel (internal moves in their own figure, so the
     international channels do not lie flat beneath them) and stocks by legal status: mean over
-    replicates, 95% band."""
+    replicates, 95% band. ``titles`` names the arms (default: their names)."""
     if ts is None or ts.empty or "measure" not in ts.columns:
         return []
     plt = _style()
@@ -551,16 +581,17 @@ def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
         data = _monthly(ts, measures, by)
         if not data:
             continue
-        fig, axes = plt.subplots(1, len(data), figsize=(min(6 * len(data), 18), 4), sharey=True, squeeze=False)
-        for ax, (scen, lines) in zip(axes[0], data.items()):
+        fig, axes = _grid(plt, len(data), 5.2, 3.6, sharey=True)
+        for ax, (scen, lines) in zip(axes, data.items()):
             for label, (x, mean, lo, hi) in lines.items():
-                line, = ax.plot(x, mean, label=label)
+                line, = ax.plot(x, mean, label=measure_label(label) if by == "measure" else label)
                 ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-            ax.set_title(scen)
+            ax.set_title((titles or {}).get(scen, scen))
             ax.set_xlabel("month")
             ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel(ylabel)
-        axes[0][-1].legend(fontsize="small", loc="best")
+        for ax in axes[::3]:
+            ax.set_ylabel(ylabel)
+        axes[-1].legend(fontsize="small", loc="best")
         fig.suptitle("mean over replicates; band: 2.5-97.5 percentile of replicates", fontsize="small")
         written.append(save_figure(fig, folder / f"{stem}.png"))
     return written
@@ -570,7 +601,8 @@ DIFFERENCE_MEASURES = ("departures_irregular", "departures_regular", "overstays"
 
 
 def monthly_difference(ts: pd.DataFrame, measure: str, origin: str | None = None, baseline: str = "baseline"):
-    """Per scenario: month, mean paired difference to baseline (same replicate) and its 95% t-interval.
+    """Per scenario: month, mean paired difference to baseline (same replicate) and its 95% t-interval,
+    not below minus the baseline's monthly mean (a count cannot go below zero).
 
     Zero cells are filled (every replicate gets every month). Returns {scenario: (months, d, lo, hi)}.
     """
@@ -593,15 +625,17 @@ def monthly_difference(ts: pd.DataFrame, measure: str, origin: str | None = None
         return x.reindex(idx, fill_value=0.0).unstack("month").to_numpy(float)
 
     base = wide(baseline)
+    floor = -base.mean(axis=0)  # every measure here is a count: an arm cannot fall below zero
     out = {}
     for sc in scen:
         diff = wide(sc) - base
         cols = [t_interval(diff[:, j]) for j in range(diff.shape[1])]
-        out[sc] = (months, *(np.array(v) for v in zip(*cols)))
+        d, lo, hi = (np.array(v) for v in zip(*cols))
+        out[sc] = (months, *(np.where(np.isfinite(v), np.maximum(v, floor), v) for v in (d, lo, hi)))
     return out
 
 
-def write_difference(ts: pd.DataFrame, folder: Path, origins=None) -> list[Path]:
+def write_difference(ts: pd.DataFrame, folder: Path, origins=None, titles: dict[str, str] | None = None) -> list[Path]:
     """Each arm minus baseline over time, one panel per measure (international channels, deaths,
     irregular stock), a line per arm with its 95% band: ``difference.png``, or with ``origins``
     one figure per origin, ``difference__ORIGIN.png``."""
@@ -616,20 +650,21 @@ def write_difference(ts: pd.DataFrame, folder: Path, origins=None) -> list[Path]
             measures = [m for m in measures if m != "stock_irregular"]
         if not measures:
             continue
-        fig, axes = plt.subplots(1, len(measures), figsize=(3.6 * len(measures), 3.4), squeeze=False)
-        for ax, m in zip(axes[0], measures):
+        fig, axes = _grid(plt, len(measures), 4.4, 3.3)
+        for ax, m in zip(axes, measures):
             for sc, (x, d, lo, hi) in monthly_difference(ts, m, origin).items():
-                line, = ax.plot(x, d, label=sc)
+                line, = ax.plot(x, d, label=(titles or {}).get(sc, sc))
                 band_lo, band_hi = np.where(np.isfinite(lo), lo, d), np.where(np.isfinite(hi), hi, d)
                 ax.fill_between(x, band_lo, band_hi, color=line.get_color(), alpha=0.2, linewidth=0)
             ax.axhline(0, color="k", lw=0.8)
-            ax.set_title(m.replace("_", " "), fontsize="small")
-            ax.set_xlabel("month", fontsize="small")
+            ax.set_title(measure_label(m)[:1].upper() + measure_label(m)[1:])
+            ax.set_xlabel("month")
             ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("scenario minus baseline, people")
-        axes[0][-1].legend(fontsize="x-small", loc="best")
-        where = f"{origin}: " if origin else "world: "
-        fig.suptitle(where + "mean paired difference per month, band: 95% interval over replicates", fontsize="small")
+        for ax in axes[::3]:
+            ax.set_ylabel("scenario minus baseline, people")
+        axes[-1].legend(fontsize="small", loc="best")
+        where = f"{_country_names().get(origin, origin)} ({origin}): " if origin else "World: "
+        fig.suptitle(where + "each scenario minus baseline per month (same seeds); band: 95% interval over replicates")
         written.append(save_figure(fig, folder / (f"difference__{origin}.png" if origin else "difference.png")))
     return written
 
@@ -845,7 +880,8 @@ def scorecard_markdown(result) -> str:
               "the model cannot speak to: `docs/scorecard.md`.\n\n")
     items = [(obj, ind) for obj, inds in SCORECARD for ind in inds]
     if len(names) <= 4:
-        buf.write("| GCM objective | indicator | baseline | " + " | ".join(names) + " |\n")
+        buf.write("| GCM objective | indicator | baseline | " + " | ".join(_scenario_title(n, result) for n in names)
+                  + " |\n")
         buf.write("|---|---|---:|" + "---:|" * len(names) + "\n")
         for obj, ind in items:
             buf.write(f"| {obj} | {_label(ind)} | {_fmt(base.get(ind, float('nan')))} | "
@@ -856,12 +892,14 @@ def scorecard_markdown(result) -> str:
         buf.write("| baseline level | " + " | ".join(_fmt(base.get(ind, float("nan"))) for _, ind in items)
                   + " |\n")
         for n in names:
-            buf.write(f"| {n} | " + " | ".join(cell(n, ind) for _, ind in items) + " |\n")
+            buf.write(f"| {_scenario_title(n, result)} | " + " | ".join(cell(n, ind) for _, ind in items) + " |\n")
     return buf.getvalue() + "\n"
 
 
-def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATORS, stem: str = "forest") -> list[Path]:
-    """Forest plot: each scenario's change vs baseline with its 95% interval, one panel per indicator."""
+def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATORS, stem: str = "forest",
+                 titles: dict[str, str] | None = None) -> list[Path]:
+    """Forest plot: each scenario's change vs baseline with its 95% interval, one panel per indicator
+    (three a row), the scenarios named by ``titles``."""
     if summary is None or "diff" not in summary.columns:
         return []
     names = [n for n in dict.fromkeys(summary["scenario"]) if n != "baseline"]
@@ -871,10 +909,9 @@ def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATO
     from gcm_sim.edges.document import PALETTE
 
     plt = _style()
-    fig, axes = plt.subplots(1, len(inds), figsize=(3.2 * len(inds), 1.2 + 0.32 * len(names)), sharey=True,
-                             squeeze=False)
+    fig, axes = _grid(plt, len(inds), 4.0, 1.5 + 0.4 * len(names), sharey=True)
     y = np.arange(len(names))[::-1]
-    for ax, ind in zip(axes[0], inds):
+    for ax, ind in zip(axes, inds):
         sub = summary[summary["indicator"] == ind].set_index("scenario")
         for yi, n in zip(y, names):
             if n not in sub.index:
@@ -887,10 +924,11 @@ def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATO
                         ms=4, capsize=2)
         ax.axvline(0, color="k", lw=0.8)
         unit = "points" if ind in SHARE_INDICATORS + POINT_INDICATORS else "% of baseline"
-        ax.set_title(_label(ind), fontsize="small")
-        ax.set_xlabel(f"change, {unit}", fontsize="small")
+        ax.set_title(_label(ind)[:1].upper() + _label(ind)[1:])
+        ax.set_xlabel(f"change, {unit}")
         ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(y)
-    axes[0][0].set_yticklabels(names, fontsize="small")
-    fig.suptitle("change vs baseline, 95% interval (grey: not distinguishable from zero)", fontsize="small")
+    for ax in axes[::3]:
+        ax.set_yticks(y)
+        ax.set_yticklabels([(titles or {}).get(n, n) for n in names])
+    fig.suptitle("Change against baseline over the horizon, 95% interval (grey: not distinguishable from zero)")
     return [save_figure(fig, folder / f"{stem}.png")]

@@ -81,3 +81,16 @@ def compact(v):
     if isinstance(v, list):
         return [compact(x) for x in v]
     return v
+
+
+def plain(v) -> str:
+    """A setting's value for reading: ``null (world data)`` for unset, lists and mappings in
+    YAML's one-line style (``[{origin: [SEN], destination: [eu], multi_entry: true}]``)."""
+    import yaml
+
+    if v is None:
+        return "null (world data)"
+    if isinstance(v, (list, dict)):
+        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip() \
+        if isinstance(v, bool) else str(v)
