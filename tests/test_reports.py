@@ -391,3 +391,20 @@ def test_a_posterior_comparison_reports_parameter_uncertainty(tmp_path, sen_file
     width = lambda t: (t.diff_ci_high - t.diff_ci_low).fillna(0).sum()  # noqa: E731
     on_file = pd.read_csv(out / "summary_by_origin.csv")
     assert width(on_file) == pytest.approx(width(nested)) and width(nested) >= width(seeds)
+
+
+def test_output_dense_writes_the_zero_cells_and_keeps_the_columns(tmp_path, capsys):
+    sparse, full = tmp_path / "sparse", tmp_path / "dense"
+    for out, extra in ((sparse, []), (full, ["output.dense=true"])):
+        assert main(["run", "run.households=500", "run.months=3", "run.replicates=2", "report.pdf=false", *extra,
+                     f"hydra.run.dir={out}"]) == 0
+    a, b = pd.read_parquet(sparse / "timeseries.parquet"), pd.read_parquet(full / "timeseries.parquet")
+    assert list(a.columns) == list(b.columns) and len(b) > len(a)
+    assert b.value.sum() == pytest.approx(a.value.sum())
+    keys = ["origin", "destination", "channel", "sex", "age_group", "measure"]
+    cells = b.groupby(["replicate", "month"]).size()
+    assert cells.nunique() == 1 and cells.iloc[0] == len(b[keys].drop_duplicates())  # every cell, every month
+    assert "zero cells filled in (output.dense=true)" in (full / "report.md").read_text()
+    # options are checked: a misspelt one, and one the book cannot use, are exit-2 errors
+    assert main(["run", "output.dnse=true", *TINY]) == 2 and "output.dense" in capsys.readouterr().err
+    assert main(["brief", "report.by=corridor"]) == 2 and "report.pdf" in capsys.readouterr().err

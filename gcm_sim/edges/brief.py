@@ -11,7 +11,8 @@ question's comparison is assembled from the cached arms and written to
 matches its resolved config is not run again.
 
 Default size (:data:`DEFAULT_SIZE`; any ``run.*`` override wins): 50,000 households,
-60 months, 6 replicates, 2 workers: 22 arms, 11 questions in about 8 minutes on 2 shared cores.
+60 months, 6 replicates, 2 workers: 25 arms, 11 questions in 15 min 24 s on 2 cores with the
+parameter screen (docs/scenarios.md).
 The three institutional questions add a parameter screen (:mod:`gcm_sim.studies.sensitivity`,
 ``sensitivity=false`` skips it): which parameter their answer hangs on and which published
 figures pin it down, cached under ``sensitivity/``.

@@ -382,20 +382,21 @@ def _check_origins(options, world) -> None:
             raise ConfigError("report.origins", o, f"known countries: {', '.join(sorted(world.iso3))}")
 
 
-REPORT_OPTIONS = ("report.by", "report.origins", "report.pdf")
+REPORT_OPTIONS = ("report.by", "report.origins", "report.pdf", "output.dense")
 
 
-def _report_options(overrides):
-    """Take the report's options (not config keys) out of the overrides:
-    ``report.by=origin|corridor``, ``report.origins=[SEN,MLI]``, ``report.pdf=true|false``."""
+def _report_options(overrides, allowed=REPORT_OPTIONS):
+    """Take the report's and outputs' options (not config keys) out of the overrides:
+    ``report.by=origin|corridor``, ``report.origins=[SEN,MLI]``, ``report.pdf=true|false``,
+    ``output.dense=true|false`` (timeseries.parquet with its zero cells filled in)."""
     import yaml
 
     opts, rest = {}, []
     for o in overrides:
         key, eq, value = o.partition("=")
-        if not eq or key not in REPORT_OPTIONS:
-            if key.split(".")[0] == "report":
-                raise ConfigError(key, value or None, f"report options: {', '.join(REPORT_OPTIONS)}")
+        if key.split(".")[0] in ("report", "output") and (not eq or key not in allowed):
+            raise ConfigError(key, value or None, f"options here: {', '.join(allowed)}")
+        if not eq or key not in allowed:
             rest.append(o)
             continue
         if key == "report.by":
@@ -410,7 +411,7 @@ def _report_options(overrides):
         else:
             if value.lower() not in ("true", "false"):
                 raise ConfigError(key, value, "true or false")
-            opts["pdf"] = value.lower() == "true"
+            opts["pdf" if key == "report.pdf" else "dense"] = value.lower() == "true"
     return opts, rest
 
 
@@ -455,7 +456,7 @@ def _cmd_brief(args) -> int:
     from gcm_sim.edges import brief
 
     run_dir, items = _split_run_dir(args.overrides)
-    options, items = _report_options(items)
+    options, items = _report_options(items, allowed=("report.pdf",))  # the book picks its own origins
     opts, overrides = _options(items, ("questions", "dialogue", "sensitivity"))
     sens = opts.get("sensitivity", "true").lower()
     if sens not in ("true", "false"):

@@ -27,7 +27,7 @@ STOCK_MEASURES = ("stock_regular", "stock_irregular", "stock_asylum_pending", "s
 
 
 def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origins=None, pdf: bool = True,
-                  documents: bool = True) -> Path:
+                  documents: bool = True, dense: bool = False) -> Path:
     """Write every output of ``result`` (an experiment.RunResult) into ``run_dir``; returns it.
 
     Tables (timeseries.parquet, indicators.csv, summary.csv, summary_by_origin.csv and, with
@@ -36,15 +36,18 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
     ``origins`` (ISO3 codes) chooses the origins the report shows (default: the ones the
     scenarios target, and the largest). ``pdf=False`` skips the PDF; ``documents=False`` skips
     results.xlsx, report.html and report.pdf (sweeps write many run directories). Messages about what
-    could not be written (no browser for the PDF) are in ``result.notes`` afterwards.
+    could not be written (no browser for the PDF) are in ``result.notes`` afterwards. ``dense=True``
+    writes timeseries.parquet with its zero cells filled in (:func:`gcm_sim.studies.experiment.dense`:
+    same columns, more rows).
     """
     from gcm_sim.edges import document
-    from gcm_sim.studies.experiment import by_corridor, by_origin
+    from gcm_sim.studies.experiment import by_corridor, by_origin, dense as fill_zero_cells
 
     d = Path(run_dir)
     d.mkdir(parents=True, exist_ok=True)
-    atomic_write(d / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, engine="pyarrow", index=False),
-            binary=True)
+    ts_out = fill_zero_cells(result.timeseries) if dense else result.timeseries
+    atomic_write(d / "timeseries.parquet", lambda f: ts_out.to_parquet(f, engine="pyarrow", index=False),
+                 binary=True)
     atomic_write(d / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
     atomic_write(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
     atomic_write(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
@@ -71,7 +74,7 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
     figures += write_difference(result.timeseries, d / "figures", origins=shown[:3], titles=titles)
     figures += write_forest(result.summary, d / "figures", titles=titles)
     md = report_markdown(result, figures, d, world=world, origins=shown, origin_table=origin_table,
-                         corridor_table=corridor_table)
+                         corridor_table=corridor_table, dense=dense)
     notes = document.write_html_pdf(md, d, "report", report_title(result), pdf=pdf) if documents else []
     result.notes.extend(notes)
     if notes:
@@ -162,7 +165,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
 
 
 def report_markdown(result, figures: list[Path], run_dir: Path, world=None, origins=None, origin_table=None,
-                    corridor_table=None) -> str:
+                    corridor_table=None, dense: bool = False) -> str:
     """report.md: title, headline findings (world and by origin), the scenarios and what they change,
     results by origin (and corridor), the GCM scorecard, the full table, expectations, figures,
     what the model can and cannot say, and the methods annex."""
@@ -249,8 +252,10 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
     buf.write(document.limitations_markdown(cfg, small))
     buf.write(document.methods_markdown(result))
     buf.write("Files: `report.html` and `report.pdf` (this report), `results.xlsx` (every table, one sheet each), "
-              "`timeseries.parquet` (monthly measures, long format; zero cells left out, see "
-              "`gcm_sim.studies.experiment.dense`), `indicators.csv` (per replicate), `summary.csv`, "
+              "`timeseries.parquet` (monthly measures, long format; "
+              + ("zero cells filled in (output.dense=true)" if dense
+                 else "zero cells left out unless output.dense=true; see `gcm_sim.studies.experiment.dense`")
+              + "), `indicators.csv` (per replicate), `summary.csv`, "
               "`summary_by_origin.csv`" + (", `summary_by_corridor.csv`" if corridor_table is not None else "")
               + ", `config.yaml` (the resolved config)" + (", `configs/NAME.yaml` (each arm)" if comparison else "")
               + ".\n")
