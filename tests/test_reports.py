@@ -408,3 +408,34 @@ def test_output_dense_writes_the_zero_cells_and_keeps_the_columns(tmp_path, caps
     # options are checked: a misspelt one, and one the book cannot use, are exit-2 errors
     assert main(["run", "output.dnse=true", *TINY]) == 2 and "output.dense" in capsys.readouterr().err
     assert main(["brief", "report.by=corridor"]) == 2 and "report.pdf" in capsys.readouterr().err
+
+
+def test_figures_draw_only_colour_blind_safe_colours(compared, monkeypatch, tmp_path):
+    """Every line, band and marker of the report's figures is an Okabe-Ito colour (or black/grey)."""
+    from matplotlib.colors import to_hex
+
+    from gcm_sim.edges import report
+    from gcm_sim.edges.document import PALETTE
+
+    seen = set()
+
+    def collect(fig, path, dpi=110):
+        import matplotlib.pyplot as plt
+
+        for ax in fig.axes:
+            seen.update(to_hex(line.get_color()) for line in ax.get_lines())
+            for coll in ax.collections:
+                seen.update(to_hex(c) for c in coll.get_facecolor())
+                seen.update(to_hex(c) for c in coll.get_edgecolor())
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(report, "save_figure", collect)
+    ts = pd.read_parquet(compared / "timeseries.parquet")
+    summary = pd.read_csv(compared / "summary.csv")
+    titles = {"baseline": "Baseline", "sen_eu_package": "EU-Senegal", "remittance_sdg": "Remittance SDG"}
+    report.write_figures(ts, tmp_path, titles=titles)
+    report.write_difference(ts, tmp_path, origins=["SEN"], titles=titles)
+    report.write_forest(summary, tmp_path, titles=titles)
+    allowed = {c.lower() for c in PALETTE} | {"#000000", "#999999"}
+    assert seen and seen <= allowed, seen - allowed
