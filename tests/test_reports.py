@@ -244,6 +244,10 @@ def test_show_prints_settings_and_changes_against_baseline(sen_file, capsys):
     out = capsys.readouterr().out
     assert out.startswith("EU-Senegal mobility package (sen_eu_package)")
     assert "policy.pathways.labour_agreements" in out and "SEN-GRC" in out
+    # what the settings do on each corridor: the world's value and the scenario's
+    assert "on corridors, at full effect (baseline -> scenario):" in out
+    assert "SEN-GRC regular corridor: no -> yes" in out and "SEN-FRA multi-entry visa: no -> yes" in out
+    assert "SEN-FRA remittance cost (%):" in out and "SEN-FRA remittance cost (%): 3 ->" not in out
     assert main(["show", "baseline"]) == 0 and "none" in capsys.readouterr().out
 
 

@@ -415,10 +415,13 @@ def _report_options(overrides, allowed=REPORT_OPTIONS):
     return opts, rest
 
 
+SHOW_CORRIDOR_LINES = 40  # a scenario on every corridor (remittance_sdg) changes hundreds of rules
+
+
 def _cmd_show(args) -> int:
     from gcm_sim.config import load_config
     from gcm_sim.edges.report import scenario_title
-    from gcm_sim.studies.scenarios import changes, new_corridors, new_corridors_text
+    from gcm_sim.studies.scenarios import changes, corridor_changes, new_corridors, new_corridors_text
 
     overrides = [o for o in args.overrides]
     cfg = load_config(args.scenario, overrides)
@@ -440,6 +443,13 @@ def _cmd_show(args) -> int:
     print("changes against baseline:" if diff else "changes against baseline: none (the same settings)")
     for key, old, new in diff:
         print(f"  {key}: {_plain(old)} -> {_plain(new)}")
+    rules = corridor_changes(cfg, base, world)
+    if rules:
+        print("on corridors, at full effect (baseline -> scenario):")
+        for corridor, rule, old, new in rules[:SHOW_CORRIDOR_LINES]:
+            print(f"  {corridor} {rule}: {old} -> {new}")
+        if len(rules) > SHOW_CORRIDOR_LINES:
+            print(f"  ... and {len(rules) - SHOW_CORRIDOR_LINES} more")
     note = new_corridors_text(new_corridors(cfg, world))
     if note:
         print(f"note: {note}")
