@@ -443,3 +443,14 @@ def test_figures_draw_only_colour_blind_safe_colours(compared, monkeypatch, tmp_
     report.write_forest(summary, tmp_path, titles=titles)
     allowed = {c.lower() for c in PALETTE} | {"#000000", "#999999"}
     assert seen and seen <= allowed, seen - allowed
+
+
+def test_the_books_parameter_screen_runs_at_point_values_when_the_book_draws_from_the_posterior():
+    """The screen sets one parameter by hand, which run.parameters=posterior refuses: it had run every arm and
+    then stopped with exit 2. Its runs use the point values of the parameters it does not vary."""
+    import gcm_sim
+    from gcm_sim.studies import sensitivity
+
+    cfg = gcm_sim.load_config(overrides=[*TINY, "run.replicates=4", "run.parameters=posterior", "run.draws=2"])
+    sized = sensitivity._sized(cfg)
+    assert sized.run.parameters == "point" and sized.run.replicates == 3 and sized.run.households == 1000

@@ -272,7 +272,8 @@ def question_markdown(q: dict, res, figures, run_dir: Path, world, screen: Seque
 
         out += ["### Which uncertainty matters, and which data would reduce it\n",
                 f"Each calibrated behavioural parameter set to the {LEVELS['low']:.0%} and {LEVELS['high']:.0%} "
-                f"points of its plausible range in turn, each arm against baseline on the same seeds "
+                f"points of its plausible range in turn, the others at behaviour.yaml's point values, each arm "
+                f"against baseline on the same seeds "
                 f"({SIZE['households']:,} households x {SIZE['months']} months x {SIZE['replicates']} replicates "
                 f"at most; `questions/{q['id']}/sensitivity.csv`, `target_response.csv`).\n",
                 *[f"- {x}" for x in screen], ""]
