@@ -681,6 +681,7 @@ def check_against_world(cfg: Config, world) -> None:
                 raise ConfigError(f"{dotted}[{i}].destination", list(e.destination),
                                   "selects no destination country of the world (other than the origin); "
                                   f"destinations: {', '.join(sorted(destinations))}")
+    _check_modifiers_match(cfg, world)
     for i, s in enumerate(cfg.climate.shocks):
         if not world.select(s.origin) & origins:
             raise ConfigError(f"climate.shocks[{i}].origin", list(s.origin),
@@ -697,6 +698,57 @@ def check_against_world(cfg: Config, world) -> None:
         if sel and not world.select(sel) & origins:
             raise ConfigError(key, list(sel), f"selects no origin country of the world; origins: "
                                               f"{', '.join(sorted(origins))}")
+
+
+# lists of entries that change corridors (they open none): each entry must select at least one
+# corridor the model has, else it would change nothing (DESIGN.md: nothing is silently ignored)
+MODIFIER_LISTS = ("policy.visa.corridors", "policy.remittances.corridors", "policy.pathways.quota_multipliers")
+# lists of entries that open a regular corridor (gcm_sim/corridors.py sets ``exists`` on their pairs)
+OPENING_LISTS = ("policy.pathways.labour_agreements", "policy.pathways.skills_partnerships",
+                 "policy.pathways.humanitarian", "policy.pathways.seasonal", "policy.visa.border_communities")
+
+
+def model_corridors(cfg: Config, world, routes: bool = True) -> set[tuple[str, str]]:
+    """The (origin, destination) pairs the model has for ``cfg``: corridors.csv's rows, the pairs
+    the config's pathways open, free movement (blocs of the world data, regional agreements) and,
+    with ``routes``, every irregular route's end points (remittance costs apply to them too)."""
+    have = set(zip(world.corridors["origin"], world.corridors["destination"]))
+    for dotted in OPENING_LISTS:
+        for e in _get(cfg, dotted):
+            have |= {(o, d) for o in world.select(e.origin) for d in world.select(e.destination) if o != d}
+    for rm in cfg.policy.pathways.regional_mobility:
+        members = world.select(rm.countries)
+        have |= {(a, b) for a in members for b in members if a != b}
+    if routes:
+        have |= {(r.origin, r.destination) for r in world.routes}
+    return have
+
+
+def _check_modifiers_match(cfg: Config, world) -> None:
+    """An entry of a corridor-changing list that selects no corridor the model has is an error
+    naming the entry and the corridors its origins do have."""
+    regular = regular_all = None
+    for dotted in MODIFIER_LISTS:
+        entries = _get(cfg, dotted)
+        if not entries:
+            continue
+        if regular is None:
+            regular, regular_all = model_corridors(cfg, world, routes=False), model_corridors(cfg, world)
+        have = regular_all if dotted == "policy.remittances.corridors" else regular
+        for i, e in enumerate(entries):
+            o, d = world.select(e.origin), world.select(e.destination)
+            picked = {(a, b) for a in o for b in d if a != b}
+            if picked & have or any(world.same_free_movement_bloc(a, b) for a, b in picked):
+                continue
+            known = sorted(f"{a}-{b}" for a, b in have if a in o)
+            what = ("a corridor (corridors.csv), an irregular route or a pathway of this config"
+                    if have is regular_all else "a regular corridor (corridors.csv) or a pathway of this config "
+                                                "that opens one")
+            raise ConfigError(f"{dotted}[{i}]", {"origin": list(e.origin), "destination": list(e.destination)},
+                              f"selects no corridor of the world: none of its pairs is {what}, so it would "
+                              "change nothing; "
+                              + (f"its origins have {', '.join(known[:30])}" + (", ..." if len(known) > 30 else "")
+                                 if known else "its origins have no corridor"))
 
 
 def _check_consistency(cfg: Config) -> None:

@@ -78,6 +78,10 @@ def test_compare_a_scenario_file_with_a_one_arm_override(compared):
                     "## What this model can and cannot say", "## Methods annex"):
         assert section in md, section
     assert "In Senegal (SEN):" in md
+    # tables name the arms by their titles, settings read as YAML, not Python
+    assert "| origin | indicator | baseline | EU-Senegal mobility package | Remittance SDG |" in md
+    assert "| GCM objective | indicator | baseline | EU-Senegal mobility package | Remittance SDG |" in md
+    assert "'origin'" not in md and "multi_entry: true" in md
     assert "calibration targets" not in md or "of 19 published targets" in md
 
 
@@ -199,6 +203,17 @@ def test_by_origin_fills_replicates_without_rows_with_zero():
     assert list(d.columns) == list(ts.columns)
 
 
+def test_monthly_difference_band_never_takes_an_arm_below_zero():
+    from gcm_sim.edges.report import monthly_difference
+
+    rows = [("baseline", 0, 10.0), ("baseline", 1, 200.0), ("arm", 0, 0.0), ("arm", 1, 0.0)]
+    ts = pd.DataFrame([{"scenario": s, "replicate": r, "seed": 0, "month": 1, "origin": "SEN", "destination": "ITA",
+                        "channel": "labour", "sex": "all", "age_group": "all", "measure": "departures_regular",
+                        "value": v} for s, r, v in rows])
+    months, d, lo, hi = monthly_difference(ts, "departures_regular")["arm"]
+    assert d[0] == pytest.approx(-105.0) and lo[0] == pytest.approx(-105.0)  # the t-interval reaches -1,300
+
+
 def test_new_corridors_names_pairs_absent_from_the_world_data():
     import gcm_sim
     from gcm_sim.studies.scenarios import new_corridors
@@ -229,6 +244,10 @@ def test_show_prints_settings_and_changes_against_baseline(sen_file, capsys):
     out = capsys.readouterr().out
     assert out.startswith("EU-Senegal mobility package (sen_eu_package)")
     assert "policy.pathways.labour_agreements" in out and "SEN-GRC" in out
+    # what the settings do on each corridor: the world's value and the scenario's
+    assert "on corridors, at full effect (baseline -> scenario):" in out
+    assert "SEN-GRC regular corridor: no -> yes" in out and "SEN-FRA multi-entry visa: no -> yes" in out
+    assert "SEN-FRA remittance cost (%):" in out and "SEN-FRA remittance cost (%): 3 ->" not in out
     assert main(["show", "baseline"]) == 0 and "none" in capsys.readouterr().out
 
 
@@ -292,3 +311,146 @@ def test_dialogue_questions_ship_one_file_per_question():
     plan = brief.prepare(["run.households=1000", "run.months=12", "run.replicates=2"])  # every arm validates
     assert list(plan.arms)[0] == "baseline" and all(q["arms"] for q in plan.questions)
     assert np.isfinite(plan.cfg.run.households)
+
+
+def test_run_parameters_posterior_is_a_command_line_key():
+    """run.parameters and run.draws are in config.yaml, so the command line can set them."""
+    import gcm_sim
+
+    cfg = gcm_sim.load_config(overrides=["run.parameters=posterior", "run.draws=2", *TINY])
+    assert (cfg.run.parameters, cfg.run.draws) == ("posterior", 2)
+    assert gcm_sim.load_config().run.parameters == "point"
+
+
+def test_share_and_percent_intervals_stay_inside_their_bounds():
+    from gcm_sim.studies.experiment import summarise
+
+    rows = [("baseline", 0, 0.30), ("baseline", 1, 0.98), ("arm", 0, 0.99), ("arm", 1, 1.0)]
+    ind = pd.DataFrame([{"scenario": s, "replicate": r, "indicator": "youth_share_departures", "value": v}
+                        for s, r, v in rows] +
+                       [{"scenario": s, "replicate": r, "indicator": "remittance_cost_pct", "value": 100 * v}
+                        for s, r, v in rows])
+    s = summarise(ind, baseline="baseline").set_index(["scenario", "indicator"])
+    for ind_name, bound in (("youth_share_departures", 1.0), ("remittance_cost_pct", 100.0)):
+        base, arm = s.loc[("baseline", ind_name)], s.loc[("arm", ind_name)]
+        assert 0 <= base.ci_low <= base["mean"] <= base.ci_high <= bound
+        assert arm.ci_high <= bound
+        assert arm.diff_ci_high <= bound - base["mean"] + 1e-9 and arm.diff_ci_low >= -base["mean"]
+    # the posterior's nested intervals too (replicate r ran draw r % 2)
+    vals = {"baseline": [0.30, 0.98, 0.50, 0.97], "arm": [0.99, 1.0, 0.60, 1.0]}
+    nest = pd.DataFrame([{"scenario": s, "replicate": r, "indicator": "youth_share_departures", "value": v}
+                         for s, vs in vals.items() for r, v in enumerate(vs)])
+    s2 = summarise(nest, baseline="baseline", draws=2).set_index("scenario")
+    assert (s2.ci_high <= 1).all() and (s2.ci_high_stochastic <= 1).all() and s2.ci_high.notna().all()
+    assert s2.loc["arm", "diff_ci_high"] <= 1 - s2.loc["baseline", "mean"] + 1e-9
+
+
+@pytest.mark.parametrize("override, key", [
+    ("policy.remittances.corridors=[{origin:SEN,destination:GRC,cost_pct:3}]", "policy.remittances.corridors[0]"),
+    ("policy.visa.corridors=[{origin:SEN,destination:GRC,multi_entry:true}]", "policy.visa.corridors[0]"),
+    ("policy.pathways.quota_multipliers=[{origin:SEN,destination:GRC,labour:0}]",
+     "policy.pathways.quota_multipliers[0]"),
+])
+def test_a_selector_matching_no_corridor_is_one_exit_2_error(override, key, tmp_path, capsys):
+    assert main(["run", override, *TINY, f"hydra.run.dir={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0] and "selects no corridor" in err[0] and "SEN-ITA" in err[0]
+    assert not (tmp_path / "o").exists()  # refused before any work
+    # the same entry is fine where the scenario opens the corridor (a labour agreement to GRC)
+    import gcm_sim
+
+    gcm_sim.load_config(overrides=[override, "policy.pathways.labour_agreements=[{origin:SEN,destination:GRC,"
+                                             "annual_quota:10,skill:any}]"])
+    # a common override that fits one arm only: the error says which arm, and how to give it to one arm
+    assert main(["compare", "remittance_sdg", override, *TINY, f"hydra.run.dir={tmp_path / 'o'}"]) == 2
+    assert "in arm baseline" in capsys.readouterr().err
+
+
+def test_limitations_say_which_uncertainty_the_intervals_carry():
+    import gcm_sim
+    from gcm_sim.edges.document import limitations_markdown
+
+    point = limitations_markdown(gcm_sim.load_config(overrides=TINY))
+    post = limitations_markdown(gcm_sim.load_config(overrides=[*TINY, "run.replicates=4", "run.parameters=posterior",
+                                                               "run.draws=2"]))
+    assert "seeds' uncertainty" not in point and "replicates only" in point and "run.parameters=posterior" in point
+    assert "2 draws from the world's posterior" in post and "replicates only" not in post
+    assert "calibration v2" not in point + post
+
+
+def test_a_posterior_comparison_reports_parameter_uncertainty(tmp_path, sen_file):
+    out = tmp_path / "post"
+    assert main(["compare", str(sen_file), "run.households=600", "run.months=3", "run.replicates=4",
+                 "run.parameters=posterior", "run.draws=2", "report.pdf=false", f"hydra.run.dir={out}"]) == 0
+    s = pd.read_csv(out / "summary.csv")
+    assert {"diff_ci_low_stochastic", "diff_sd_parameter", "sd_parameter"} <= set(s.columns)
+    md = (out / "report.md").read_text()
+    assert "sd over posterior" in md and "2 draws from the world's posterior" in md
+    assert "| behavioural parameters | posterior (2 posterior draws) |" in md
+    # by origin, the intervals rest on the draws' means too: one degree of freedom, so wider than paired seeds
+    from gcm_sim.studies.experiment import by_origin
+
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    nested, seeds = by_origin(ts, draws=2), by_origin(ts)
+    width = lambda t: (t.diff_ci_high - t.diff_ci_low).fillna(0).sum()  # noqa: E731
+    on_file = pd.read_csv(out / "summary_by_origin.csv")
+    assert width(on_file) == pytest.approx(width(nested)) and width(nested) >= width(seeds)
+
+
+def test_output_dense_writes_the_zero_cells_and_keeps_the_columns(tmp_path, capsys):
+    sparse, full = tmp_path / "sparse", tmp_path / "dense"
+    for out, extra in ((sparse, []), (full, ["output.dense=true"])):
+        assert main(["run", "run.households=500", "run.months=3", "run.replicates=2", "report.pdf=false", *extra,
+                     f"hydra.run.dir={out}"]) == 0
+    a, b = pd.read_parquet(sparse / "timeseries.parquet"), pd.read_parquet(full / "timeseries.parquet")
+    assert list(a.columns) == list(b.columns) and len(b) > len(a)
+    assert b.value.sum() == pytest.approx(a.value.sum())
+    keys = ["origin", "destination", "channel", "sex", "age_group", "measure"]
+    cells = b.groupby(["replicate", "month"]).size()
+    assert cells.nunique() == 1 and cells.iloc[0] == len(b[keys].drop_duplicates())  # every cell, every month
+    assert "zero cells filled in (output.dense=true)" in (full / "report.md").read_text()
+    # options are checked: a misspelt one, and one the book cannot use, are exit-2 errors
+    assert main(["run", "output.dnse=true", *TINY]) == 2 and "output.dense" in capsys.readouterr().err
+    assert main(["brief", "report.by=corridor"]) == 2 and "report.pdf" in capsys.readouterr().err
+
+
+def test_figures_draw_only_colour_blind_safe_colours(compared, monkeypatch, tmp_path):
+    """Every line, band and marker of the report's figures is an Okabe-Ito colour (or black/grey)."""
+    from matplotlib.colors import to_hex
+
+    from gcm_sim.edges import report
+    from gcm_sim.edges.document import PALETTE
+
+    seen = set()
+
+    def collect(fig, path, dpi=110):
+        import matplotlib.pyplot as plt
+
+        for ax in fig.axes:
+            seen.update(to_hex(line.get_color()) for line in ax.get_lines())
+            for coll in ax.collections:
+                seen.update(to_hex(c) for c in coll.get_facecolor())
+                seen.update(to_hex(c) for c in coll.get_edgecolor())
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(report, "save_figure", collect)
+    ts = pd.read_parquet(compared / "timeseries.parquet")
+    summary = pd.read_csv(compared / "summary.csv")
+    titles = {"baseline": "Baseline", "sen_eu_package": "EU-Senegal", "remittance_sdg": "Remittance SDG"}
+    report.write_figures(ts, tmp_path, titles=titles)
+    report.write_difference(ts, tmp_path, origins=["SEN"], titles=titles)
+    report.write_forest(summary, tmp_path, titles=titles)
+    allowed = {c.lower() for c in PALETTE} | {"#000000", "#999999"}
+    assert seen and seen <= allowed, seen - allowed
+
+
+def test_the_books_parameter_screen_runs_at_point_values_when_the_book_draws_from_the_posterior():
+    """The screen sets one parameter by hand, which run.parameters=posterior refuses: it had run every arm and
+    then stopped with exit 2. Its runs use the point values of the parameters it does not vary."""
+    import gcm_sim
+    from gcm_sim.studies import sensitivity
+
+    cfg = gcm_sim.load_config(overrides=[*TINY, "run.replicates=4", "run.parameters=posterior", "run.draws=2"])
+    sized = sensitivity._sized(cfg)
+    assert sized.run.parameters == "point" and sized.run.replicates == 3 and sized.run.households == 1000

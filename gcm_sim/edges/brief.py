@@ -11,7 +11,8 @@ question's comparison is assembled from the cached arms and written to
 matches its resolved config is not run again.
 
 Default size (:data:`DEFAULT_SIZE`; any ``run.*`` override wins): 50,000 households,
-60 months, 6 replicates, 2 workers: 22 arms, 11 questions in about 8 minutes on 2 shared cores.
+60 months, 6 replicates, 2 workers: 25 arms, 11 questions in 15 min 24 s on 2 cores with the
+parameter screen (docs/scenarios.md).
 The three institutional questions add a parameter screen (:mod:`gcm_sim.studies.sensitivity`,
 ``sensitivity=false`` skips it): which parameter their answer hangs on and which published
 figures pin it down, cached under ``sensitivity/``.
@@ -157,12 +158,15 @@ def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str],
         names = ["baseline", *q["arms"]]
         ts = pd.concat([data[n][0] for n in names], ignore_index=True)
         ind = pd.concat([data[n][1] for n in names], ignore_index=True)
-        res = experiment.RunResult(ts, ind, experiment.summarise(ind, baseline="baseline"),
+        draws = plan.cfg.run.draws if plan.cfg.run.parameters == "posterior" else None
+        res = experiment.RunResult(ts, ind, experiment.summarise(ind, baseline="baseline", draws=draws),
                                    plan.arms["baseline"], {n: plan.arms[n] for n in names})
         qdir = run_dir / "questions" / q["id"]
         report.write_run_dir(res, qdir, documents=False)
-        figs = report.write_forest(res.summary, run_dir / "figures", indicators=q["indicators"], stem=q["id"])
-        figs += report.write_difference(res.timeseries, run_dir / "figures" / q["id"])
+        titles = report.scenario_titles(res)
+        figs = report.write_forest(res.summary, run_dir / "figures", indicators=q["indicators"], stem=q["id"],
+                                   titles=titles)
+        figs += report.write_difference(res.timeseries, run_dir / "figures" / q["id"], titles=titles)
         screen = []
         if sensitivity and q["kind"] == "institutional":
             screen = _screen(plan, q, run_dir, qdir, echo)
@@ -268,7 +272,8 @@ def question_markdown(q: dict, res, figures, run_dir: Path, world, screen: Seque
 
         out += ["### Which uncertainty matters, and which data would reduce it\n",
                 f"Each calibrated behavioural parameter set to the {LEVELS['low']:.0%} and {LEVELS['high']:.0%} "
-                f"points of its plausible range in turn, each arm against baseline on the same seeds "
+                f"points of its plausible range in turn, the others at behaviour.yaml's point values, each arm "
+                f"against baseline on the same seeds "
                 f"({SIZE['households']:,} households x {SIZE['months']} months x {SIZE['replicates']} replicates "
                 f"at most; `questions/{q['id']}/sensitivity.csv`, `target_response.csv`).\n",
                 *[f"- {x}" for x in screen], ""]
@@ -285,8 +290,13 @@ def book_markdown(plan: Plan, sections: list[str]) -> str:
     head = ["# gcm-sim briefing book: the Marrakech dialogue on implementing the GCM\n",
             f"One simulated study per dialogue question: each scenario against current policies (baseline) on the "
             f"same random numbers, {cfg.run.replicates} replicates x {cfg.run.months} months, "
-            f"{cfg.run.households:,} simulated households, seed {cfg.run.seed}. Intervals are 95% over replicates; "
-            "a change the model cannot tell from zero is said so. Questions 9-11 are institutional: the model "
+            f"{cfg.run.households:,} simulated households, seed {cfg.run.seed}. Intervals are 95% over replicates"
+            + (f", which ran {cfg.run.draws} draws of the behavioural parameters from the world's posterior: they "
+               "count the parameters' uncertainty as well as the seeds' (each question's `report.md` gives the two "
+               "parts apart)" if cfg.run.parameters == "posterior" else
+               " (the seeds' uncertainty only: the behavioural parameters are behaviour.yaml's point values; "
+               "`run.parameters=posterior` adds theirs)")
+            + "; a change the model cannot tell from zero is said so. Questions 9-11 are institutional: the model "
             "offers the scorecard and the data that would most reduce uncertainty, not an answer.\n",
             "## Contents\n", *[f"{i}. {q['title']}" for i, q in enumerate(plan.questions, 1)], ""]
     tail = [document.limitations_markdown(cfg), document.methods_markdown(

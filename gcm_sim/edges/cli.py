@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_compare)
     sh = sub.add_parser("show", help="a scenario's settings and what they change against baseline")
     sh.add_argument("scenario", metavar="NAME|FILE", help="a shipped scenario's name or a scenario file FILE.yaml")
-    sh.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, as for run")
+    sh.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="config overrides of the scenario shown (as for run); baseline takes only run.* and world")
     sh.set_defaults(func=_cmd_show)
     bk = sub.add_parser("brief", help="the Marrakech dialogue's questions answered by simulation: one book "
                                       "(experiments/dialogue/*.yaml; resumable)")
@@ -348,7 +349,10 @@ def _cmd_compare(args) -> int:
     from gcm_sim.config import load_config
 
     common, _ = experiment.split_arm_overrides(overrides, ["baseline", *(experiment.arm_name(n) for n in names)])
-    cfg = load_config("baseline", common)
+    try:
+        cfg = load_config("baseline", common)
+    except ConfigError as e:
+        raise experiment.in_arm(e, "baseline") from None
     world = _load_world(cfg)
     configs = experiment.arm_configs(cfg, names, overrides, world)  # every arm validated before any work starts
     _check_origins(options, world)
@@ -378,20 +382,21 @@ def _check_origins(options, world) -> None:
             raise ConfigError("report.origins", o, f"known countries: {', '.join(sorted(world.iso3))}")
 
 
-REPORT_OPTIONS = ("report.by", "report.origins", "report.pdf")
+REPORT_OPTIONS = ("report.by", "report.origins", "report.pdf", "output.dense")
 
 
-def _report_options(overrides):
-    """Take the report's options (not config keys) out of the overrides:
-    ``report.by=origin|corridor``, ``report.origins=[SEN,MLI]``, ``report.pdf=true|false``."""
+def _report_options(overrides, allowed=REPORT_OPTIONS):
+    """Take the report's and outputs' options (not config keys) out of the overrides:
+    ``report.by=origin|corridor``, ``report.origins=[SEN,MLI]``, ``report.pdf=true|false``,
+    ``output.dense=true|false`` (timeseries.parquet with its zero cells filled in)."""
     import yaml
 
     opts, rest = {}, []
     for o in overrides:
         key, eq, value = o.partition("=")
-        if not eq or key not in REPORT_OPTIONS:
-            if key.split(".")[0] == "report":
-                raise ConfigError(key, value or None, f"report options: {', '.join(REPORT_OPTIONS)}")
+        if key.split(".")[0] in ("report", "output") and (not eq or key not in allowed):
+            raise ConfigError(key, value or None, f"options here: {', '.join(allowed)}")
+        if not eq or key not in allowed:
             rest.append(o)
             continue
         if key == "report.by":
@@ -406,19 +411,24 @@ def _report_options(overrides):
         else:
             if value.lower() not in ("true", "false"):
                 raise ConfigError(key, value, "true or false")
-            opts["pdf"] = value.lower() == "true"
+            opts["pdf" if key == "report.pdf" else "dense"] = value.lower() == "true"
     return opts, rest
+
+
+SHOW_CORRIDOR_LINES = 40  # a scenario on every corridor (remittance_sdg) changes hundreds of rules
 
 
 def _cmd_show(args) -> int:
     from gcm_sim.config import load_config
     from gcm_sim.edges.report import scenario_title
-    from gcm_sim.studies.scenarios import changes, new_corridors, new_corridors_text
+    from gcm_sim.studies.scenarios import changes, corridor_changes, new_corridors, new_corridors_text
 
     overrides = [o for o in args.overrides]
     cfg = load_config(args.scenario, overrides)
     world = _load_world(cfg)
-    base = load_config("baseline", [o for o in overrides], world=world)
+    # the baseline it is shown against: the same run settings and world, not the scenario's overrides
+    shared = [o for o in overrides if o.lstrip("+~").split("=", 1)[0].split(".")[0] in ("run", "world")]
+    base = load_config("baseline", shared, world=world)
     meta = cfg.scenario
     print(f"{scenario_title(meta.name, meta, world.codes)} ({meta.name})")
     if meta.description:
@@ -433,6 +443,13 @@ def _cmd_show(args) -> int:
     print("changes against baseline:" if diff else "changes against baseline: none (the same settings)")
     for key, old, new in diff:
         print(f"  {key}: {_plain(old)} -> {_plain(new)}")
+    rules = corridor_changes(cfg, base, world)
+    if rules:
+        print("on corridors, at full effect (baseline -> scenario):")
+        for corridor, rule, old, new in rules[:SHOW_CORRIDOR_LINES]:
+            print(f"  {corridor} {rule}: {old} -> {new}")
+        if len(rules) > SHOW_CORRIDOR_LINES:
+            print(f"  ... and {len(rules) - SHOW_CORRIDOR_LINES} more")
     note = new_corridors_text(new_corridors(cfg, world))
     if note:
         print(f"note: {note}")
@@ -440,20 +457,16 @@ def _cmd_show(args) -> int:
 
 
 def _plain(v) -> str:
-    import yaml
+    from gcm_sim.studies.scenarios import plain
 
-    if v is None:
-        return "null (world data)"
-    if isinstance(v, (list, dict)):
-        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip()
-    return str(v)
+    return plain(v)
 
 
 def _cmd_brief(args) -> int:
     from gcm_sim.edges import brief
 
     run_dir, items = _split_run_dir(args.overrides)
-    options, items = _report_options(items)
+    options, items = _report_options(items, allowed=("report.pdf",))  # the book picks its own origins
     opts, overrides = _options(items, ("questions", "dialogue", "sensitivity"))
     sens = opts.get("sensitivity", "true").lower()
     if sens not in ("true", "false"):

@@ -115,8 +115,7 @@ def limitations_markdown(cfg, small_sample_origins: list[str] = ()) -> str:
                    + (", ..." if len(assumed) > 12 else "") + f"); {len(calibrated)} are fitted by the calibration. "
                    "Mechanisms resting on them (who considers moving, how channels substitute for each other, "
                    "responses to risk of death) are assumptions, not findings.")
-    out.append("- **Uncertainty shown:** intervals cover the model's randomness over replicates only, not "
-               "uncertainty in its parameters or data (parameter uncertainty arrives with calibration v2).")
+    out.append(uncertainty_line(cfg))
     out.append(f"- **Scale:** {cfg.run.households:,} simulated households stand for the origins' real population; "
                "small origins have few simulated households, so their results are noisy"
                + (f" (flagged here: {', '.join(small_sample_origins)})" if small_sample_origins else "")
@@ -126,6 +125,21 @@ def limitations_markdown(cfg, small_sample_origins: list[str] = ()) -> str:
                + "; ".join(f"{k} ({v})" for k, v in OUTSIDE_MODEL.items())
                + " are not represented (docs/scorecard.md); the report says nothing about them.")
     return "\n".join(out) + "\n\n"
+
+
+def uncertainty_line(cfg) -> str:
+    """Which uncertainty the intervals carry: the seeds' only (run.parameters=point), or the
+    seeds' and the behavioural parameters' (run.parameters=posterior)."""
+    if cfg.run.parameters == "posterior":
+        return (f"- **Uncertainty shown:** intervals cover the model's randomness over replicates and the "
+                f"behavioural parameters' uncertainty: the replicates ran {cfg.run.draws} draws from the world's "
+                "posterior (`posterior.csv`), and the tables give the seeds' part and the spread over the posterior "
+                "apart. With few draws the interval is wide, because it rests on the draws' means (draws - 1 "
+                "degrees of freedom). Uncertainty in the world data itself is not shown.")
+    return ("- **Uncertainty shown:** intervals cover the model's randomness over replicates only, not "
+            "uncertainty in its behavioural parameters or its data: the parameters are the point values of "
+            "`behaviour.yaml` (run.parameters=point). `run.parameters=posterior run.draws=N` adds the "
+            "parameters' uncertainty, drawn from the world's posterior (docs/running.md).")
 
 
 # --- methods annex ------------------------------------------------------------------------
@@ -203,15 +217,24 @@ def methods_markdown(result) -> str:
         f"| arms | {', '.join(arms)} |",
         f"| months | {r.months} |", f"| simulated households | {r.households:,} |",
         f"| replicates | {r.replicates} |", f"| engine | {r.engine} |", f"| workers | {r.workers} |",
+        f"| behavioural parameters | {r.parameters}" + (f" ({r.draws} posterior draws)" if r.parameters == "posterior"
+                                                      else " (behaviour.yaml)") + " |",
+        f"| spin-up | {r.spinup_months} months under baseline, not reported |",
         f"| world | {cfg.world or 'embedded (gcm_sim/data)'} |",
         f"| root seed | {r.seed} |",
         f"| replicate seeds | numpy.random.SeedSequence({r.seed}).spawn({r.replicates}): {seeds} |",
         "",
         "Every arm's resolved configuration is in `configs/NAME.yaml` (the baseline's in `config.yaml`); "
         "rerunning them with the same seed gives identical results.\n",
-        "**Statistics.** Intervals of a mean: 95%, on the log scale for quantities that cannot be negative; "
-        "of a difference: paired t-interval over replicates, never below minus the baseline; mdc: 2.8 standard "
-        "errors of the paired difference (80% power, 5% two-sided). docs/running.md.\n",
+        "**Statistics.** Intervals of a mean: 95%, on the logit scale for shares and percentages (never "
+        "outside 0 to 1, or 0 to 100), on the log scale for other quantities that cannot be negative; of a "
+        "difference: paired t-interval over replicates, never taking the arm below zero (or above its bound); "
+        "mdc: 2.8 standard errors of the paired difference (80% power, 5% two-sided). "
+        + (f"Behavioural parameters: replicate r ran posterior draw r % {r.draws} (run.parameters=posterior); "
+           "intervals rest on the draws' means, and the seeds' part and the standard deviation over the "
+           "posterior are shown apart. " if r.parameters == "posterior" else
+           "Behavioural parameters: the point values of behaviour.yaml (run.parameters=point). ")
+        + "docs/running.md.\n",
         "**Software.**\n", "| package | version |", "|---|---|",
         *[f"| {k} | {v} |" for k, v in sw.items()],
         f"| platform | {html.escape(platform.platform())} |",

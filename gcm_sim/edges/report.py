@@ -27,7 +27,7 @@ STOCK_MEASURES = ("stock_regular", "stock_irregular", "stock_asylum_pending", "s
 
 
 def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origins=None, pdf: bool = True,
-                  documents: bool = True) -> Path:
+                  documents: bool = True, dense: bool = False) -> Path:
     """Write every output of ``result`` (an experiment.RunResult) into ``run_dir``; returns it.
 
     Tables (timeseries.parquet, indicators.csv, summary.csv, summary_by_origin.csv and, with
@@ -36,21 +36,25 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
     ``origins`` (ISO3 codes) chooses the origins the report shows (default: the ones the
     scenarios target, and the largest). ``pdf=False`` skips the PDF; ``documents=False`` skips
     results.xlsx, report.html and report.pdf (sweeps write many run directories). Messages about what
-    could not be written (no browser for the PDF) are in ``result.notes`` afterwards.
+    could not be written (no browser for the PDF) are in ``result.notes`` afterwards. ``dense=True``
+    writes timeseries.parquet with its zero cells filled in (:func:`gcm_sim.studies.experiment.dense`:
+    same columns, more rows).
     """
     from gcm_sim.edges import document
-    from gcm_sim.studies.experiment import by_corridor, by_origin
+    from gcm_sim.studies.experiment import by_corridor, by_origin, dense as fill_zero_cells
 
     d = Path(run_dir)
     d.mkdir(parents=True, exist_ok=True)
-    atomic_write(d / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, engine="pyarrow", index=False),
-            binary=True)
+    ts_out = fill_zero_cells(result.timeseries) if dense else result.timeseries
+    atomic_write(d / "timeseries.parquet", lambda f: ts_out.to_parquet(f, engine="pyarrow", index=False),
+                 binary=True)
     atomic_write(d / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
     atomic_write(d / "summary.csv", lambda f: result.summary.to_csv(f, index=False))
     atomic_write(d / "config.yaml", lambda f: f.write(_yaml(to_dict(result.config))))
     tables = {"summary": result.summary}
-    origin_table = by_origin(result.timeseries)
-    corridor_table = by_corridor(result.timeseries) if by == "corridor" else None
+    draws = result.config.run.draws if result.config.run.parameters == "posterior" else None
+    origin_table = by_origin(result.timeseries, draws=draws)
+    corridor_table = by_corridor(result.timeseries, draws=draws) if by == "corridor" else None
     if len(result.configs) > 1:  # a comparison: every arm's resolved config too
         for name, cfg in result.configs.items():
             atomic_write(d / "configs" / f"{name}.yaml", lambda f, c=cfg: f.write(_yaml(to_dict(c))))
@@ -64,12 +68,13 @@ def write_run_dir(result, run_dir: str | os.PathLike, by: str = "origin", origin
         document.write_xlsx(d / "results.xlsx", tables)
     world = _world_of(result.config)
     shown = report_origins(result, world, origins)
-    figures = write_figures(result.timeseries, d / "figures")
-    figures += write_difference(result.timeseries, d / "figures")
-    figures += write_difference(result.timeseries, d / "figures", origins=shown[:3])
-    figures += write_forest(result.summary, d / "figures")
+    titles = scenario_titles(result)
+    figures = write_figures(result.timeseries, d / "figures", titles=titles)
+    figures += write_difference(result.timeseries, d / "figures", titles=titles)
+    figures += write_difference(result.timeseries, d / "figures", origins=shown[:3], titles=titles)
+    figures += write_forest(result.summary, d / "figures", titles=titles)
     md = report_markdown(result, figures, d, world=world, origins=shown, origin_table=origin_table,
-                         corridor_table=corridor_table)
+                         corridor_table=corridor_table, dense=dense)
     notes = document.write_html_pdf(md, d, "report", report_title(result), pdf=pdf) if documents else []
     result.notes.extend(notes)
     if notes:
@@ -160,7 +165,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
 
 
 def report_markdown(result, figures: list[Path], run_dir: Path, world=None, origins=None, origin_table=None,
-                    corridor_table=None) -> str:
+                    corridor_table=None, dense: bool = False) -> str:
     """report.md: title, headline findings (world and by origin), the scenarios and what they change,
     results by origin (and corridor), the GCM scorecard, the full table, expectations, figures,
     what the model can and cannot say, and the methods annex."""
@@ -237,7 +242,7 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
         buf.write("## Expected direction vs result\n\n| scenario | indicator | expected | diff 95% CI | verdict |\n"
                   "|---|---|---|---|---|\n")
         for c in checks:
-            buf.write(f"| {c['scenario']} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
+            buf.write(f"| {_scenario_title(c['scenario'], result)} | {c['indicator']} | {c['expected']} | {c['interval']} | {c['verdict']} |\n")
         buf.write("\n")
     small = []
     if origin_table is not None and not origin_table.empty and origins:
@@ -247,8 +252,10 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
     buf.write(document.limitations_markdown(cfg, small))
     buf.write(document.methods_markdown(result))
     buf.write("Files: `report.html` and `report.pdf` (this report), `results.xlsx` (every table, one sheet each), "
-              "`timeseries.parquet` (monthly measures, long format; zero cells left out, see "
-              "`gcm_sim.studies.experiment.dense`), `indicators.csv` (per replicate), `summary.csv`, "
+              "`timeseries.parquet` (monthly measures, long format; "
+              + ("zero cells filled in (output.dense=true)" if dense
+                 else "zero cells left out unless output.dense=true; see `gcm_sim.studies.experiment.dense`")
+              + "), `indicators.csv` (per replicate), `summary.csv`, "
               "`summary_by_origin.csv`" + (", `summary_by_corridor.csv`" if corridor_table is not None else "")
               + ", `config.yaml` (the resolved config)" + (", `configs/NAME.yaml` (each arm)" if comparison else "")
               + ".\n")
@@ -262,7 +269,9 @@ def html_escape(text: str) -> str:
 
 
 def _short(v) -> str:
-    text = "null" if v is None else str(v).replace("|", "/")
+    from gcm_sim.studies.scenarios import plain
+
+    text = plain(v).replace("|", "/")
     return f"`{text}`" if len(text) <= 120 else f"`{text[:117]}...`"
 
 
@@ -383,7 +392,7 @@ def origin_markdown(result, table, origins) -> str:
               "**small sample**: fewer than 5 replicates, or no clear change where the run could not have seen one "
               "smaller than half the baseline level (mdc above 50%). Every origin is in `summary_by_origin.csv`.\n\n")
     arms = [n for n in result.configs if n != "baseline"]
-    buf.write("| origin | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
+    buf.write("| origin | indicator | baseline | " + " | ".join(_scenario_title(a, result) for a in arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
     for o in origins:
         sub = table[table["origin"] == o]
         if sub.empty:
@@ -433,7 +442,7 @@ def corridor_markdown(result, table, origins) -> str:
     if not keep:
         return buf.getvalue() + ("No departures from " + (", ".join(origins) if origins else "any origin")
                                  + " in any arm at this run size.\n\n")
-    buf.write("| corridor | indicator | baseline | " + " | ".join(arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
+    buf.write("| corridor | indicator | baseline | " + " | ".join(_scenario_title(a, result) for a in arms) + " |\n|---|---|---:|" + "---:|" * len(arms) + "\n")
     for o, d in sorted(keep)[:60]:
         for ind in ("irregular_departures", "regular_departures"):
             b = sub[(sub["scenario"] == "baseline") & (sub["origin"] == o) & (sub["destination"] == d)
@@ -535,10 +544,37 @@ def _style():
 INTERNATIONAL = ("departures_regular", "departures_irregular")
 
 
-def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
+def _grid(plt, panels: int, width: float, height: float, cols: int = 3, **kw):
+    """A figure of ``panels`` axes, at most ``cols`` a row (so a page-wide figure keeps readable
+    text); the unused axes of the last row are hidden. Returns (fig, flat list of axes)."""
+    cols = max(1, min(cols, panels))
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kw)
+    flat = list(axes.ravel())
+    for ax in flat[panels:]:
+        ax.set_visible(False)
+    return fig, flat[:panels]
+
+
+MEASURE_LABELS = {"departures_irregular": "irregular departures (smuggled)", "departures_regular": "regular departures",
+                  "departures_internal": "internal moves", "overstays": "overstays", "deaths": "deaths on routes",
+                  "stock_irregular": "people abroad irregularly", "stock_regular": "people abroad regularly",
+                  "stock_asylum_pending": "waiting for an asylum decision", "stranded_in_transit": "stranded in transit"}
+
+
+def measure_label(measure: str) -> str:
+    return MEASURE_LABELS.get(measure, measure.replace("_", " "))
+
+
+def scenario_titles(result) -> dict[str, str]:
+    """Every arm's readable title (:func:`scenario_title`), for figures and tables."""
+    return {n: _scenario_title(n, result) for n in (result.configs or {result.config.scenario.name: None})}
+
+
+def write_figures(ts: pd.DataFrame, folder: Path, titles: dict[str, str] | None = None) -> list[Path]:
     """Monthly international departures by channel (internal moves in their own figure, so the
     international channels do not lie flat beneath them) and stocks by legal status: mean over
-    replicates, 95% band."""
+    replicates, 95% band. ``titles`` names the arms (default: their names)."""
     if ts is None or ts.empty or "measure" not in ts.columns:
         return []
     plt = _style()
@@ -550,16 +586,17 @@ def write_figures(ts: pd.DataFrame, folder: Path) -> list[Path]:
         data = _monthly(ts, measures, by)
         if not data:
             continue
-        fig, axes = plt.subplots(1, len(data), figsize=(min(6 * len(data), 18), 4), sharey=True, squeeze=False)
-        for ax, (scen, lines) in zip(axes[0], data.items()):
+        fig, axes = _grid(plt, len(data), 5.2, 3.6, sharey=True)
+        for ax, (scen, lines) in zip(axes, data.items()):
             for label, (x, mean, lo, hi) in lines.items():
-                line, = ax.plot(x, mean, label=label)
+                line, = ax.plot(x, mean, label=measure_label(label) if by == "measure" else label)
                 ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-            ax.set_title(scen)
+            ax.set_title((titles or {}).get(scen, scen))
             ax.set_xlabel("month")
             ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel(ylabel)
-        axes[0][-1].legend(fontsize="small", loc="best")
+        for ax in axes[::3]:
+            ax.set_ylabel(ylabel)
+        axes[-1].legend(fontsize="small", loc="best")
         fig.suptitle("mean over replicates; band: 2.5-97.5 percentile of replicates", fontsize="small")
         written.append(save_figure(fig, folder / f"{stem}.png"))
     return written
@@ -569,7 +606,8 @@ DIFFERENCE_MEASURES = ("departures_irregular", "departures_regular", "overstays"
 
 
 def monthly_difference(ts: pd.DataFrame, measure: str, origin: str | None = None, baseline: str = "baseline"):
-    """Per scenario: month, mean paired difference to baseline (same replicate) and its 95% t-interval.
+    """Per scenario: month, mean paired difference to baseline (same replicate) and its 95% t-interval,
+    not below minus the baseline's monthly mean (a count cannot go below zero).
 
     Zero cells are filled (every replicate gets every month). Returns {scenario: (months, d, lo, hi)}.
     """
@@ -592,15 +630,17 @@ def monthly_difference(ts: pd.DataFrame, measure: str, origin: str | None = None
         return x.reindex(idx, fill_value=0.0).unstack("month").to_numpy(float)
 
     base = wide(baseline)
+    floor = -base.mean(axis=0)  # every measure here is a count: an arm cannot fall below zero
     out = {}
     for sc in scen:
         diff = wide(sc) - base
         cols = [t_interval(diff[:, j]) for j in range(diff.shape[1])]
-        out[sc] = (months, *(np.array(v) for v in zip(*cols)))
+        d, lo, hi = (np.array(v) for v in zip(*cols))
+        out[sc] = (months, *(np.where(np.isfinite(v), np.maximum(v, floor), v) for v in (d, lo, hi)))
     return out
 
 
-def write_difference(ts: pd.DataFrame, folder: Path, origins=None) -> list[Path]:
+def write_difference(ts: pd.DataFrame, folder: Path, origins=None, titles: dict[str, str] | None = None) -> list[Path]:
     """Each arm minus baseline over time, one panel per measure (international channels, deaths,
     irregular stock), a line per arm with its 95% band: ``difference.png``, or with ``origins``
     one figure per origin, ``difference__ORIGIN.png``."""
@@ -615,20 +655,21 @@ def write_difference(ts: pd.DataFrame, folder: Path, origins=None) -> list[Path]
             measures = [m for m in measures if m != "stock_irregular"]
         if not measures:
             continue
-        fig, axes = plt.subplots(1, len(measures), figsize=(3.6 * len(measures), 3.4), squeeze=False)
-        for ax, m in zip(axes[0], measures):
+        fig, axes = _grid(plt, len(measures), 4.4, 3.3)
+        for ax, m in zip(axes, measures):
             for sc, (x, d, lo, hi) in monthly_difference(ts, m, origin).items():
-                line, = ax.plot(x, d, label=sc)
+                line, = ax.plot(x, d, label=(titles or {}).get(sc, sc))
                 band_lo, band_hi = np.where(np.isfinite(lo), lo, d), np.where(np.isfinite(hi), hi, d)
                 ax.fill_between(x, band_lo, band_hi, color=line.get_color(), alpha=0.2, linewidth=0)
             ax.axhline(0, color="k", lw=0.8)
-            ax.set_title(m.replace("_", " "), fontsize="small")
-            ax.set_xlabel("month", fontsize="small")
+            ax.set_title(measure_label(m)[:1].upper() + measure_label(m)[1:])
+            ax.set_xlabel("month")
             ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("scenario minus baseline, people")
-        axes[0][-1].legend(fontsize="x-small", loc="best")
-        where = f"{origin}: " if origin else "world: "
-        fig.suptitle(where + "mean paired difference per month, band: 95% interval over replicates", fontsize="small")
+        for ax in axes[::3]:
+            ax.set_ylabel("scenario minus baseline, people")
+        axes[-1].legend(fontsize="small", loc="best")
+        where = f"{_country_names().get(origin, origin)} ({origin}): " if origin else "World: "
+        fig.suptitle(where + "each scenario minus baseline per month (same seeds); band: 95% interval over replicates")
         written.append(save_figure(fig, folder / (f"difference__{origin}.png" if origin else "difference.png")))
     return written
 
@@ -844,7 +885,8 @@ def scorecard_markdown(result) -> str:
               "the model cannot speak to: `docs/scorecard.md`.\n\n")
     items = [(obj, ind) for obj, inds in SCORECARD for ind in inds]
     if len(names) <= 4:
-        buf.write("| GCM objective | indicator | baseline | " + " | ".join(names) + " |\n")
+        buf.write("| GCM objective | indicator | baseline | " + " | ".join(_scenario_title(n, result) for n in names)
+                  + " |\n")
         buf.write("|---|---|---:|" + "---:|" * len(names) + "\n")
         for obj, ind in items:
             buf.write(f"| {obj} | {_label(ind)} | {_fmt(base.get(ind, float('nan')))} | "
@@ -855,12 +897,14 @@ def scorecard_markdown(result) -> str:
         buf.write("| baseline level | " + " | ".join(_fmt(base.get(ind, float("nan"))) for _, ind in items)
                   + " |\n")
         for n in names:
-            buf.write(f"| {n} | " + " | ".join(cell(n, ind) for _, ind in items) + " |\n")
+            buf.write(f"| {_scenario_title(n, result)} | " + " | ".join(cell(n, ind) for _, ind in items) + " |\n")
     return buf.getvalue() + "\n"
 
 
-def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATORS, stem: str = "forest") -> list[Path]:
-    """Forest plot: each scenario's change vs baseline with its 95% interval, one panel per indicator."""
+def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATORS, stem: str = "forest",
+                 titles: dict[str, str] | None = None) -> list[Path]:
+    """Forest plot: each scenario's change vs baseline with its 95% interval, one panel per indicator
+    (three a row), the scenarios named by ``titles``."""
     if summary is None or "diff" not in summary.columns:
         return []
     names = [n for n in dict.fromkeys(summary["scenario"]) if n != "baseline"]
@@ -870,10 +914,9 @@ def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATO
     from gcm_sim.edges.document import PALETTE
 
     plt = _style()
-    fig, axes = plt.subplots(1, len(inds), figsize=(3.2 * len(inds), 1.2 + 0.32 * len(names)), sharey=True,
-                             squeeze=False)
+    fig, axes = _grid(plt, len(inds), 4.0, 1.5 + 0.4 * len(names), sharey=True)
     y = np.arange(len(names))[::-1]
-    for ax, ind in zip(axes[0], inds):
+    for ax, ind in zip(axes, inds):
         sub = summary[summary["indicator"] == ind].set_index("scenario")
         for yi, n in zip(y, names):
             if n not in sub.index:
@@ -886,10 +929,11 @@ def write_forest(summary: pd.DataFrame, folder: Path, indicators=FOREST_INDICATO
                         ms=4, capsize=2)
         ax.axvline(0, color="k", lw=0.8)
         unit = "points" if ind in SHARE_INDICATORS + POINT_INDICATORS else "% of baseline"
-        ax.set_title(_label(ind), fontsize="small")
-        ax.set_xlabel(f"change, {unit}", fontsize="small")
+        ax.set_title(_label(ind)[:1].upper() + _label(ind)[1:])
+        ax.set_xlabel(f"change, {unit}")
         ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(y)
-    axes[0][0].set_yticklabels(names, fontsize="small")
-    fig.suptitle("change vs baseline, 95% interval (grey: not distinguishable from zero)", fontsize="small")
+    for ax in axes[::3]:
+        ax.set_yticks(y)
+        ax.set_yticklabels([(titles or {}).get(n, n) for n in names])
+    fig.suptitle("Change against baseline over the horizon, 95% interval (grey: not distinguishable from zero)")
     return [save_figure(fig, folder / f"{stem}.png")]

@@ -44,6 +44,12 @@ MDC_FACTOR = 2.8
 # empty; an indicator listed here (or one with a negative value in the data) gets the
 # plain t-interval and unclipped differences.
 SIGNED_INDICATORS: frozenset[str] = frozenset()
+# Indicators with an upper bound too: shares (0-1) and percentages (0-100). Their intervals
+# stay inside [0, bound] (:func:`logit_interval`), and a difference cannot take the arm past it.
+UPPER_BOUNDS: dict[str, float] = {
+    "irregular_share": 1.0, "interception_rate": 1.0, "trafficking_detected_share": 1.0,
+    "formal_remittance_share": 1.0, "female_share_departures": 1.0, "female_share_regular_departures": 1.0,
+    "youth_share_departures": 1.0, "remittance_cost_pct": 100.0}
 
 Progress = Callable[[int, int], None]  # (steps done so far, steps in total)
 
@@ -166,6 +172,15 @@ def split_arm_overrides(overrides: Sequence[str], names: Sequence[str]) -> tuple
     return common, per_arm
 
 
+def in_arm(error: policy.ConfigError, name: str) -> policy.ConfigError:
+    """A policy setting's error met while composing arm ``name`` of a comparison, saying so (an
+    override given to every arm may fit one arm and not another)."""
+    if error.key.split(".")[0] not in ("policy", "climate", "behaviour", "expect"):
+        return error
+    return policy.ConfigError(error.key, error.value, f"{error.allowed} (in arm {name}; an override for one arm "
+                                                      "only is written arm.NAME.KEY=VALUE)")
+
+
 def arm_configs(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (), world=None) -> dict[str, Config]:
     """The arms of a comparison: baseline first, then each scenario once (a name, a file path
     or a Config), each composed with ``overrides`` (``arm.NAME.KEY=VALUE`` ones only for
@@ -203,7 +218,10 @@ def arm_configs(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
                                          "arm before passing it")
             c = spec
         else:
-            c = load_config(spec, [*common, *per_arm.get(name, [])], world=world)
+            try:
+                c = load_config(spec, [*common, *per_arm.get(name, [])], world=world)
+            except policy.ConfigError as e:
+                raise in_arm(e, name) from None
         meta = dataclasses.replace(c.scenario, name=name)  # arms are told apart by name, even if meta.name was set
         configs[name] = c.replace(run=cfg.run, world=cfg.world, scenario=meta)
     return configs
@@ -408,6 +426,34 @@ def log_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float,
     return mean, mean * float(np.exp(-k)), mean * float(np.exp(k))
 
 
+def logit_interval(values: np.ndarray, upper: float = 1.0, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a two-sided interval of the mean for values inside [0, ``upper``] (a share, a
+    percentage): the t-interval of logit(mean / upper) by the delta method, back-transformed,
+    so it never leaves [0, upper]. To first order the t-interval when SE is small against the
+    distance to either bound. All values at a bound give [bound, bound]; NaN bounds when n < 2.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    mean, lo, hi = t_interval(x, level)
+    if len(x) < 2 or not np.isfinite(lo):
+        return mean, lo, hi
+    p = mean / upper
+    if p <= 0 or p >= 1:  # every value at a bound: no spread to speak of
+        bound = 0.0 if p <= 0 else upper
+        return mean, bound, bound
+    k = (hi - mean) / upper / (p * (1 - p))  # t quantile x SE of logit(p)
+    centre = float(np.log(p / (1 - p)))
+    expit = lambda z: 1.0 / (1.0 + float(np.exp(-z)))  # noqa: E731
+    return mean, upper * expit(centre - k), upper * expit(centre + k)
+
+
+def upper_bound(indicator: str, values: np.ndarray) -> float | None:
+    """An indicator's upper bound (:data:`UPPER_BOUNDS`), unless the data exceed it (then None)."""
+    bound = UPPER_BOUNDS.get(indicator)
+    x = np.asarray(values, dtype=float)
+    return None if bound is None or bool((x[np.isfinite(x)] > bound).any()) else bound
+
+
 def nonnegative(indicator: str, values: np.ndarray) -> bool:
     """Whether an indicator's interval must respect that it cannot be negative: every
     indicator not in :data:`SIGNED_INDICATORS`, unless the data hold a negative value."""
@@ -415,20 +461,25 @@ def nonnegative(indicator: str, values: np.ndarray) -> bool:
     return indicator not in SIGNED_INDICATORS and not bool((x[np.isfinite(x)] < 0).any())
 
 
-def mean_interval(values: np.ndarray, nonneg: bool = True, level: float = 0.95) -> tuple[float, float, float]:
-    """The summary's interval of a mean: :func:`log_interval` for quantities that cannot be
+def mean_interval(values: np.ndarray, nonneg: bool = True, level: float = 0.95,
+                  upper: float | None = None) -> tuple[float, float, float]:
+    """The summary's interval of a mean: :func:`logit_interval` for quantities bounded by 0 and
+    ``upper`` (shares, percentages), :func:`log_interval` for other quantities that cannot be
     negative, :func:`t_interval` otherwise."""
+    if nonneg and upper is not None:
+        return logit_interval(values, upper, level)
     return log_interval(values, level) if nonneg else t_interval(values, level)
 
 
 def paired_difference(arm: np.ndarray, base: np.ndarray, base_mean: float, nonneg: bool = True,
-                      level: float = 0.95) -> tuple[float, ...]:
+                      level: float = 0.95, upper: float | None = None) -> tuple[float, ...]:
     """``(diff, diff_ci_low, diff_ci_high, diff_pct, mdc, mdc_pct)`` of an arm against
     baseline, values matched by replicate (NaN pairs dropped).
 
     diff: mean of the per-replicate differences; its t-interval (differences can be
     negative). With ``nonneg`` the arm cannot fall below zero, so neither the difference
-    nor its bounds go below ``-base_mean`` and ``diff_pct`` not below -100.
+    nor its bounds go below ``-base_mean`` and ``diff_pct`` not below -100; with ``upper`` (a
+    share or a percentage) the arm cannot pass it, so they do not go above ``upper - base_mean``.
     mdc: :data:`MDC_FACTOR` x the standard error of the paired difference (NaN when n < 2).
     Percentages are of ``base_mean`` (NaN when it is 0 or not finite).
     """
@@ -437,14 +488,22 @@ def paired_difference(arm: np.ndarray, base: np.ndarray, base_mean: float, nonne
     d, lo, hi = t_interval(paired, level)
     mdc = float(MDC_FACTOR * paired.std(ddof=1) / np.sqrt(len(paired))) if len(paired) >= 2 else np.nan
     finite_base = np.isfinite(base_mean) and base_mean != 0
-    if nonneg and np.isfinite(base_mean):
-        floor = -abs(base_mean)
-        d, lo, hi = (max(x, floor) if np.isfinite(x) else x for x in (d, lo, hi))
+    d, lo, hi = _clip_difference((d, lo, hi), base_mean, nonneg, upper)
     pct = 100.0 * d / abs(base_mean) if finite_base else np.nan
     if nonneg and np.isfinite(pct):
         pct = max(pct, -100.0)
     mdc_pct = 100.0 * mdc / abs(base_mean) if finite_base and np.isfinite(mdc) else np.nan
     return d, lo, hi, pct, mdc, mdc_pct
+
+
+def _clip_difference(values, base_mean: float, nonneg: bool, upper: float | None):
+    """Differences clipped to what the arm can reach: not below -base_mean (nonneg), not above
+    upper - base_mean."""
+    if not np.isfinite(base_mean):
+        return tuple(values)
+    floor = -abs(base_mean) if nonneg else -np.inf
+    ceiling = upper - base_mean if nonneg and upper is not None else np.inf
+    return tuple(min(max(x, floor), ceiling) if np.isfinite(x) else x for x in values)
 
 
 def nested_interval(values: np.ndarray, groups: np.ndarray, level: float = 0.95) -> dict[str, float]:
@@ -489,8 +548,9 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
               draws: int | None = None) -> pd.DataFrame:
     """Per scenario and indicator: n, mean and its 95% interval over replicates.
 
-    The interval (``ci_low``/``ci_high``) is :func:`mean_interval`: on the log scale for
-    indicators that cannot be negative (never below zero), the t-interval otherwise.
+    The interval (``ci_low``/``ci_high``) is :func:`mean_interval`: on the logit scale for
+    shares and percentages (:data:`UPPER_BOUNDS`: never outside [0, bound]), on the log scale
+    for other indicators that cannot be negative (never below zero), the t-interval otherwise.
     With ``baseline`` (a comparison) also the paired difference to baseline, matched
     by replicate (same seed), from :func:`paired_difference`: ``diff`` (mean of
     per-replicate differences), ``diff_ci_low``/``diff_ci_high`` (its 95% t-interval, not
@@ -509,10 +569,12 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
     """
     nonneg = {name: nonnegative(name, g["value"].to_numpy(float))
               for name, g in indicators.groupby("indicator", sort=False)}
+    upper = {name: upper_bound(name, g["value"].to_numpy(float)) if nonneg[name] else None
+             for name, g in indicators.groupby("indicator", sort=False)}
     rows = []
     for (scen, name), g in indicators.groupby(["scenario", "indicator"], sort=False):
         vals = g["value"].to_numpy(dtype=float)
-        mean, lo, hi = mean_interval(vals, nonneg[name])
+        mean, lo, hi = mean_interval(vals, nonneg[name], upper=upper[name])
         rows.append({"scenario": scen, "indicator": name, "n": int(np.isfinite(vals).sum()),
                      "mean": mean, "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -521,8 +583,9 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
         for i, ((scen, name), g) in enumerate(indicators.groupby(["scenario", "indicator"], sort=False)):
             nest = nested_interval(g["value"].to_numpy(float), g["replicate"].to_numpy() % draws)
             floor = 0.0 if nonneg[name] else -np.inf
-            out.loc[i, ["ci_low", "ci_high"]] = [max(nest["low"], floor), nest["high"]]
-            split.append((max(nest["stoch_low"], floor), nest["stoch_high"], nest["sd_parameter"]))
+            ceiling = upper[name] if upper[name] is not None else np.inf
+            out.loc[i, ["ci_low", "ci_high"]] = [max(nest["low"], floor), min(nest["high"], ceiling)]
+            split.append((max(nest["stoch_low"], floor), min(nest["stoch_high"], ceiling), nest["sd_parameter"]))
         out[SPLIT_COLUMNS] = pd.DataFrame(split, columns=SPLIT_COLUMNS, index=out.index)
     if baseline is None:
         return out
@@ -542,10 +605,10 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
         b = b_all.to_numpy(float)
         b_mean = float(np.nanmean(b)) if np.isfinite(b).any() else np.nan
         a, bb = arm.to_numpy(float), b_all.reindex(arm.index).to_numpy(float)
-        res = paired_difference(a, bb, b_mean, nonneg[row.indicator])
+        res = paired_difference(a, bb, b_mean, nonneg[row.indicator], upper=upper[row.indicator])
         if draws is not None:
             res = _nested_difference(res, a - bb, arm.index.to_numpy() % draws, b_mean,
-                                     nonneg[row.indicator])
+                                     nonneg[row.indicator], upper[row.indicator])
         diffs.append(res)
     columns = DIFF_COLUMNS + (DIFF_SPLIT_COLUMNS if draws is not None else [])
     diffs = [d if len(d) == len(columns) else d + (np.nan,) * (len(columns) - len(d)) for d in diffs]
@@ -553,14 +616,13 @@ def summarise(indicators: pd.DataFrame, baseline: str | None = None,
     return out
 
 
-def _nested_difference(res: tuple, paired: np.ndarray, draws: np.ndarray, base_mean: float, nonneg: bool) -> tuple:
+def _nested_difference(res: tuple, paired: np.ndarray, draws: np.ndarray, base_mean: float, nonneg: bool,
+                       upper: float | None = None) -> tuple:
     """:func:`paired_difference`'s columns for replicates nested in posterior draws, plus the split."""
     d, _, _, pct, _, _ = res
     nest = nested_interval(paired, draws)
-    lo, hi, slo, shi = nest["low"], nest["high"], nest["stoch_low"], nest["stoch_high"]
-    if nonneg and np.isfinite(base_mean):
-        floor = -abs(base_mean)
-        lo, hi, slo, shi = (max(x, floor) if np.isfinite(x) else x for x in (lo, hi, slo, shi))
+    lo, hi, slo, shi = _clip_difference((nest["low"], nest["high"], nest["stoch_low"], nest["stoch_high"]),
+                                        base_mean, nonneg, upper)
     mdc = MDC_FACTOR * nest["se"]
     finite_base = np.isfinite(base_mean) and base_mean != 0
     mdc_pct = 100.0 * mdc / abs(base_mean) if finite_base and np.isfinite(mdc) else np.nan
@@ -581,19 +643,20 @@ SMALL_SAMPLE_REPLICATES = 5  # fewer replicates than this: every by-origin resul
 SMALL_SAMPLE_MDC_PCT = 50.0  # an mdc above half the baseline level: the run cannot see moderate effects
 
 
-def by_origin(timeseries: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+def by_origin(timeseries: pd.DataFrame, baseline: str = BASELINE, draws: int | None = None) -> pd.DataFrame:
     """Each origin's departures, overstays, deaths, returns and remittances over the horizon,
     per scenario, with the paired difference to baseline and its minimum detectable change
     (:func:`paired_difference`). See :func:`by_group`."""
-    return by_group(timeseries, ("origin",), baseline)
+    return by_group(timeseries, ("origin",), baseline, draws)
 
 
-def by_corridor(timeseries: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+def by_corridor(timeseries: pd.DataFrame, baseline: str = BASELINE, draws: int | None = None) -> pd.DataFrame:
     """:func:`by_origin` by (origin, destination) pair: ``summary_by_corridor.csv``."""
-    return by_group(timeseries, ("origin", "destination"), baseline)
+    return by_group(timeseries, ("origin", "destination"), baseline, draws)
 
 
-def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseline: str = BASELINE) -> pd.DataFrame:
+def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseline: str = BASELINE,
+             draws: int | None = None) -> pd.DataFrame:
     """Per scenario, ``keys`` (origin, or origin and destination) and indicator
     (:data:`ORIGIN_INDICATORS`): the mean over replicates of the horizon total, with the paired
     difference to baseline (matched by replicate) and its mdc.
@@ -606,6 +669,9 @@ def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseli
     percent of the baseline level (or a baseline level of 0) with an interval that includes
     zero (the run could not have seen a moderate effect, so "no change" means little; a
     clear effect larger than the mdc is not flagged).
+
+    With ``draws`` (run.parameters=posterior: replicate r ran posterior draw r % draws) the
+    differences' intervals and mdc rest on the draws' means, as in :func:`summarise`.
     """
     keys = list(keys)
     columns = BY_ORIGIN_COLUMNS if keys == ["origin"] else \
@@ -651,6 +717,9 @@ def by_group(timeseries: pd.DataFrame, keys: Sequence[str] = ("origin",), baseli
                         if irr_cell in base.index else 0.0
                 if sc != baseline:
                     d = paired_difference(x, b, float(np.nanmean(b)))
+                    if draws is not None:
+                        d = _nested_difference(d, x - b, vals.index.to_numpy() % draws, float(np.nanmean(b)),
+                                               True)[:len(DIFF_COLUMNS)]
             row.update(dict(zip(DIFF_COLUMNS, d)))
             mdc_pct, lo, hi = row["mdc_pct"], row["diff_ci_low"], row["diff_ci_high"]
             weak = not (np.isfinite(mdc_pct) and mdc_pct <= SMALL_SAMPLE_MDC_PCT)

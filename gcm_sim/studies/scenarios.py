@@ -81,3 +81,62 @@ def compact(v):
     if isinstance(v, list):
         return [compact(x) for x in v]
     return v
+
+
+def plain(v) -> str:
+    """A setting's value for reading: ``null (world data)`` for unset, lists and mappings in
+    YAML's one-line style (``[{origin: [SEN], destination: [eu], multi_entry: true}]``)."""
+    import yaml
+
+    if v is None:
+        return "null (world data)"
+    if isinstance(v, (list, dict)):
+        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip() \
+        if isinstance(v, bool) else str(v)
+
+
+# Corridor rules shown by `gcm-sim show`, in words (gcm_sim.corridors.CorridorRules fields)
+CORRIDOR_FIELDS = {"exists": "regular corridor", "regional": "free movement", "visa_required": "visa required",
+                   "visa_fee_usd": "visa fee (USD)", "refusal_rate": "visa refusal rate",
+                   "processing_months": "visa processing (months)", "multi_entry": "multi-entry visa",
+                   "remittance_cost_pct": "remittance cost (%)", "recruitment_fee_usd": "recruitment fee (USD)",
+                   "labour_quota_year": "labour places a year", "skills_quota_year": "skills-partnership places a year",
+                   "family_quota_year": "family places a year", "humanitarian_quota_year": "humanitarian places a year",
+                   "travel_cost_usd": "travel cost (USD)", "group_protection": "temporary protection on arrival"}
+
+
+def corridor_changes(cfg: Config, base: Config, world) -> list[tuple[str, str, object, object]]:
+    """What a scenario changes on each corridor at full effect: ``(corridor, rule, baseline, scenario)``,
+    e.g. ``("SEN-FRA", "remittance cost (%)", 7.4, 3.0)``, from the resolved corridor rules of both
+    configs (the world data with the levers applied; gcm_sim/corridors.py). Only pairs that
+    are, or become, a regular corridor or an irregular route's end points are listed."""
+    import numpy as np
+
+    from gcm_sim.corridors import resolve
+
+    a, b = resolve(world, base), resolve(world, cfg)
+    used = a.exists | b.exists | a.regional | b.regional
+    for r in world.routes:
+        used[world.index[r.origin], world.index[r.destination]] = True
+    out = []
+    for name, label in CORRIDOR_FIELDS.items():
+        x, y = getattr(a, name), getattr(b, name)
+        for o, d in np.argwhere((x != y) & used):
+            out.append((f"{world.codes[o]}-{world.codes[d]}", label, _number(x[o, d]), _number(y[o, d])))
+    skill = ("low", "mid", "high")
+    for k in range(a.labour_skill_quota_year.shape[0]):
+        x, y = a.labour_skill_quota_year[k], b.labour_skill_quota_year[k]
+        for o, d in np.argwhere((x != y) & used):
+            out.append((f"{world.codes[o]}-{world.codes[d]}", f"labour places a year ({skill[k]} skill)",
+                        _number(x[o, d]), _number(y[o, d])))
+    return sorted(out)
+
+
+def _number(v):
+    import numpy as np
+
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    v = float(v)
+    return int(v) if v.is_integer() else round(v, 3)

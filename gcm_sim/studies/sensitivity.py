@@ -45,8 +45,11 @@ def parameters() -> list[Parameter]:
 
 
 def _sized(cfg):
+    """The screen's config: at most :data:`SIZE`, at the point values of the parameters it does not
+    vary (run.parameters=point: a one-at-a-time screen around behaviour.yaml, also when the book
+    draws from the posterior, which would refuse a parameter set by hand)."""
     size = {k: min(getattr(cfg.run, k), v) for k, v in SIZE.items()}
-    return cfg.replace(run=dataclasses.replace(cfg.run, **size))
+    return cfg.replace(run=dataclasses.replace(cfg.run, **size, parameters="point"))
 
 
 def _cached(folder: Path, cfg, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
