@@ -347,7 +347,7 @@ class Run:
     draws: int = _f(4, 1, 10_000, "with run.parameters=posterior: distinct posterior draws; replicate r runs "
                     "draw r % draws on its own seed, so several seeds share each draw and parameter and "
                     "stochastic uncertainty can be told apart (at most run.replicates)")
-    spinup_months: int = _f(24, 0, 240, "months run under the baseline policy before month 1 and not reported, "
+    spinup_months: int = _f(60, 0, 240, "months run under the baseline policy before month 1 and not reported, "
                             "so month 1 starts from the baseline's own steady state (people recently removed "
                             "who try again, visas in process, beliefs, savings); every arm's policy takes "
                             "effect at month 1 (docs/decisions.md, 'A spin-up before month 1')")
