@@ -12,7 +12,8 @@ matches its resolved config is not run again.
 
 Default size (:data:`DEFAULT_SIZE`; any ``run.*`` override wins): 50,000 households,
 60 months, 6 replicates, 2 workers: 25 arms, 11 questions in 15 min 24 s on 2 cores with the
-parameter screen (docs/scenarios.md).
+parameter screen and the former 24-month spin-up; 37 min with the 60-month one, measured on a
+busy machine (docs/scenarios.md).
 The three institutional questions add a parameter screen (:mod:`gcm_sim.studies.sensitivity`,
 ``sensitivity=false`` skips it): which parameter their answer hangs on and which published
 figures pin it down, cached under ``sensitivity/``.
