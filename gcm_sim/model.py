@@ -41,10 +41,13 @@ class MigrationModel(mesa.Model):
     ``MigrationModel(cfg, rng=seed)`` runs a validated config; keyword levers
     (``households=5000, visa_fee_usd=60, ...``; see ``KEYWORD_LEVERS``) adjust it, so
     Mesa's ``batch_run`` and SolaraViz sliders can set them directly.
+
+    ``branch_point=True`` stops before month 1; :meth:`branch` copies it for each config that
+    shares its spin-up (experiments run one spin-up for all their arms this way).
     """
 
     def __init__(self, cfg: Config | None = None, *, rng=None, replicate: int = 0,
-                 world: World | None = None, **levers):
+                 world: World | None = None, branch_point: bool = False, **levers):
         check_model_args(cfg, rng, replicate, world, levers)  # a ConfigError naming the argument
         if world is None:
             world = load_world(cfg.world if cfg is not None else None)
@@ -88,9 +91,21 @@ class MigrationModel(mesa.Model):
         for _ in range(self.spinup_months):  # run.spinup_months: the baseline settles before month 1,
             MigrationModel.step(self)        # unrecorded (mechanisms/recording.py) and outside Mesa's
                                              # clock, whose steps and time count reported months
+        self.branch_point = bool(branch_point)
+        if self.branch_point:  # refused before Mesa's clock runs (a failed event ends its schedule)
+            self._clock_step, self.step = self.step, timing.refuse_step
+        else:
+            self._enter_month_1()
+
+    def _enter_month_1(self) -> None:
         timing.step(self, self._internal_month + 1)  # the policy in force in month 1 (model.cfg) from now on
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.month_totals.get(name, 0.0)) for name in DATACOLLECTOR_MEASURES})
+
+    def branch(self, cfg: Config, copy: bool = True) -> "MigrationModel":
+        """A model that runs ``cfg`` from month 1, continuing this branch point's spin-up; equal,
+        month for month, to ``cfg`` built afresh on the same seed (:func:`timing.branch`)."""
+        return timing.branch(self, cfg, copy)
 
     # --- the month --------------------------------------------------------------------
     @property

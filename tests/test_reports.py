@@ -276,7 +276,7 @@ def test_briefing_book_at_a_tiny_size_resumes(tmp_path, capsys):
             "run.workers=1", f"hydra.run.dir={out}"]
     assert main(argv) == 0
     err = capsys.readouterr().err
-    assert "arm 2/2 remittance_sdg" in err and "question 2/2 q2" in err
+    assert "arms 1-2 of 2 to run (baseline, remittance_sdg)" in err and "question 2/2 q2" in err
     md = (out / "book.md").read_text()
     for text in ("## Diaspora contributions to development", "### The answer, with its uncertainty",
                  "### Trade-offs", "### What the model cannot say", "What households do with remittances",
@@ -294,6 +294,7 @@ def test_briefing_book_at_a_tiny_size_resumes(tmp_path, capsys):
         assert (out / "book.pdf").read_bytes()[:5] == b"%PDF-"
     stamp = (out / "arms" / "remittance_sdg" / "timeseries.parquet").stat().st_mtime_ns
     assert main(argv) == 0  # resumed: the cached arms are not run again
+    assert "2 of 2 arms cached" in capsys.readouterr().err
     assert (out / "arms" / "remittance_sdg" / "timeseries.parquet").stat().st_mtime_ns == stamp
     assert [f.stat().st_mtime_ns for f in cached] == stamps  # the screen's runs too
     (folder / "q3.yaml").write_text("title: x\nquestion: y\nscenarios: [nosuch]\nindicators: [deaths]\n")

@@ -40,3 +40,45 @@ def test_shocks_strike_in_the_reported_month_whatever_the_spin_up():
         m.step()
         assert m.households.shocked.size
 
+
+
+def test_arms_branched_from_one_spin_up_equal_arms_built_afresh():
+    """Experiments run each replicate's spin-up once for all arms (MigrationModel.branch); a
+    user's numbers must not depend on that: each branch equals its own run month for month."""
+    import pandas as pd
+    import pytest
+
+    from gcm_sim.policy import ConfigError
+
+    size = dict(run__households=2000, run__spinup_months=6)
+    arms = [config(**size),
+            config(**size, policy__visa__default__fee_usd=0.0, policy__visa__default__refusal_rate=0.0),
+            config(**size, policy__enforcement__interception_multiplier=2.0, policy__timing__start_month=3)]
+    root = MigrationModel(arms[0], rng=5, replicate=1, world=world(), branch_point=True)
+    with pytest.raises(ValueError, match="branch"):
+        root.step()
+    for cfg in arms:
+        branched, fresh = root.branch(cfg), MigrationModel(cfg, rng=5, replicate=1, world=world())
+        for _ in range(5):
+            branched.step()
+            fresh.step()
+        pd.testing.assert_frame_equal(branched.timeseries(), fresh.timeseries())
+        assert branched.indicators() == fresh.indicators()
+    other = config(**size, behaviour={"b_death": 2.0})  # a different spin-up: refused, named
+    with pytest.raises(ConfigError, match="same spin-up"):
+        root.branch(other)
+
+
+def test_an_experiment_runs_one_spin_up_per_replicate_for_arms_that_share_it():
+    from gcm_sim.studies.experiment import spinup_groups
+
+    size = dict(run__households=1000, run__spinup_months=6)
+    base, visa = config(**size), config(**size, policy__visa__default__fee_usd=0.0)
+    shock = config(**size, climate__shocks=[{"origin": ["MLI"], "start_month": 2, "duration_months": 3,
+                                             "income_loss_pct": 30.0, "asset_loss_pct": 0.0,
+                                             "exposed_share": None}])
+    jobs = [(c, r) for c in (base, visa, shock) for r in range(2)]
+    assert spinup_groups(jobs, workers=1) == [[0, 2], [1, 3], [4], [5]]  # the shock changes the spin-up
+    assert spinup_groups(jobs, workers=6) == [[0], [2], [1], [3], [4], [5]]  # six workers: all apart
+    no_spin = [(config(run__households=1000, run__spinup_months=0), 0)] * 2
+    assert spinup_groups(no_spin, workers=1) == [[0], [1]]

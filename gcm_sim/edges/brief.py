@@ -120,18 +120,40 @@ def _key(cfg: Config) -> str:
     return hashlib.sha256(json.dumps(policy.to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_arm(cfg: Config, folder: Path, world, echo: Callable[[str], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One arm's timeseries and indicators: from its cache when it matches, else run and cache."""
+BATCH_ARMS = 5  # arms run together, sharing each replicate's spin-up; cached after each batch
+
+
+def _cache_matches(cfg: Config, folder: Path) -> bool:
     done = folder / "done.json"
-    key = _key(cfg)
-    if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("key") == key:
-        return pd.read_parquet(folder / "timeseries.parquet"), pd.read_csv(folder / "indicators.csv")
-    result = experiment.run(cfg, progress=True, world=world)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "timeseries.parquet", lambda f: result.timeseries.to_parquet(f, index=False), binary=True)
-    atomic_write(folder / "indicators.csv", lambda f: result.indicators.to_csv(f, index=False))
-    atomic_write(done, lambda f: f.write(json.dumps({"key": key, "scenario": cfg.scenario.name})))
-    return result.timeseries, result.indicators
+    return done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("key") == _key(cfg)
+
+
+def run_arms(arms: dict[str, Config], run_dir: Path, world, echo: Callable[[str], None]) -> dict:
+    """Each arm's timeseries and indicators, from ``run_dir/arms/NAME/`` where its cache matches
+    its config; the others run in batches of :data:`BATCH_ARMS` (each replicate's spin-up once per
+    batch, :func:`gcm_sim.studies.experiment.run_arms`), each batch cached as soon as it is done."""
+    import time
+
+    t0 = time.monotonic()
+    todo = [n for n, c in arms.items() if not _cache_matches(c, run_dir / "arms" / n)]
+    if len(todo) < len(arms):
+        echo(f"gcm-sim: brief: {len(arms) - len(todo)} of {len(arms)} arms cached")
+    for k in range(0, len(todo), BATCH_ARMS):
+        batch = todo[k:k + BATCH_ARMS]
+        echo(f"gcm-sim: brief: arms {k + 1}-{k + len(batch)} of {len(todo)} to run ({', '.join(batch)}); "
+             f"{time.monotonic() - t0:.0f} s so far")
+        ts, ind = experiment.run_arms({n: arms[n] for n in batch}, progress=True, world=world, label="brief")
+        for n in batch:
+            folder = run_dir / "arms" / n
+            folder.mkdir(parents=True, exist_ok=True)
+            one_ts = ts[ts["scenario"] == arms[n].scenario.name]
+            one_ind = ind[ind["scenario"] == arms[n].scenario.name]
+            atomic_write(folder / "timeseries.parquet", lambda f, t=one_ts: t.to_parquet(f, index=False), binary=True)
+            atomic_write(folder / "indicators.csv", lambda f, t=one_ind: t.to_csv(f, index=False))
+            atomic_write(folder / "done.json",
+                         lambda f, n=n: f.write(json.dumps({"key": _key(arms[n]), "scenario": arms[n].scenario.name})))
+    return {n: (pd.read_parquet(run_dir / "arms" / n / "timeseries.parquet"),
+                pd.read_csv(run_dir / "arms" / n / "indicators.csv")) for n in arms}
 
 
 def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str], None] = lambda m: None,
@@ -146,13 +168,8 @@ def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str],
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    data = {}
     t0 = time.monotonic()
-    for i, (name, cfg) in enumerate(plan.arms.items(), 1):
-        cached = (run_dir / "arms" / name / "done.json").is_file()
-        echo(f"gcm-sim: brief: arm {i}/{len(plan.arms)} {name}" + (" (checking cache)" if cached else "")
-             + f"; {time.monotonic() - t0:.0f} s so far")
-        data[name] = run_arm(cfg, run_dir / "arms" / name, plan.world, echo)
+    data = run_arms(plan.arms, run_dir, plan.world, echo)
     sections, notes = [], []
     for j, q in enumerate(plan.questions, 1):
         echo(f"gcm-sim: brief: question {j}/{len(plan.questions)} {q['id']}")

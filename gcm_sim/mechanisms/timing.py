@@ -21,17 +21,20 @@ With a spin-up (``run.spinup_months``, months run before month 1 and not reporte
 policy other than the baseline's is timed: the spin-up is the baseline, draw for draw, and
 the policy takes effect at reported month 1 (or its start month). Untimed configs (the
 baseline policy, or no spin-up with start 1 and no phase-in) are built under their own
-policy and never call :func:`apply`. No random numbers.
+policy and never call :func:`apply`. Since every arm's spin-up is the same baseline,
+:func:`branch` lets the arms of an experiment share one (:func:`spinup_config` says which
+configs can). No random numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
 
 import numpy as np
 
 from ..corridors import blend, resolve
-from ..policy import Config, Policy
+from ..policy import Config, ConfigError, Meta, Policy
 
 
 def fraction(timing, month: int) -> float:
@@ -49,6 +52,56 @@ def is_timed(cfg: Config) -> bool:
     that is not the baseline's."""
     t = cfg.policy.timing
     return t.start_month > 1 or t.phase_in_months > 0 or (cfg.run.spinup_months > 0 and cfg.policy != Policy())
+
+
+def spinup_config(cfg: Config) -> Config | None:
+    """What ``cfg``'s spin-up runs under: the same run, world, climate and behaviour with the
+    baseline policy and no scenario description (``run.spinup_months`` > 0; None without a
+    spin-up). Configs whose spin-up configs are equal run the same spin-up, draw for draw, on
+    each replicate's seed, so one spin-up can serve them all (``MigrationModel.branch``)."""
+    if cfg.run.spinup_months <= 0:
+        return None
+    return dataclasses.replace(cfg, policy=Policy(), scenario=Meta(), expect=types.MappingProxyType({}))
+
+
+def branch(model, cfg: Config, copy: bool = True):
+    """A model that runs ``cfg`` from month 1, continuing the spin-up of ``model`` (made with
+    ``branch_point=True``).
+
+    ``cfg`` must share the spin-up (equal :func:`spinup_config`): the same run settings, world,
+    climate and behaviour; only the policy and the scenario's description may differ. Every
+    part built at set-up is then the baseline policy's for both, and the arm's policy enters
+    through :func:`step` at month 1, as it would in a model built from ``cfg``; so the branch
+    equals ``MigrationModel(cfg, rng=seed, replicate=r)`` on the same seed, month for month
+    (docs/decisions.md, "One spin-up per replicate"). ``copy=False`` turns ``model`` itself
+    into the branch (no copy; the branch point is used up).
+    """
+    import copy as copying
+
+    if not getattr(model, "branch_point", False):
+        raise ValueError("branch() needs a model made with branch_point=True that has not been branched "
+                         "with copy=False")
+    if not isinstance(cfg, Config):
+        raise ConfigError("cfg", type(cfg).__name__, "a gcm_sim.Config")
+    if model.spinup_months <= 0:
+        raise ConfigError("run.spinup_months", 0, "branching needs a spin-up of at least 1 month")
+    if spinup_config(cfg) != spinup_config(model.scenario_cfg):
+        raise ConfigError("cfg", cfg.scenario.name, "a config with the same spin-up as the branch point "
+                          "(same run, world, climate and behaviour; only policy and scenario may differ)")
+    shared = (model.world, model.cfg, model.scenario_cfg, model.rules_cfg)  # immutable: not copied
+    new = copying.deepcopy(model, {id(x): x for x in shared}) if copy else model
+    new.branch_point = False
+    new.step = new._clock_step  # Mesa's clock again (MigrationModel.__init__)
+    new.scenario_cfg, new.timed = cfg, is_timed(cfg)
+    new.policy_fraction = 0.0 if new.timed else 1.0
+    new.cfg = new.rules_cfg = baseline_of(cfg) if new.timed else cfg
+    new._enter_month_1()
+    return new
+
+
+def refuse_step() -> None:
+    """``step()`` of a branch point (``MigrationModel(..., branch_point=True)``)."""
+    raise ValueError("a model made with branch_point=True steps no further: run branch(cfg)")
 
 
 def baseline_of(cfg: Config) -> Config:

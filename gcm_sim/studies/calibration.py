@@ -330,13 +330,14 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
 
 def run_replicate(cfg, replicate: int, world) -> RunData:
     """One replicate on the contract's seed (replicate r = r-th child of SeedSequence(run.seed))."""
-    from gcm_sim.studies.experiment import replicate_seeds
+    from gcm_sim.studies import experiment
 
-    from gcm_sim.model import MigrationModel
+    return experiment.run_replicate(cfg, replicate, world, collect=run_data)
 
-    model = MigrationModel(cfg, rng=replicate_seeds(cfg)[replicate], replicate=replicate, world=world)
-    for _ in range(cfg.run.months):
-        model.step()
+
+def run_data(model) -> RunData:
+    """What the statistics read from a finished model (``collect`` of experiment.run_jobs)."""
+    world = model.world
     legs = world.legs.reset_index(drop=True)
     rows = []
     for step, att, inter, dead in model.leg_history:
@@ -344,7 +345,7 @@ def run_replicate(cfg, replicate: int, world) -> RunData:
                                   "attempts": att, "interceptions": inter, "deaths": dead}))
     leg_df = pd.concat(rows, ignore_index=True)
     wages = world.countries["wage_low_usd_month"].astype(float).to_dict()  # index: iso3
-    return RunData(model.timeseries(), dict(model.indicators()), leg_df, wages, cfg.run.months)
+    return RunData(model.timeseries(), dict(model.indicators()), leg_df, wages, model.cfg.run.months)
 
 
 def statistics(data: RunData, names: Sequence[str] | None = None) -> dict[str, float]:

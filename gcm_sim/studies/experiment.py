@@ -18,6 +18,8 @@ replicate order.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -120,14 +122,22 @@ def compare(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
     world = _world(cfg, world)
     _check_parameters(cfg, world)
     configs = arm_configs(cfg, scenarios, overrides, world)
-    names = list(configs)
-    total = len(names) * cfg.run.replicates * cfg.run.months
-    with _progress(progress, total, "compare") as tick:
-        jobs = [(c, r) for c in configs.values() for r in range(cfg.run.replicates)]
-        parts = run_jobs(jobs, cfg.run.workers, world, tick)
-    ts, ind = _collect(parts)
+    ts, ind = run_arms(configs, progress, world)
     return RunResult(ts, ind, summarise(ind, baseline=BASELINE, draws=_nesting(cfg)), configs[BASELINE],
                      configs)
+
+
+def run_arms(configs: dict[str, Config], progress: bool | Progress = False, world=None,
+             label: str = "compare") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every replicate of each config (composed alike, e.g. by :func:`arm_configs`): the stacked
+    timeseries and indicators tables. Arms that share a spin-up run it once per replicate
+    (:func:`run_jobs`). Workers: the first config's ``run.workers``."""
+    first = next(iter(configs.values()))
+    total = sum(c.run.replicates * c.run.months for c in configs.values())
+    with _progress(progress, total, label) as tick:
+        jobs = [(c, r) for c in configs.values() for r in range(c.run.replicates)]
+        parts = run_jobs(jobs, first.run.workers, _world(first, world), tick)
+    return _collect(parts)
 
 
 ARM_PREFIX = "arm."
@@ -230,10 +240,16 @@ def arm_configs(cfg: Config, scenarios: Sequence, overrides: Sequence[str] = (),
 # --- replicates -------------------------------------------------------------------------
 
 
-def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[], None] | None = None):
+def outputs(model) -> tuple[pd.DataFrame, dict[str, float]]:
+    """What a finished replicate hands back by default: its timeseries and indicators."""
+    return model.timeseries(), dict(model.indicators())
+
+
+def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[], None] | None = None,
+                  collect: Callable = outputs):
     """One replicate: build the model on its seed, step ``cfg.run.months`` times.
 
-    Returns ``(timeseries DataFrame, {indicator: value})``.
+    Returns ``collect(model)``: by default ``(timeseries DataFrame, {indicator: value})``.
     """
     from gcm_sim.model import MigrationModel
 
@@ -244,7 +260,7 @@ def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[]
         model.step()
         if on_month is not None:
             on_month()
-    return model.timeseries(), dict(model.indicators())
+    return collect(model)
 
 
 def draw_of(cfg: Config, replicate: int) -> int:
@@ -264,40 +280,105 @@ def replicate_config(cfg: Config, replicate: int, world=None) -> Config:
     return with_behaviour(cfg, world, world_posterior(world).draw(cfg.run.seed, draw_of(cfg, replicate)))
 
 
-def _remote_replicate(cfg_dict: dict, replicate: int, world, timeseries: bool = True):
-    """Process-pool entry point: the frozen config travels as plain data and is rebuilt.
+def run_shared(cfgs: Sequence[Config], replicate: int, world=None, on_month: Callable[[], None] | None = None,
+               collect: Callable = outputs) -> list:
+    """Replicate r of several configs that share one spin-up (:func:`shares_spinup`): the
+    spin-up runs once and each config branches from it (``MigrationModel.branch``), with the
+    same numbers as :func:`run_replicate` on each. Returns ``collect(model)`` of each, in order."""
+    from gcm_sim.model import MigrationModel
+
+    if len(cfgs) == 1:
+        return [run_replicate(cfgs[0], replicate, world, on_month, collect)]
+    seed = replicate_seeds(cfgs[0])[replicate]
+    cfgs = [replicate_config(c, replicate, world) for c in cfgs]
+    root = MigrationModel(cfgs[0], rng=seed, replicate=replicate, world=world, branch_point=True)
+    out = []
+    for i, c in enumerate(cfgs):
+        model = root.branch(c, copy=i < len(cfgs) - 1)
+        for _ in range(c.run.months):
+            model.step()
+            if on_month is not None:
+                on_month()
+        out.append(collect(model))
+    return out
+
+
+def shares_spinup(cfg: Config, replicate: int):
+    """A key equal for the jobs that can share a spin-up: the same replicate and the same
+    spin-up config (:func:`gcm_sim.mechanisms.timing.spinup_config`); None without a spin-up."""
+    from gcm_sim.mechanisms.timing import spinup_config
+
+    spin = spinup_config(cfg)
+    if spin is None:
+        return None
+    return replicate, json.dumps(policy.to_dict(spin), sort_keys=True, default=str)
+
+
+def spinup_groups(jobs: Sequence[tuple[Config, int]], workers: int) -> list[list[int]]:
+    """Job indices in groups that share one spin-up (:func:`run_shared`), in job order.
+
+    Groups are cut to at most ``ceil(len(jobs) / workers)`` jobs so that ``workers``
+    processes have work (two arms x one replicate on two workers run apart; their spin-ups
+    twice). Jobs without a spin-up run alone.
+    """
+    size = max(1, math.ceil(len(jobs) / max(1, workers)))
+    groups: dict = {}
+    for i, (c, r) in enumerate(jobs):
+        key = shares_spinup(c, r)
+        groups.setdefault(("alone", i) if key is None else key, []).append(i)
+    return [g[k:k + size] for g in groups.values() for k in range(0, len(g), size)]
+
+
+def _remote_group(cfg_dicts: list[dict], replicate: int, world, timeseries: bool = True, collect=None):
+    """Process-pool entry point: the frozen configs travel as plain data and are rebuilt.
 
     (Config holds MappingProxyType fields, which do not pickle; rebuilding also
     re-validates, which is cheap.) Without ``timeseries`` only the indicators travel back.
     """
-    cfg = policy.build_config(cfg_dict, world.iso3, world.tags, world.behaviour)
-    ts, ind = run_replicate(cfg, replicate, world)
-    return (ts if timeseries else None), ind
+    cfgs = [policy.build_config(d, world.iso3, world.tags, world.behaviour) for d in cfg_dicts]
+    return _shipped(run_shared(cfgs, replicate, world, collect=collect or outputs), timeseries, collect)
+
+
+def _shipped(parts: list, timeseries: bool, collect) -> list[tuple]:
+    """Per job what run_jobs adds after (config, replicate): (timeseries or None, indicators) by
+    default, (collect's result,) with a ``collect``."""
+    if collect is not None:
+        return [(p,) for p in parts]
+    return [((ts if timeseries else None), ind) for ts, ind in parts]
 
 
 def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable[[int], None],
-             timeseries: bool = True):
+             timeseries: bool = True, collect: Callable | None = None):
     """Run (config, replicate) jobs serially or on a process pool; results in job order:
     ``(config, replicate, timeseries, indicators)``. ``timeseries=False`` keeps only the
-    indicators (None in its place), for studies of many runs that need no more."""
-    if workers <= 1 or len(jobs) <= 1:
-        out = []
-        for c, r in jobs:
-            ts, ind = run_replicate(c, r, world, on_month=lambda: tick(1))
-            out.append((c, r, ts if timeseries else None, ind))
-        return out
+    indicators (None in its place), for studies of many runs that need no more. With
+    ``collect`` (a module-level function of the finished model, so that it travels to worker
+    processes) the results are ``(config, replicate, collect(model))``.
+
+    Jobs that share a spin-up (same replicate; configs that differ only in policy and
+    scenario description) run it once (:func:`spinup_groups`, :func:`run_shared`): an
+    experiment's arms cost their reported months plus one spin-up per replicate.
+    """
+    groups = spinup_groups(jobs, workers)
     results: list = [None] * len(jobs)
-    with process_pool(min(workers, len(jobs))) as pool:
-        pending = {pool.submit(_remote_replicate, policy.to_dict(c), r, world, timeseries): i
-                   for i, (c, r) in enumerate(jobs)}
+    if workers <= 1 or len(groups) <= 1:
+        for g in groups:
+            parts = run_shared([jobs[i][0] for i in g], jobs[g[0]][1], world, on_month=lambda: tick(1),
+                               collect=collect or outputs)
+            for i, part in zip(g, _shipped(parts, timeseries, collect)):
+                results[i] = (*jobs[i], *part)
+        return results
+    with process_pool(min(workers, len(groups))) as pool:
+        pending = {pool.submit(_remote_group, [policy.to_dict(jobs[i][0]) for i in g], jobs[g[0]][1], world,
+                               timeseries, collect): g for g in groups}
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    i = pending.pop(fut)
-                    c, r = jobs[i]
-                    results[i] = (c, r, *fut.result())
-                    tick(c.run.months)
+                    g = pending.pop(fut)
+                    for i, part in zip(g, fut.result()):
+                        results[i] = (*jobs[i], *part)
+                    tick(sum(jobs[i][0].run.months for i in g))
         except BaseException:  # Ctrl-C or a failed replicate: stop the other workers now
             stop_pool(pool, pending)
             raise
@@ -383,7 +464,8 @@ def _world(cfg: Config, world):
 
 def _collect(parts) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stack replicate outputs into the timeseries and indicators tables."""
-    ts = pd.concat([p[2] for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    frames = [p[2] for p in parts if p[2] is not None]  # None: run without timeseries
+    ts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     rows = [(c.scenario.name, r, name, float(v)) for c, r, _, ind in parts for name, v in ind.items()]
     ind = pd.DataFrame(rows, columns=["scenario", "replicate", "indicator", "value"])
     return ts, ind

@@ -18,7 +18,9 @@ source pins down):
   reduce the answer's uncertainty.
 
 Runs are keyed by their resolved config and cached in a folder, so an interrupted book
-resumes.
+resumes. Both settings of a parameter run as one batch, baseline and arms sharing each
+replicate's spin-up (:func:`gcm_sim.studies.experiment.run_jobs`), and the calibration
+targets are read from the same baseline runs.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import experiment
-from .calibration import DEFAULT_PARAMETERS, Parameter, evaluate, load_targets, with_behaviour
+from .calibration import DEFAULT_PARAMETERS, Parameter, load_targets, run_data, statistics, with_behaviour
 
 LEVELS = {"low": 0.25, "high": 0.75}  # quartiles of each parameter's range, on its own scale
 SIZE = {"households": 20_000, "months": 36, "replicates": 3}  # the screen's run size (run.* smaller wins)
@@ -52,37 +54,73 @@ def _sized(cfg):
     return cfg.replace(run=dataclasses.replace(cfg.run, **size, parameters="point"))
 
 
-def _cached(folder: Path, cfg, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    from gcm_sim.edges.outputs import atomic_write
+def _key(cfg) -> str:
     from gcm_sim.policy import to_dict
 
-    key = hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
-    path = folder / f"{key}.csv"
-    if path.is_file():
-        return pd.read_csv(path)
-    out = compute()
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: out.to_csv(f, index=False))
-    return out
+    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _targets_cfg(cfg):
+    """The name the targets' statistics of ``cfg`` are cached under (its indicators: ``cfg``'s own)."""
+    return cfg.replace(scenario=dataclasses.replace(cfg.scenario, name="targets"))
+
+
+def _run_cached(folder: Path, world, indicators: Sequence = (), targets: Sequence = ()) -> list[pd.DataFrame]:
+    """The indicators of each config in ``indicators`` (experiment's long table) and the calibration
+    targets' statistics of each in ``targets`` (rows: replicates), read from ``folder`` where cached;
+    the rest are run together (:func:`gcm_sim.studies.experiment.run_jobs`: configs that share a
+    spin-up run it once per replicate) and cached, each as soon as the batch is done."""
+    from gcm_sim.edges.outputs import atomic_write
+
+    names = [t.name for t in load_targets()]
+    wanted = [(c, "indicators", folder / f"{_key(c)}.csv") for c in indicators]
+    wanted += [(c, "targets", folder / f"{_key(_targets_cfg(c))}.csv") for c in targets]
+    todo = list({_key(c): c for c, _, path in wanted if not path.is_file()}.values())
+    if todo:
+        jobs = [(c, r) for c in todo for r in range(c.run.replicates)]
+        parts = experiment.run_jobs(jobs, max(c.run.workers for c in todo), world, lambda n: None,
+                                    collect=run_data)
+        by_cfg: dict[str, list] = {}
+        for c, r, data in parts:
+            by_cfg.setdefault(_key(c), []).append((c, r, data))
+        folder.mkdir(parents=True, exist_ok=True)
+        for c, kind, path in wanted:
+            if path.is_file() or _key(c) not in by_cfg:
+                continue
+            runs = by_cfg[_key(c)]
+            out = (experiment._collect([(c, r, None, d.indicators) for c, r, d in runs])[1] if kind == "indicators"
+                   else pd.DataFrame([statistics(d, names) for *_, d in runs], columns=names))
+            atomic_write(path, lambda f, out=out: out.to_csv(f, index=False))
+    return [pd.read_csv(path) for _, _, path in wanted]
+
+
+def _setting(base, arms: dict, world, p: Parameter, u: float) -> dict:
+    """Baseline and each arm with parameter ``p`` at unit point ``u`` of its range, at the screen's size."""
+    configs = {"baseline": _sized(with_behaviour(base, world, {p.name: p.from_unit(u)}))}
+    for name, c in arms.items():
+        configs[name] = _sized(with_behaviour(c, world, {p.name: p.from_unit(u)}))
+    return configs
 
 
 def effect_swing(base, arms: dict, indicators: Sequence[str], world, cache: Path,
                  say: Callable[[str], None] = lambda m: None) -> pd.DataFrame:
-    """parameter, level, value, arm, indicator, diff_pct (arm vs baseline, same seeds), per setting."""
+    """parameter, level, value, arm, indicator, diff_pct (arm vs baseline, same seeds), per setting.
+
+    Both settings of a parameter run as one batch (sharing spin-ups), with the baseline's
+    target statistics for :func:`target_response` (cached alongside)."""
     rows = []
     params = parameters()
     for i, p in enumerate(params, 1):
-        for level, u in LEVELS.items():
-            value = p.from_unit(u)
-            say(f"sensitivity: {p.name} = {value:.4g} ({level} quartile), {i}/{len(params)}")
-            configs = {"baseline": _sized(with_behaviour(base, world, {p.name: value}))}
-            for name, c in arms.items():
-                configs[name] = _sized(with_behaviour(c, world, {p.name: value}))
-            ind = pd.concat([_cached(cache, c, lambda c=c: experiment.run(c, world=world).indicators)
-                             .assign(scenario=name) for name, c in configs.items()], ignore_index=True)
+        say(f"sensitivity: {p.name} at the lower and upper quartile of its range, {i}/{len(params)}")
+        settings = {level: _setting(base, arms, world, p, u) for level, u in LEVELS.items()}
+        flat = [c for configs in settings.values() for c in configs.values()]
+        _run_cached(cache, world, indicators=flat, targets=[s["baseline"] for s in settings.values()])
+        for level, configs in settings.items():
+            tables = _run_cached(cache, world, indicators=list(configs.values()))
+            ind = pd.concat([t.assign(scenario=name) for name, t in zip(configs, tables)], ignore_index=True)
             s = experiment.summarise(ind, baseline="baseline")
             s = s[(s["scenario"] != "baseline") & s["indicator"].isin(indicators)]
-            rows += [{"parameter": p.name, "level": level, "value": value, "arm": r.scenario,
+            rows += [{"parameter": p.name, "level": level, "value": p.from_unit(LEVELS[level]), "arm": r.scenario,
                       "indicator": r.indicator, "diff_pct": r.diff_pct} for r in s.itertuples()]
     return pd.DataFrame(rows)
 
@@ -103,12 +141,9 @@ def target_response(base, world, cache: Path, say: Callable[[str], None] = lambd
     targets = load_targets()
     rows = []
     for p in parameters():
-        stats = {}
-        for level, u in LEVELS.items():
-            c = _sized(with_behaviour(base, world, {p.name: p.from_unit(u)}))
-            say(f"sensitivity: targets at {p.name} {level}")
-            stats[level] = _cached(cache, c.replace(scenario=dataclasses.replace(c.scenario, name="targets")),
-                                   lambda c=c: evaluate(c, world, targets)).mean()
+        say(f"sensitivity: targets at {p.name}'s quartiles")
+        configs = [_setting(base, {}, world, p, u)["baseline"] for u in LEVELS.values()]
+        stats = dict(zip(LEVELS, (t.mean() for t in _run_cached(cache, world, targets=configs))))
         for t in targets:
             lo, hi = float(stats["low"].get(t.name, np.nan)), float(stats["high"].get(t.name, np.nan))
             ratio = math.log(hi / lo) if lo > 0 and hi > 0 else float("nan")
