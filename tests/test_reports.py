@@ -455,3 +455,20 @@ def test_the_books_parameter_screen_runs_at_point_values_when_the_book_draws_fro
     cfg = gcm_sim.load_config(overrides=[*TINY, "run.replicates=4", "run.parameters=posterior", "run.draws=2"])
     sized = sensitivity._sized(cfg)
     assert sized.run.parameters == "point" and sized.run.replicates == 3 and sized.run.households == 1000
+
+
+def test_the_screen_says_when_no_parameter_moves_an_answer():
+    """An arm that does not act on an indicator has a swing of 0 for every parameter: the book
+    must say so, not call 0 points 'the largest swing'."""
+    from gcm_sim.studies.sensitivity import reading
+
+    swings = pd.DataFrame([{"arm": "border_official_training", "indicator": "irregular_departures",
+                            "parameter": p, "low": 0.0, "high": 0.0, "swing": 0.0} for p in ("a", "b")]
+                          + [{"arm": "digital_visa_processing", "indicator": "irregular_departures",
+                              "parameter": "a", "low": -4.0, "high": -9.0, "swing": 5.0}])
+    responses = pd.DataFrame([{"parameter": "a", "target": "t", "description": "sea departures", "source": "s",
+                               "log_ratio": 0.5}])
+    lines = reading(swings, responses)
+    assert lines[0].startswith("border_official_training, irregular_departures: no effect on it at any setting")
+    assert "largest" not in lines[0] and "none of the 2 parameters" in lines[0]
+    assert "swing 5.0 points" in lines[1] and "sea departures (+65%)" in lines[1]

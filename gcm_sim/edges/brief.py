@@ -11,9 +11,9 @@ question's comparison is assembled from the cached arms and written to
 matches its resolved config is not run again.
 
 Default size (:data:`DEFAULT_SIZE`; any ``run.*`` override wins): 50,000 households,
-60 months, 6 replicates, 2 workers: 25 arms, 11 questions in 15 min 24 s on 2 cores with the
-parameter screen and the former 24-month spin-up; 37 min with the 60-month one, measured on a
-busy machine (docs/scenarios.md).
+60 months, 6 replicates, 2 workers: 25 arms, 11 questions and the parameter screen in 9 min 39 s
+on 2 cores with the 60-month spin-up (arms in batches of :data:`BATCH_ARMS` sharing each
+replicate's spin-up; docs/scenarios.md).
 The three institutional questions add a parameter screen (:mod:`gcm_sim.studies.sensitivity`,
 ``sensitivity=false`` skips it): which parameter their answer hangs on and which published
 figures pin it down, cached under ``sensitivity/``.

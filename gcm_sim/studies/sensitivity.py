@@ -161,6 +161,11 @@ def reading(swings: pd.DataFrame, responses: pd.DataFrame, labels: Callable[[str
         if g.empty:
             continue
         top = g.iloc[0]
+        if top["swing"] == 0:  # the largest swing is none: say so, not "the largest of N"
+            effect = ("no effect on it at any setting (the arm does not act on it)"
+                      if top["low"] == 0 and top["high"] == 0 else f"the effect is {top['low']:+.1f}% at every setting")
+            out.append(f"{arm}, {labels(ind)}: {effect}; none of the {len(g)} parameters moves this answer.")
+            continue
         r = responses[responses["parameter"] == top["parameter"]].dropna(subset=["log_ratio"])
         r = r.reindex(r["log_ratio"].abs().sort_values(ascending=False).index).head(top_targets)
         data = "; ".join(f"{x.description} ({100 * (math.exp(x.log_ratio) - 1):+.0f}%)" for x in r.itertuples())
