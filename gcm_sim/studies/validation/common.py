@@ -33,8 +33,11 @@ CROP_LOSS_PCT = 10.0
 CROP_MONTHS = 60
 CROP_BAND = (-0.5, -0.05)
 CROP_AGES = ("youth", "adult")  # people 18+ at home: Feng et al. divide by people aged 15-65
-HUMP_SIZE = {"households": 20_000}
-CROP_SIZE = {"households": 20_000}
+# raised from 20,000 households x run.replicates (3 by default; 2026-12-02): at that size the hump's
+# interval over replicates was [4,017, 9,373] (t with 2 degrees of freedom) and could not decide
+HUMP_SIZE = {"households": 100_000, "replicates": 8}
+CROP_SIZE = {"households": 100_000, "replicates": 8}    # raised from 20,000 x 3 with the hump's
+FAMILY_SIZE = {"households": 100_000, "replicates": 8}  # was the default 10,000 x 3: interval +-460,000
 SHOCK_SIZES_PCT = (2.0, 10.0)
 SHOCK_RATIO_BAND = (0.5, 2.0)
 SHOCK_SIZE = {"households": 50_000, "replicates": 10, "months": 36}  # raised from 20,000 x 5 (2026-12-02): at that size the interval could not decide

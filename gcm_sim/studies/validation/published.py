@@ -16,8 +16,8 @@ import pandas as pd
 from ...measures import total
 from gcm_sim.edges.report import save_figure
 
-from .common import (CROP_AGES, CROP_BAND, CROP_LOSS_PCT, CROP_MONTHS, CROP_SIZE, CheckResult, HUMP_GRID,
-                     HUMP_ORIGIN, HUMP_PEAK, HUMP_SIZE, INTERNATIONAL, REMIT_BAND, REMIT_STEP,
+from .common import (CROP_AGES, CROP_BAND, CROP_LOSS_PCT, CROP_MONTHS, CROP_SIZE, FAMILY_SIZE, CheckResult,
+                     HUMP_GRID, HUMP_ORIGIN, HUMP_PEAK, HUMP_SIZE, INTERNATIONAL, REMIT_BAND, REMIT_STEP,
                      SHOCK_RATIO_BAND, SHOCK_SIZE, SHOCK_SIZES_PCT, SKILLED_DESTINATIONS, SKILLED_ORIGINS,
                      _WorldCopy, _at_least, _figdir, _oversample, _people_at_home, _plot_bars, _plot_points,
                      _runs, interval)
@@ -152,6 +152,7 @@ def check_family_vs_skilled(cfg, world, out: Path, say) -> CheckResult:
     def measure(runs):
         return ([total(ts, irregular) for ts, _ in runs], [total(ts, "departures_regular") for ts, _ in runs])
 
+    cfg, size = _at_least(cfg, FAMILY_SIZE)
     say("family vs skilled: baseline")
     base_irr, base_reg = measure(_runs(cfg, world))
     raw = to_dict(cfg)
@@ -190,7 +191,8 @@ def check_family_vs_skilled(cfg, world, out: Path, say) -> CheckResult:
         f"Family: policy.pathways.family_reunification.enabled=false. Skilled: policy.pathways.quota_multipliers "
         f"labour=0 on {'/'.join(SKILLED_ORIGINS)} -> {'/'.join(SKILLED_DESTINATIONS)} (the H-1B/L, EU skilled and nurse "
         "routes of SOURCES.md; the Gulf and H-2 routes are low-skill and stay open). Irregular entries = "
-        f"smuggled departures + overstays over {cfg.run.months} months, all origins. The simulated value is "
+        f"smuggled departures + overstays over {cfg.run.months} months, all origins; {size['households']:,} "
+        f"households x {size['replicates']} replicates, paired by seed. The simulated value is "
         "the paired difference (family - skilled) in added irregular entries. Added irregular entries per "
         f"regular departure lost: family {per[0]}, skilled {per[1]}.", d)
 
