@@ -23,6 +23,7 @@ import math
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from queue import Empty
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -329,14 +330,22 @@ def spinup_groups(jobs: Sequence[tuple[Config, int]], workers: int) -> list[list
     return [g[k:k + size] for g in groups.values() for k in range(0, len(g), size)]
 
 
-def _remote_group(cfg_dicts: list[dict], replicate: int, world, timeseries: bool = True, collect=None):
+_MONTHS_DONE = None  # in a worker: the queue its months done go to (process_pool's progress queue)
+
+
+def _remote_group(cfg_dicts: list[dict], replicate: int, world, timeseries: bool = True, collect=None,
+                  group: int = 0):
     """Process-pool entry point: the frozen configs travel as plain data and are rebuilt.
 
     (Config holds MappingProxyType fields, which do not pickle; rebuilding also
     re-validates, which is cheap.) Without ``timeseries`` only the indicators travel back.
+    Each month stepped is reported as ``(group, 1)`` on the pool's progress queue, if any.
     """
     cfgs = [policy.build_config(d, world.iso3, world.tags, world.behaviour) for d in cfg_dicts]
-    return _shipped(run_shared(cfgs, replicate, world, collect=collect or outputs), timeseries, collect)
+    queue = _MONTHS_DONE
+    on_month = None if queue is None else (lambda: queue.put((group, 1)))
+    return _shipped(run_shared(cfgs, replicate, world, on_month=on_month, collect=collect or outputs),
+                    timeseries, collect)
 
 
 def _shipped(parts: list, timeseries: bool, collect) -> list[tuple]:
@@ -368,17 +377,32 @@ def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable
             for i, part in zip(g, _shipped(parts, timeseries, collect)):
                 results[i] = (*jobs[i], *part)
         return results
-    with process_pool(min(workers, len(groups))) as pool:
+    months = [sum(jobs[i][0].run.months for i in g) for g in groups]
+    ticked = [0] * len(groups)
+
+    def drain(queue) -> None:  # months the workers report as they step; a finished group's are done
+        while True:
+            try:
+                k, n = queue.get_nowait()
+            except Empty:
+                return
+            n = min(n, months[k] - ticked[k])
+            ticked[k] += n
+            tick(n)
+
+    with process_pool(min(workers, len(groups)), progress=True) as pool:
         pending = {pool.submit(_remote_group, [policy.to_dict(jobs[i][0]) for i in g], jobs[g[0]][1], world,
-                               timeseries, collect): g for g in groups}
+                               timeseries, collect, k): k for k, g in enumerate(groups)}
         try:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                drain(pool.months_done)
                 for fut in done:
-                    g = pending.pop(fut)
-                    for i, part in zip(g, fut.result()):
+                    k = pending.pop(fut)
+                    for i, part in zip(groups[k], fut.result()):
                         results[i] = (*jobs[i], *part)
-                    tick(sum(jobs[i][0].run.months for i in g))
+                    tick(months[k] - ticked[k])
+                    ticked[k] = months[k]
         except BaseException:  # Ctrl-C or a failed replicate: stop the other workers now
             stop_pool(pool, pending)
             raise
@@ -404,11 +428,16 @@ def process_context():
     return multiprocessing.get_context("spawn")
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
+def process_pool(workers: int, progress: bool = False) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes (:func:`process_context`) that ignore Ctrl-C
-    (the parent handles it)."""
-    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=process_context(),
-                               initializer=_worker_init)
+    (the parent handles it). With ``progress`` the pool's ``months_done`` queue carries
+    what workers report as they step (:func:`run_jobs`' progress bar)."""
+    ctx = process_context()
+    queue = ctx.Queue() if progress else None
+    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=_worker_init,
+                               initargs=(queue,))
+    pool.months_done = queue
+    return pool
 
 
 def stop_pool(pool: ProcessPoolExecutor, pending=()) -> None:
@@ -420,10 +449,14 @@ def stop_pool(pool: ProcessPoolExecutor, pending=()) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _worker_init() -> None:
+def _worker_init(months_done=None) -> None:
     """Workers ignore Ctrl-C: the parent handles it (one message, no worker tracebacks); they
-    exit when the parent dies (gcm_sim.studies.lifeline)."""
+    exit when the parent dies (gcm_sim.studies.lifeline); they report months stepped on
+    ``months_done`` when the pool has one (:func:`process_pool`)."""
     import signal
+
+    global _MONTHS_DONE
+    _MONTHS_DONE = months_done
 
     from gcm_sim.studies.lifeline import die_with_parent
 
