@@ -11,7 +11,7 @@ question's comparison is assembled from the cached arms and written to
 matches its resolved config is not run again.
 
 Default size (:data:`DEFAULT_SIZE`; any ``run.*`` override wins): 50,000 households,
-60 months, 6 replicates, 2 workers: 25 arms, 11 questions and the parameter screen in 9 min 39 s
+60 months, 6 replicates, 2 workers: 25 arms, 11 questions and the parameter screen in 8-10 min
 on 2 cores with the 60-month spin-up (arms in batches of :data:`BATCH_ARMS` sharing each
 replicate's spin-up; docs/scenarios.md).
 The three institutional questions add a parameter screen (:mod:`gcm_sim.studies.sensitivity`,
