@@ -128,10 +128,11 @@ def _cache_matches(cfg: Config, folder: Path) -> bool:
     return done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("key") == _key(cfg)
 
 
-def run_arms(arms: dict[str, Config], run_dir: Path, world, echo: Callable[[str], None]) -> dict:
-    """Each arm's timeseries and indicators, from ``run_dir/arms/NAME/`` where its cache matches
-    its config; the others run in batches of :data:`BATCH_ARMS` (each replicate's spin-up once per
-    batch, :func:`gcm_sim.studies.experiment.run_arms`), each batch cached as soon as it is done."""
+def run_arms(arms: dict[str, Config], run_dir: Path, world, echo: Callable[[str], None]) -> None:
+    """Cache each arm under ``run_dir/arms/NAME/`` (:func:`load_arm` reads it back): arms whose cache
+    matches their config are kept; the others run in batches of :data:`BATCH_ARMS` (each replicate's
+    spin-up once per batch, :func:`gcm_sim.studies.experiment.run_arms`), each batch cached as soon
+    as it is done. Nothing is held in memory beyond one batch."""
     import time
 
     t0 = time.monotonic()
@@ -152,8 +153,13 @@ def run_arms(arms: dict[str, Config], run_dir: Path, world, echo: Callable[[str]
             atomic_write(folder / "indicators.csv", lambda f, t=one_ind: t.to_csv(f, index=False))
             atomic_write(folder / "done.json",
                          lambda f, n=n: f.write(json.dumps({"key": _key(arms[n]), "scenario": arms[n].scenario.name})))
-    return {n: (pd.read_parquet(run_dir / "arms" / n / "timeseries.parquet"),
-                pd.read_csv(run_dir / "arms" / n / "indicators.csv")) for n in arms}
+        del ts, ind
+
+
+def load_arm(run_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An arm's cached timeseries and indicators (:func:`run_arms`)."""
+    folder = Path(run_dir) / "arms" / name
+    return pd.read_parquet(folder / "timeseries.parquet"), pd.read_csv(folder / "indicators.csv")
 
 
 def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str], None] = lambda m: None,
@@ -169,13 +175,15 @@ def run_brief(plan: Plan, run_dir: Path, pdf: bool = True, echo: Callable[[str],
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    data = run_arms(plan.arms, run_dir, plan.world, echo)
+    run_arms(plan.arms, run_dir, plan.world, echo)  # read back per question: memory for one question's arms
     sections, notes = [], []
     for j, q in enumerate(plan.questions, 1):
         echo(f"gcm-sim: brief: question {j}/{len(plan.questions)} {q['id']}")
         names = ["baseline", *q["arms"]]
-        ts = pd.concat([data[n][0] for n in names], ignore_index=True)
-        ind = pd.concat([data[n][1] for n in names], ignore_index=True)
+        parts = [load_arm(run_dir, n) for n in names]
+        ts = pd.concat([p[0] for p in parts], ignore_index=True)
+        ind = pd.concat([p[1] for p in parts], ignore_index=True)
+        del parts
         draws = plan.cfg.run.draws if plan.cfg.run.parameters == "posterior" else None
         res = experiment.RunResult(ts, ind, experiment.summarise(ind, baseline="baseline", draws=draws),
                                    plan.arms["baseline"], {n: plan.arms[n] for n in names})
