@@ -897,6 +897,15 @@ def to_dict(obj) -> Any:
     return obj
 
 
+def config_key(cfg) -> str:
+    """A short digest of a resolved config (:func:`to_dict`): equal configs, equal keys. Caches of
+    runs (the briefing book's arms, its parameter screen) and spin-up groups are keyed by it."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def lever_table() -> list[dict]:
     """Every leaf key of the config schema with its type, default, range and doc (for docs)."""
     rows: list[dict] = []

@@ -21,7 +21,6 @@ figures pin it down, cached under ``sensitivity/``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -116,16 +115,12 @@ def prepare(overrides: Sequence[str] = (), questions: Sequence[str] | None = Non
     return Plan(cfg, qs, arms, world, list(overrides))
 
 
-def _key(cfg: Config) -> str:
-    return hashlib.sha256(json.dumps(policy.to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 BATCH_ARMS = 5  # arms run together, sharing each replicate's spin-up; cached after each batch
 
 
 def _cache_matches(cfg: Config, folder: Path) -> bool:
     done = folder / "done.json"
-    return done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("key") == _key(cfg)
+    return done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("key") == policy.config_key(cfg)
 
 
 def run_arms(arms: dict[str, Config], run_dir: Path, world, echo: Callable[[str], None]) -> None:
@@ -152,7 +147,7 @@ def run_arms(arms: dict[str, Config], run_dir: Path, world, echo: Callable[[str]
             atomic_write(folder / "timeseries.parquet", lambda f, t=one_ts: t.to_parquet(f, index=False), binary=True)
             atomic_write(folder / "indicators.csv", lambda f, t=one_ind: t.to_csv(f, index=False))
             atomic_write(folder / "done.json",
-                         lambda f, n=n: f.write(json.dumps({"key": _key(arms[n]), "scenario": arms[n].scenario.name})))
+                         lambda f, n=n: f.write(json.dumps({"key": policy.config_key(arms[n]), "scenario": arms[n].scenario.name})))
         del ts, ind
 
 

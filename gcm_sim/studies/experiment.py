@@ -18,7 +18,6 @@ replicate order.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import multiprocessing
 from collections.abc import Callable, Sequence
@@ -257,7 +256,12 @@ def run_replicate(cfg: Config, replicate: int, world=None, on_month: Callable[[]
     seed = replicate_seeds(cfg)[replicate]
     cfg = replicate_config(cfg, replicate, world)
     model = MigrationModel(cfg, rng=seed, replicate=replicate, world=world)
-    for _ in range(cfg.run.months):
+    return _finish(model, cfg.run.months, on_month, collect)
+
+
+def _finish(model, months: int, on_month: Callable[[], None] | None, collect: Callable):
+    """Step ``model`` ``months`` times (calling ``on_month`` after each) and hand back ``collect(model)``."""
+    for _ in range(months):
         model.step()
         if on_month is not None:
             on_month()
@@ -293,15 +297,8 @@ def run_shared(cfgs: Sequence[Config], replicate: int, world=None, on_month: Cal
     seed = replicate_seeds(cfgs[0])[replicate]
     cfgs = [replicate_config(c, replicate, world) for c in cfgs]
     root = MigrationModel(cfgs[0], rng=seed, replicate=replicate, world=world, branch_point=True)
-    out = []
-    for i, c in enumerate(cfgs):
-        model = root.branch(c, copy=i < len(cfgs) - 1)
-        for _ in range(c.run.months):
-            model.step()
-            if on_month is not None:
-                on_month()
-        out.append(collect(model))
-    return out
+    return [_finish(root.branch(c, copy=i < len(cfgs) - 1), c.run.months, on_month, collect)
+            for i, c in enumerate(cfgs)]
 
 
 def shares_spinup(cfg: Config, replicate: int):
@@ -312,7 +309,7 @@ def shares_spinup(cfg: Config, replicate: int):
     spin = spinup_config(cfg)
     if spin is None:
         return None
-    return replicate, json.dumps(policy.to_dict(spin), sort_keys=True, default=str)
+    return replicate, policy.config_key(spin)
 
 
 def spinup_groups(jobs: Sequence[tuple[Config, int]], workers: int) -> list[list[int]]:

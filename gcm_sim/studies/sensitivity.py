@@ -26,14 +26,14 @@ targets are read from the same baseline runs.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from gcm_sim.policy import config_key
 
 from . import experiment
 from .calibration import DEFAULT_PARAMETERS, Parameter, load_targets, run_data, statistics, with_behaviour
@@ -54,12 +54,6 @@ def _sized(cfg):
     return cfg.replace(run=dataclasses.replace(cfg.run, **size, parameters="point"))
 
 
-def _key(cfg) -> str:
-    from gcm_sim.policy import to_dict
-
-    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _targets_cfg(cfg):
     """The name the targets' statistics of ``cfg`` are cached under (its indicators: ``cfg``'s own)."""
     return cfg.replace(scenario=dataclasses.replace(cfg.scenario, name="targets"))
@@ -73,21 +67,21 @@ def _run_cached(folder: Path, world, indicators: Sequence = (), targets: Sequenc
     from gcm_sim.edges.outputs import atomic_write
 
     names = [t.name for t in load_targets()]
-    wanted = [(c, "indicators", folder / f"{_key(c)}.csv") for c in indicators]
-    wanted += [(c, "targets", folder / f"{_key(_targets_cfg(c))}.csv") for c in targets]
-    todo = list({_key(c): c for c, _, path in wanted if not path.is_file()}.values())
+    wanted = [(c, "indicators", folder / f"{config_key(c)}.csv") for c in indicators]
+    wanted += [(c, "targets", folder / f"{config_key(_targets_cfg(c))}.csv") for c in targets]
+    todo = list({config_key(c): c for c, _, path in wanted if not path.is_file()}.values())
     if todo:
         jobs = [(c, r) for c in todo for r in range(c.run.replicates)]
         parts = experiment.run_jobs(jobs, max(c.run.workers for c in todo), world, lambda n: None,
                                     collect=run_data)
         by_cfg: dict[str, list] = {}
         for c, r, data in parts:
-            by_cfg.setdefault(_key(c), []).append((c, r, data))
+            by_cfg.setdefault(config_key(c), []).append((c, r, data))
         folder.mkdir(parents=True, exist_ok=True)
         for c, kind, path in wanted:
-            if path.is_file() or _key(c) not in by_cfg:
+            if path.is_file() or config_key(c) not in by_cfg:
                 continue
-            runs = by_cfg[_key(c)]
+            runs = by_cfg[config_key(c)]
             out = (experiment._collect([(c, r, None, d.indicators) for c, r, d in runs])[1] if kind == "indicators"
                    else pd.DataFrame([statistics(d, names) for *_, d in runs], columns=names))
             atomic_write(path, lambda f, out=out: out.to_csv(f, index=False))
@@ -113,11 +107,12 @@ def effect_swing(base, arms: dict, indicators: Sequence[str], world, cache: Path
     for i, p in enumerate(params, 1):
         say(f"sensitivity: {p.name} at the lower and upper quartile of its range, {i}/{len(params)}")
         settings = {level: _setting(base, arms, world, p, u) for level, u in LEVELS.items()}
-        flat = [c for configs in settings.values() for c in configs.values()]
-        _run_cached(cache, world, indicators=flat, targets=[s["baseline"] for s in settings.values()])
-        for level, configs in settings.items():
-            tables = _run_cached(cache, world, indicators=list(configs.values()))
-            ind = pd.concat([t.assign(scenario=name) for name, t in zip(configs, tables)], ignore_index=True)
+        flat = [(level, name, c) for level, configs in settings.items() for name, c in configs.items()]
+        tables = _run_cached(cache, world, indicators=[c for *_, c in flat],
+                             targets=[s["baseline"] for s in settings.values()])
+        for level in settings:
+            ind = pd.concat([t.assign(scenario=name) for (lv, name, _), t in zip(flat, tables) if lv == level],
+                            ignore_index=True)
             s = experiment.summarise(ind, baseline="baseline")
             s = s[(s["scenario"] != "baseline") & s["indicator"].isin(indicators)]
             rows += [{"parameter": p.name, "level": level, "value": p.from_unit(LEVELS[level]), "arm": r.scenario,
