@@ -8,8 +8,9 @@ numbers, no state changes.
 An irregular route's believed success is its eventual success with retries
 (:func:`gcm_sim.mechanisms.beliefs.eventual_pass`: per-attempt interception heard of and
 the share of those caught who try again), not a fixed number of tries; each expected
-retry costs the leg's price again (``retry_cost_usd``, weighed in the utility, not
-financed up front) and the months of waiting between attempts (1 / ``retry_rate``).
+retry costs the up-front part of the leg's price again, the share not paid on passage
+(1 - ``smuggler_credit_share``: :func:`gcm_sim.mechanisms.journeys.pay_and_go`;
+``retry_cost_usd``, weighed in the utility, not financed up front) and the months of waiting between attempts (1 / ``retry_rate``).
 Households without information believe what the uninformed do (decisions.py): the
 route as it was before the policy (``success_prior``: the world's base interception and
 ``prior_retry_share``), earnings abroad off by ``earnings_belief_bias``, the chance of
@@ -106,9 +107,10 @@ class OptionSet:
             p_leg, attempts = eventual_pass(ctx.leg_interception[li], ctx.leg_retry[li])
             self.cost_usd[irregular] = fees
             self.credit_base_usd[irregular] = fees
-            self.retry_cost_usd[irregular] = (price * np.where(real, attempts - 1.0, 0.0)).sum(axis=1)
+            per_retry = price * (1.0 - b["smuggler_credit_share"])  # the rest is paid on passage, once
+            self.retry_cost_usd[irregular] = (per_retry * np.where(real, attempts - 1.0, 0.0)).sum(axis=1)
             _, attempts_before = eventual_pass(ctx.base_interception[li], np.full(li.shape, b["prior_retry_share"]))
-            self.retry_cost_prior_usd[irregular] = (price * np.where(real, attempts_before - 1.0, 0.0)).sum(axis=1)
+            self.retry_cost_prior_usd[irregular] = (per_retry * np.where(real, attempts_before - 1.0, 0.0)).sum(axis=1)
             self.success[irregular] = np.where(real, p_leg, 1.0).prod(axis=1)
             self.delay_months[irregular] = (np.where(real, attempts - 1.0, 0.0).sum(axis=1)
                                             / max(b["retry_rate"], 1e-3))

@@ -203,3 +203,48 @@ def test_validation_checks_of_issue_13_have_their_fixed_bands():
     assert val.ENFORCE_MULTIPLIER == 2.5 and val.ENFORCE_DEPARTURES_BAND == (-50.0, 0.0)
     assert val.INFO_MAX_PCT == 15.0 and val.INFO_SCENARIO == "information_campaigns"
     assert val._pct([90.0, 120.0], [100.0, 100.0]) == pytest.approx([-10.0, 20.0])
+
+
+def _recorded(m, since: int) -> float:
+    """Sum of the values recorded since ``since`` pending batches (one measure at a time here)."""
+    return float(sum(np.sum(v) for _, v in m.recorder._pending[since:]))
+
+
+def test_failed_attempt_costs_the_up_front_part_and_passage_the_rest():
+    """A traveller needs the leg's whole fee to set off, pays 1 - smuggler_credit_share of it before
+    the leg and the rest only on getting through (DHS 2017); an interception forgives the rest, so a
+    retry costs the up-front part again. Every dollar paid is recorded as a smuggling fee."""
+    from gcm_sim.mechanisms import journeys
+
+    m = MigrationModel(config(behaviour=MOBILE, run__households=3000, run__spinup_months=0), rng=3, world=world())
+    for _ in range(3):
+        m.step()
+    mig = m.migrants
+    rows = np.flatnonzero(mig.view("state") == TRANSIT)[:20]
+    assert len(rows) == 20
+    share = m.b["smuggler_credit_share"]
+    assert 0 < share < 1
+    price = m.leg_price[journeys.leg_of(m, rows)].astype(np.float64)
+    mig.cash_usd[rows] = 2 * price
+    mig.fee_owed_usd[rows] = 0
+    poor = rows[:2]
+    mig.cash_usd[poor] = 0.9 * price[:2]  # the up-front part alone is not enough to set off
+    n0 = len(m.recorder._pending)
+    go = journeys.pay_and_go(m, rows)
+    assert set(go) == set(rows[2:])
+    np.testing.assert_allclose(mig.cash_usd[poor], 0.9 * price[:2], rtol=1e-6)
+    np.testing.assert_allclose(mig.cash_usd[go], (1 + share) * price[2:], rtol=1e-5)
+    np.testing.assert_allclose(mig.fee_owed_usd[go], share * price[2:], rtol=1e-5)
+    w = mig.weight[go].astype(np.float64)
+    assert _recorded(m, n0) == pytest.approx(float((w * (1 - share) * price[2:]).sum()), rel=1e-5)
+
+    passed, caught = go[:9], go[9:]
+    n1 = len(m.recorder._pending)
+    journeys.settle(m, passed)
+    assert _recorded(m, n1) == pytest.approx(float((w[:9] * share * price[2:11]).sum()), rel=1e-5)
+    np.testing.assert_allclose(mig.cash_usd[passed], price[2:11], rtol=1e-5)  # the whole fee, once
+    assert (mig.fee_owed_usd[passed] == 0).all()
+
+    journeys.intercepted(m, caught, journeys.leg_of(m, caught), m.month)
+    assert (mig.fee_owed_usd[caught] == 0).all()
+    np.testing.assert_allclose(mig.cash_usd[caught], (1 + share) * price[11:], rtol=1e-5)  # kept the rest

@@ -22,7 +22,7 @@ FIELDS = {
     "claim_month": np.int32, "months_abroad": np.int16,
     # work and money
     "employed": np.bool_, "wage_usd": np.float32, "cash_usd": np.float32, "debt_usd": np.float32,
-    "savings_usd": np.float32,
+    "savings_usd": np.float32, "fee_owed_usd": np.float32,  # the part of a leg's fee due on getting through
     # rights and risks
     "multi_entry": np.bool_, "trafficked": np.bool_, "skill_recognised": np.bool_, "has_id": np.bool_,
 }

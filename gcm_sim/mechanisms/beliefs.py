@@ -53,12 +53,15 @@ def eventual_pass(q: np.ndarray, retry: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def route_entry_cost(route_legs: np.ndarray, route_length: np.ndarray, price: np.ndarray, q: np.ndarray,
-                     retry: np.ndarray) -> np.ndarray:
-    """Believed cost of one successful entry per route: fees x expected attempts / P(success)."""
+                     retry: np.ndarray, on_passage_share: float) -> np.ndarray:
+    """Believed cost of one successful entry per route: fees / P(success), where each leg costs
+    its up-front part on every expected attempt and its ``on_passage_share`` once
+    (:func:`.journeys.pay_and_go`)."""
     p_leg, a_leg = eventual_pass(q, retry)
     real = np.arange(route_legs.shape[1])[None, :] < route_length[:, None]
     legs = route_legs.astype(np.int64)
-    fees = np.where(real, price[legs] * a_leg[legs], 0.0).sum(axis=1)
+    per_leg = price[legs] * (on_passage_share + (1.0 - on_passage_share) * a_leg[legs])
+    fees = np.where(real, per_leg, 0.0).sum(axis=1)
     success = np.where(real, p_leg[legs], 1.0).prod(axis=1)
     return fees / np.maximum(success, 1e-6)
 
@@ -71,10 +74,11 @@ def reentry_ratio(model) -> np.ndarray:
     out = np.ones((n, n))
     if not len(model.route_origin):
         return out
+    share = model.b["smuggler_credit_share"]
     now = route_entry_cost(model.route_legs, model.route_length, model.leg_price, model.belief_interception,
-                           model.belief_retry)
+                           model.belief_retry, share)
     base = route_entry_cost(model.route_legs, model.route_length, model.base_leg_fee, model.base_interception,
-                            model.belief_retry)
+                            model.belief_retry, share)
     best_now = np.full((n, n), np.inf)
     best_base = np.full((n, n), np.inf)
     np.minimum.at(best_now, (model.route_origin, model.route_dest), now)

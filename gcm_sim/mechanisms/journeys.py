@@ -12,7 +12,7 @@ Irregular migrants pay smugglers leg by leg; on each leg they may die, be
 intercepted (claim asylum where the arrival side has an asylum system, else be
 held for return: :mod:`.transit`) or get through (DESIGN.md "Mechanisms").
 People intercepted and released, pushed back or stranded try the same leg again from
-where they are (:mod:`.transit`), paying the smuggler again: ``migrants.tries`` counts a
+where they are (:mod:`.transit`), paying the smuggler's up-front part again (:func:`pay_and_go`): ``migrants.tries`` counts a
 record's attempts on its current leg, and attempts after the first are counted per leg
 (``leg_retries``), so households hear how many of those caught try again
 (:mod:`.beliefs`; Massey & Singer 1995 [MASSEY-SINGER-1995]: migrants try until they get in;
@@ -100,7 +100,14 @@ def leg_of(model, idx: np.ndarray) -> np.ndarray:
 
 
 def pay_and_go(model, idx: np.ndarray) -> np.ndarray:
-    """Rows with enough cash pay the smuggler for their next leg and set off; others wait."""
+    """Rows with enough cash for their next leg's whole fee pay its up-front part and set off; others wait.
+
+    A smuggler takes part of a fee before the leg and the rest, ``smuggler_credit_share``, only
+    when the leg is passed (:func:`settle`; DHS 2017 [DHS-2017]: a down payment of about 1,200
+    of 9,200 USD, the rest on arrival). A traveller must carry the whole fee to set off, so
+    the rest can always be paid; an attempt that fails costs the up-front part only, which
+    is what a retry costs again (as households weigh it: ``options.retry_cost_usd``).
+    """
     m = model.migrants
     if not len(idx):
         return idx
@@ -108,16 +115,28 @@ def pay_and_go(model, idx: np.ndarray) -> np.ndarray:
     price = model.leg_price[legs]
     can = m.cash_usd[idx] >= price
     go, legs, price = idx[can], legs[can], price[can]
-    m.cash_usd[go] -= price
+    on_passage = price * model.b["smuggler_credit_share"]
+    up_front = price - on_passage
+    m.cash_usd[go] -= up_front
+    m.fee_owed_usd[go] = on_passage
     m.moving[go] = True
     m.months_left[go] = model.leg_months[legs]
     for leg in np.unique(legs):
         model.smugglers[leg].sell(m.weight[go[legs == leg]])
-    record_people(model, "smuggling_fees_usd", go, value=m.weight[go] * price)
+    record_people(model, "smuggling_fees_usd", go, value=m.weight[go] * up_front)
     stuck = idx[~can]
     m.moving[stuck] = False
     m.months_left[stuck] = 0
     return go
+
+
+def settle(model, idx: np.ndarray) -> None:
+    """Travellers who got through a leg pay the smuggler the part of its fee due on passage."""
+    m = model.migrants
+    owed = m.fee_owed_usd[idx]
+    m.cash_usd[idx] -= owed
+    m.fee_owed_usd[idx] = 0
+    record_people(model, "smuggling_fees_usd", idx, value=m.weight[idx] * owed)
 
 
 def step(model, month: int) -> None:
@@ -138,6 +157,7 @@ def step(model, month: int) -> None:
         passed = attempt_legs(model, idx, month)
         keep = np.isin(idx, passed)
         idx, time_left = idx[keep], time_left[keep]
+        settle(model, idx)
         m.leg[idx] += 1
         m.tries[idx] = 0
         m.location[idx] = model.leg_to[model.route_legs[m.route[idx], m.leg[idx] - 1]]
@@ -196,6 +216,7 @@ def intercepted(model, idx: np.ndarray, legs: np.ndarray, month: int) -> None:
     if not len(idx):
         return
     record_people(model, "interceptions", idx)
+    m.fee_owed_usd[idx] = 0  # due on passage only
     back = model.leg_pushback[legs]
     turned = idx[back]
     m.moving[turned] = False
