@@ -248,3 +248,18 @@ def test_failed_attempt_costs_the_up_front_part_and_passage_the_rest():
     journeys.intercepted(m, caught, journeys.leg_of(m, caught), m.month)
     assert (mig.fee_owed_usd[caught] == 0).all()
     np.testing.assert_allclose(mig.cash_usd[caught], (1 + share) * price[11:], rtol=1e-5)  # kept the rest
+
+
+def test_believed_entry_cost_counts_the_up_front_part_per_attempt_and_the_rest_once():
+    """One leg, price 100, per-attempt interception 0.5 and everyone caught trying again: two
+    attempts expected, success 1; with half paid on passage the entry costs 50 x 2 + 50 = 150,
+    with nothing paid on passage 200 (every attempt pays the whole fee)."""
+    legs = np.array([[0, -1]])
+    length = np.array([1])
+    price, q, retry = np.array([100.0]), np.array([0.5]), np.array([1.0])  # eventual_pass caps it at 0.999
+    assert beliefs.route_entry_cost(legs, length, price, q, retry, 0.5)[0] == pytest.approx(150.0, rel=1e-3)
+    assert beliefs.route_entry_cost(legs, length, price, q, retry, 0.0)[0] == pytest.approx(200.0, rel=1e-3)
+    # nobody retries: one attempt, success 0.5, so one entry costs the up-front part twice over
+    # (two tries' worth of households) and the part due on passage once per entry
+    assert beliefs.route_entry_cost(legs, length, price, q, np.array([0.0]), 0.5)[0] == pytest.approx(
+        (50.0 * 1 + 50.0) / 0.5)
