@@ -139,3 +139,18 @@ def test_abc_smc_runs_resumes_and_writes_a_posterior(tmp_path):
     assert len(post.weights) == 4 and post.weights.sum() == pytest.approx(1.0)
     lo, hi = params[0].low, params[0].high
     assert post.values["consider_rate"].between(lo, hi).all()
+
+
+def test_calibrate_says_when_the_point_values_fit_better_than_the_posterior_median():
+    """The distance at the posterior median is read from its targets table and compared with the point
+    values' on the same size and seeds; at the point values themselves the two agree."""
+    from gcm_sim.studies.calibration import evaluate, load_targets, loss, table
+
+    cfg = config(run__households=800, run__months=12, run__replicates=1)
+    targets = load_targets()
+    tab = table(targets, evaluate(cfg, world(), targets))  # a "posterior" whose median is the point values
+    d = post_mod.distances(cfg, world(), targets, tab)
+    assert d["median"] == pytest.approx(d["point"]) and d["point"] > 0
+    assert d["point"] == pytest.approx(loss(targets, evaluate(cfg, world(), targets).mean().to_dict()))
+    assert "not ready" in post_mod.distance_sentence({"median": 25.9, "point": 11.3})
+    assert "at least as well" in post_mod.distance_sentence({"median": 9.0, "point": 11.3})

@@ -183,6 +183,22 @@ def posterior_median_table(cfg, world, targets: Sequence[Target], post: Posterio
     return table(targets, evaluate(with_behaviour(cfg, world, med), world, targets))
 
 
+def distances(cfg, world, targets: Sequence[Target], tab: pd.DataFrame) -> dict[str, float]:
+    """The calibration loss (the ABC distance) at the posterior median, from its targets table, and
+    at the point values of the config's behaviour on the same size and seeds: a posterior whose
+    median fits worse than the point values is not ready to replace them."""
+    at_median = loss(targets, dict(zip(tab["target"], tab["simulated_mean"])))
+    at_point = loss(targets, evaluate(cfg, world, targets).mean().to_dict())
+    return {"median": at_median, "point": at_point}
+
+
+def distance_sentence(d: dict[str, float]) -> str:
+    verdict = ("the point values fit the targets better: this posterior is not ready to replace them"
+               if d["point"] < d["median"] else "the posterior median fits the targets at least as well")
+    return (f"Distance (calibration loss over the fitted targets) at the posterior median {d['median']:.3g}, "
+            f"at the point values of behaviour.yaml {d['point']:.3g} (same size and seeds): {verdict}.")
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 2))
 
@@ -255,10 +271,13 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
     pred = predictive(cfg, world, targets, post, opts["predictive"])
     cov = coverage(targets, pred)
     tab = posterior_median_table(cfg, world, targets, post)
-    write_outputs(out, cfg, post, gens, tab, pred, cov, params, "gcm-sim calibrate " + " ".join(items))
+    say("distance at the point values, for comparison")
+    dist = distances(cfg, world, targets, tab)
+    write_outputs(out, cfg, post, gens, tab, pred, cov, params, "gcm-sim calibrate " + " ".join(items), dist)
     echo(post.summary().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     echo(f"targets inside their range at the posterior median: {int(tab['inside'].sum())} of {len(tab)}; "
          f"90% predictive intervals covering the published value: {int(cov['covered'].sum())} of {len(cov)}")
+    echo(distance_sentence(dist))
     if opts["write"]:
         dest = Path(str(resources.files("gcm_sim") / "data" / POSTERIOR_FILE))
         from gcm_sim.edges.outputs import atomic_write
@@ -274,7 +293,8 @@ def _posterior_frame(post: Posterior) -> pd.DataFrame:
 
 
 def write_outputs(out: Path, cfg, post: Posterior, gens: pd.DataFrame, tab: pd.DataFrame, pred: pd.DataFrame,
-                  cov: pd.DataFrame, params: Sequence[Parameter], command: str) -> None:
+                  cov: pd.DataFrame, params: Sequence[Parameter], command: str,
+                  dist: dict[str, float] | None = None) -> None:
     import datetime as _dt
 
     import yaml
@@ -317,6 +337,8 @@ def write_outputs(out: Path, cfg, post: Posterior, gens: pd.DataFrame, tab: pd.D
               "|---|---|---|---|---|"]
     lines += [f"| {g.generation} | {f(g.epsilon)} | {g.samples} | {g.particles} | {f(g.acceptance)} |"
               for g in gens.itertuples()]
+    if dist is not None:
+        lines += ["", distance_sentence(dist)]
     merged = tab.merge(cov, on=["target", "published"])
     lines += ["", "## Targets", "",
               "At the posterior median (mean over the replicates, 95% interval) and the 90% posterior "
