@@ -2,7 +2,7 @@
 
 Reads migrants (state, route, leg, months_left, cash, weight), the legs' true
 interception and death probabilities (:func:`leg_probabilities`), smugglers' prices,
-border authorities; writes migrants (state, status, location, leg, cash, moving,
+border authorities; writes migrants (state, status, location, leg, cash, fee_owed_usd, moving,
 months_abroad, has_id), households' ties abroad, the per-leg counters that beliefs
 are formed from (model.leg_attempts, leg_interceptions, leg_deaths, leg_retries, leg_claims) and the measures
 departures_regular, arrivals_regular, departures_irregular, smuggling_fees_usd,
