@@ -83,6 +83,10 @@ def test_shipped_targets_parse_and_every_statistic_exists():
     ("targets: {cmed_death_rate: {value: 1, unit: u, year: 1}}", "targets.cmed_death_rate.source"),
     ("targets: {cmed_death_rate: {value: 1, unit: u, year: 1, source: s, weight: -1}}",
      "targets.cmed_death_rate.weight"),
+    ("targets: {cmed_death_rate: {value: 1, unit: u, year: 1, source: s, system: mars}}",
+     "targets.cmed_death_rate.system"),
+    ("targets: {cmed_death_rate: {value: 1, unit: u, year: 1, source: s, wieght: 2}}",
+     "targets.cmed_death_rate.wieght"),
     ("targets: [1, 2]", "targets"),
 ])
 def test_bad_targets_name_the_key(tmp_path, body, key):
@@ -91,6 +95,30 @@ def test_bad_targets_name_the_key(tmp_path, body, key):
     with pytest.raises(ConfigError) as e:
         cal.load_targets(p)
     assert e.value.key == key
+
+
+def test_relative_difference_is_zero_inside_a_range_and_relative_to_the_nearer_bound():
+    point, rng = _t(value=200.0), _t(low=100.0, high=200.0)
+    assert point.relative_difference(150.0) == pytest.approx(0.25)
+    assert rng.relative_difference(150.0) == 0.0
+    assert rng.relative_difference(50.0) == pytest.approx(0.5)
+    assert rng.relative_difference(300.0) == pytest.approx(0.5)
+    assert math.isnan(rng.relative_difference(float("nan")))
+
+
+def test_every_system_has_targets_and_the_table_reports_each_systems_averaged_difference():
+    targets = cal.load_targets()
+    by_system = {s: [t for t in targets if t.system == s] for s in cal.SYSTEMS}
+    assert all(by_system.values()), {s: len(v) for s, v in by_system.items()}
+    sim = {t.name: (t.value if t.value is not None else t.high) * 1.5 for t in targets}  # every target 50% high
+    per_rep = pd.DataFrame([sim, sim])
+    tab = cal.table(targets, per_rep)
+    lines = cal.systems_markdown(tab)
+    for s in cal.SYSTEMS:
+        row = next(line for line in lines if line.startswith(f"| {s} |"))
+        n = len(by_system[s])
+        # point targets are 0.5 off, ranges (1.5 x high - high) / high = 0.5 off too
+        assert row == f"| {s} | {n} | 0.5 |"
 
 
 # --- parameters and write-back ----------------------------------------------------------------

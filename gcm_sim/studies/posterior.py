@@ -35,7 +35,7 @@ import pandas as pd
 
 from gcm_sim.policy import ConfigError
 
-from .calibration import Parameter, Target, evaluate, loss, table
+from .calibration import SYSTEMS, Parameter, Target, evaluate, loss, systems_markdown, table
 from .parameters import POSTERIOR_FILE, WEIGHT, Posterior, with_behaviour
 
 DB_NAME = "abc.db"
@@ -278,6 +278,9 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
     echo(f"targets inside their range at the posterior median: {int(tab['inside'].sum())} of {len(tab)}; "
          f"90% predictive intervals covering the published value: {int(cov['covered'].sum())} of {len(cov)}")
     echo(distance_sentence(dist))
+    ard = {sy: tab.loc[tab["system"] == sy, "relative_difference"].mean() for sy in SYSTEMS}
+    echo("averaged relative difference per system at the posterior median: "
+         + ", ".join(f"{sy} {v:.2f}" for sy, v in ard.items()))
     if opts["write"]:
         dest = Path(str(resources.files("gcm_sim") / "data" / POSTERIOR_FILE))
         from gcm_sim.edges.outputs import atomic_write
@@ -351,4 +354,5 @@ def write_outputs(out: Path, cfg, post: Posterior, gens: pd.DataFrame, tab: pd.D
         lines.append(f"| {r.target} | {r.published} | {f(r.simulated_mean)} [{f(r.ci_low)}, {f(r.ci_high)}] | "
                      f"{'yes' if r.inside else 'no'} | {f(r.pred_low)} - {f(r.pred_high)} | "
                      f"{'yes' if r.covered else 'no'} | {'yes' if r.fitted else 'no'} |")
+    lines += ["", *systems_markdown(tab)]
     atomic_write(out / "posterior.md", lambda fh: fh.write("\n".join(lines) + "\n"))
