@@ -150,11 +150,19 @@ def option_utilities(opts, skill: np.ndarray, home_earnings_usd: np.ndarray, inc
     with regular status there (family reunification); ``quota_open`` [K];
     ``subsistence_usd`` [n] the household's monthly subsistence need (:func:`credit_usd`).
     An internal move earns the urban premium and escapes a climate shock's income loss.
+    An option that earns abroad for only part of the planning horizon (``opts.stay_share`` s < 1:
+    a visit) gains log(s x W/h + 1 - s) instead of log(W/h): the earnings over the horizon,
+    abroad for its share and at home for the rest (Sjaastad 1962 [SJAASTAD-1962]: the return to
+    a move is the earnings gained over the time spent away).
     """
     n = len(skill)
     info = topic_weights(1.0 - np.exp(-w.info_per_tie * ties), info_boost)
     gain = (believed_log_wage(opts, skill, info["earnings"], info["status"], w.earnings_bias)
             - np.log(np.maximum(home_earnings_usd, 1.0))[:, None])  # [n, K]
+    short = opts.stay_share < 1.0  # a visit: abroad for part of the horizon, at home for the rest
+    if short.any():
+        s = opts.stay_share[short][None, :]
+        gain[:, short] = np.log(s * np.exp(gain[:, short]) + (1.0 - s))
     internal_gain = np.log(w.urban_premium) - np.log(np.maximum(1.0 - shock_loss, 0.05))
     gain = np.where(opts.international[None, :] == 0, internal_gain[:, None], gain)
     death = believed_death(opts.death_truth[None, :], opts.death_prior[None, :], info["death"])

@@ -73,6 +73,7 @@ class OptionSet:
                                 # same in every arm of a comparison; keys the households' choice draws
     wage_prior_usd: np.ndarray = None  # [K, 3] expected earnings with the uninformed belief about legal status
     success_prior: np.ndarray = None   # success the uninformed believe in (irregular: the route before the policy)
+    stay_share: np.ndarray = None      # share of the planning horizon spent earning abroad (1: the whole horizon)
     retry_cost_usd: np.ndarray = None  # expected fees of retries (irregular), weighed, not financed up front
     retry_cost_prior_usd: np.ndarray = None  # ... as the uninformed believe them (the route before the policy)
     log_wage: np.ndarray = field(init=False)  # [K, 3] log of wage_usd (at least USD 1): wages do not change
@@ -196,7 +197,8 @@ def build(origin: int, world, rules, quotas: dict, ctx: Context, b, rural_any: b
             rows.append(dict(dest=d, channel=REGIONAL, cost=0.5 * travel, wage=regular_wage, success=1.0))
         elif rules.exists[origin, d]:
             rows.append(dict(dest=d, channel=VISITOR, cost=visa_fee + travel, wage=np.full(3, informal_wage),
-                             success=1.0 - refusal, refusal=refusal, delay=processing))
+                             success=1.0 - refusal, refusal=refusal, delay=processing,
+                             stay_share=visit_stay_share(b)))
     prior_leg = b["prior_death_belief_per_leg"]
     for r, route in enumerate(world.routes):
         if world.index[route.origin] != origin:
@@ -221,6 +223,20 @@ def build(origin: int, world, rules, quotas: dict, ctx: Context, b, rural_any: b
     opts = _pack(origin, rows, b, str(world.countries["region"].iloc[origin]))
     opts.refresh(ctx, b)
     return opts
+
+
+def visit_stay_share(b) -> float:
+    """Share of the planning horizon a visitor expects to spend earning abroad: the visit
+    (``visit_months``), then the rest of the horizon for the share who overstay (``overstay_prob``).
+
+    The horizon is a labour contract's length (``contract_months``: ASSUMPTION, so a visit and a
+    contract are weighed over the same months). Until 2026-12-03 a visit was valued as if it
+    earned abroad for good, so a three-month visa weighed like a permanent move (Sjaastad 1962
+    [SJAASTAD-1962]; docs/decisions.md).
+    """
+    horizon = max(float(b["contract_months"]), float(b["visit_months"]))
+    months = b["visit_months"] + b["overstay_prob"] * (horizon - b["visit_months"])
+    return float(min(months / horizon, 1.0))
 
 
 def _recognised_wage(wage: np.ndarray, recognition: float) -> np.ndarray:
@@ -261,6 +277,7 @@ def _pack(origin: int, rows: list[dict], b, region: str) -> OptionSet:
         credit_share=get("credit_share", 0.0),
         credit_base_usd=get("credit_base", 0.0),
         international=get("international", 1.0),
+        stay_share=get("stay_share", 1.0),
         needs_regular_tie=np.array([r.get("needs_regular_tie", False) for r in rows], dtype=bool),
         needs_rural=np.array([r.get("needs_rural", False) for r in rows], dtype=bool),
         min_insecurity=get("min_insecurity", 0.0),

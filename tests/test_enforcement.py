@@ -263,3 +263,31 @@ def test_believed_entry_cost_counts_the_up_front_part_per_attempt_and_the_rest_o
     # (two tries' worth of households) and the part due on passage once per entry
     assert beliefs.route_entry_cost(legs, length, price, q, np.array([0.0]), 0.5)[0] == pytest.approx(
         (50.0 * 1 + 50.0) / 0.5)
+
+
+def test_a_visit_is_weighed_by_the_months_it_earns_abroad():
+    """A three-month visit with 15% overstaying earns abroad for about a fifth of a 68-month horizon,
+    so its gain is log(s x W/h + 1 - s), far below a permanent move's log(W/h) at the same wage
+    (Sjaastad 1962); with everyone overstaying it is the permanent move's."""
+    from gcm_sim.options import VISITOR, visit_stay_share
+
+    b = dict(world().behaviour)
+    s = visit_stay_share(b)
+    horizon = b["contract_months"]
+    assert s == pytest.approx((b["visit_months"] + b["overstay_prob"] * (horizon - b["visit_months"])) / horizon)
+    assert 0 < s < 0.5
+    assert visit_stay_share({**b, "overstay_prob": 1.0}) == pytest.approx(1.0)
+    from gcm_sim.mechanisms.choice import options as option_sets
+
+    m = MigrationModel(config(run__households=2000, run__spinup_months=0), rng=1, world=world())
+    opts = option_sets(m)[m.world.index["IND"]]
+    visit = np.flatnonzero(opts.channel == VISITOR)
+    assert len(visit) and np.allclose(opts.stay_share[visit], s)
+    assert (opts.stay_share[opts.channel != VISITOR] == 1.0).all()
+    # households with more overstaying expected choose visits more often
+    cfg_lo = config(behaviour=MOBILE, run__households=4000)
+    cfg_hi = config(behaviour={**MOBILE, "overstay_prob": 0.6}, run__households=4000)
+    from .helpers import flow
+
+    diffs = paired(cfg_lo, cfg_hi, flow("departures_regular", channel=["visitor"]), seeds=range(4), months=12)
+    assert_direction(diffs, "up", "overstay_prob raises the value of a visit")
