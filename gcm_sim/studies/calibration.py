@@ -420,6 +420,15 @@ def table(targets: Sequence[Target], per_rep: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def relative_difference_by_system(tab: pd.DataFrame) -> dict[str, tuple[int, float]]:
+    """(targets, averaged relative difference) per migration system of a targets :func:`table`."""
+    out = {}
+    for system in SYSTEMS:
+        d = tab.loc[tab["system"] == system, "relative_difference"].dropna()
+        out[system] = (len(d), float(d.mean()) if len(d) else float("nan"))
+    return out
+
+
 def systems_markdown(tab: pd.DataFrame) -> list[str]:
     """Markdown lines: the averaged relative difference per migration system of a targets
     :func:`table` (issue 14 asks for below 0.5 in every system)."""
@@ -428,9 +437,8 @@ def systems_markdown(tab: pd.DataFrame) -> list[str]:
              "counting 0 inside and the distance to its nearer bound outside (Flee's measure of fit per "
              "conflict; issue 14 asks for below 0.5 in every system).", "",
              "| system | targets | averaged relative difference |", "|---|---|---|"]
-    for system in SYSTEMS:
-        d = tab.loc[tab["system"] == system, "relative_difference"].dropna()
-        lines.append(f"| {system} | {len(d)} | {_fmt(float(d.mean())) if len(d) else '-'} |")
+    for system, (n, ard) in relative_difference_by_system(tab).items():
+        lines.append(f"| {system} | {n} | {_fmt(ard) if n else '-'} |")
     return lines + [""]
 
 

@@ -35,7 +35,8 @@ import pandas as pd
 
 from gcm_sim.policy import ConfigError
 
-from .calibration import SYSTEMS, Parameter, Target, evaluate, loss, systems_markdown, table
+from .calibration import (Parameter, Target, evaluate, loss, relative_difference_by_system, systems_markdown,
+                          table)
 from .parameters import POSTERIOR_FILE, WEIGHT, Posterior, with_behaviour
 
 DB_NAME = "abc.db"
@@ -278,9 +279,8 @@ def main(items: Sequence[str], run_dir: str | None, resolve_run_dir, echo=print)
     echo(f"targets inside their range at the posterior median: {int(tab['inside'].sum())} of {len(tab)}; "
          f"90% predictive intervals covering the published value: {int(cov['covered'].sum())} of {len(cov)}")
     echo(distance_sentence(dist))
-    ard = {sy: tab.loc[tab["system"] == sy, "relative_difference"].mean() for sy in SYSTEMS}
     echo("averaged relative difference per system at the posterior median: "
-         + ", ".join(f"{sy} {v:.2f}" for sy, v in ard.items()))
+         + ", ".join(f"{sy} {ard:.2f}" for sy, (_, ard) in relative_difference_by_system(tab).items()))
     if opts["write"]:
         dest = Path(str(resources.files("gcm_sim") / "data" / POSTERIOR_FILE))
         from gcm_sim.edges.outputs import atomic_write
