@@ -13,8 +13,9 @@ sweep draw from it.
   squared log distances to each target's published range; zero inside every range), the
   tolerance falls generation by generation as pyabc's median epsilon schedule sets it.
   Every particle runs ``run.replicates`` replicates on the same seeds and is scored by their
-  mean statistics. Particles run on pyabc's multicore sampler (``workers`` processes) or on
-  a Dask cluster (``address``). Each generation is stored in an SQLite history (``abc.db``)
+  mean statistics. Particles run in this process, on ``workers`` processes or on a Dask
+  cluster (``address``), with random numbers seeded from ``run.seed`` (:mod:`.abc_sampling`),
+  so a calibration is reproducible wherever it runs. Each generation is stored in an SQLite history (``abc.db``)
   when it ends, so a killed calibration resumes from its last full generation.
 - :func:`predictive`: posterior predictive runs (one replicate per posterior draw) and the
   coverage of each target's published value by the predictive interval.
@@ -86,15 +87,20 @@ def calibrate_abc(cfg, world, targets: Sequence[Target], params: Sequence[Parame
 
     Resumes when ``abc.db`` holds a run: the generations already done count towards
     ``generations``. Stops early when the tolerance reaches ``min_epsilon`` (0: every target
-    inside its range).
+    inside its range). Reproducible: the same config, ``run.seed`` and options give the same
+    particles on one process, on ``workers`` processes or on Dask (:class:`SeededSampler`),
+    and a resumed run continues as the uninterrupted one would.
     """
     import pyabc
 
     from gcm_sim.policy import to_dict
 
+    from .abc_sampling import seed_main_process
+
     prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", 0.0, 1.0) for p in params})
     model = _Simulator(to_dict(cfg), world, targets, params)
-    sampler, cluster = _sampler(workers, address)
+    sampler, cluster = _sampler(workers, address, cfg.run.seed)
+    seed_main_process(cfg.run.seed)  # what pyabc draws here, outside the tasks
     try:
         abc = pyabc.ABCSMC(model, prior, _Distance(targets), population_size=population, sampler=sampler)
         db = run_dir / DB_NAME
@@ -119,17 +125,27 @@ def calibrate_abc(cfg, world, targets: Sequence[Target], params: Sequence[Parame
     return history
 
 
-def _sampler(workers: int, address: str | None):
-    import pyabc
+def _sampler(workers: int, address: str | None, seed: int):
+    """A :class:`~.abc_sampling.SeededSampler` mapping its tasks in this process, over
+    ``workers`` processes, or on the Dask cluster at ``address``; and what to close after."""
+    from .abc_sampling import SeededSampler
 
     if address:
         from .executors import dask_client
 
-        client, cluster = dask_client(address, None)
-        return pyabc.sampler.DaskDistributedSampler(dask_client=client), cluster
+        client, _ = dask_client(address, None)
+        return SeededSampler(seed, lambda f, xs: client.gather(client.map(f, list(xs), pure=False))), client
     if workers > 1:
-        return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers), None
-    return pyabc.sampler.SingleCoreSampler(), None
+        from .experiment import process_pool, stop_pool
+
+        pool = process_pool(workers)
+        return SeededSampler(seed, pool.map), _Closing(lambda: stop_pool(pool))
+    return SeededSampler(seed), None
+
+
+@dataclass
+class _Closing:
+    close: Callable[[], None]
 
 
 def history_tables(history, params: Sequence[Parameter]) -> tuple[Posterior, pd.DataFrame]:
