@@ -228,6 +228,18 @@ def test_hump_peak_finds_the_vertex_of_a_log_quadratic():
     assert not val.rises_then_falls(gni, np.log(gni))  # monotone: no hump
 
 
+def test_a_flat_channel_leaves_the_hump_peak_where_it_was_and_the_reading_names_each_channel():
+    from gcm_sim.studies.validation.published import hump_channels_sentence
+
+    gni = np.array([1000, 2000, 4000, 8000, 16000, 32000], float)
+    humped = 10 - (np.log(gni) - np.log(8000)) ** 2
+    assert val.hump_peak(gni, humped + 5.0)[0] == pytest.approx(val.hump_peak(gni, humped)[0])
+    by = pd.DataFrame({"labour": 5.0, "smuggled": humped, "visitor": 0.0}, index=pd.Index(gni.astype(int), name="gni"))
+    text = hump_channels_sentence(by)
+    assert "labour 5.00 at 1,000, at most 5.00" in text and "smuggled" in text and "(at 8,000)" in text
+    assert "visitor" not in text  # a channel nobody uses is left out
+
+
 def test_arc_and_semi_elasticities():
     # value = cost^-1.6 exactly: the arc elasticity recovers -1.6
     assert val.arc_elasticity(0.95 ** -1.6, 1.05 ** -1.6) == pytest.approx(-1.6)

@@ -25,6 +25,7 @@ CLI_DEFAULTS = ("run.households=10000", "run.months=24", "run.replicates=3")
 HUMP_ORIGIN = "SEN"
 HUMP_GRID = (1000, 2000, 3500, 5000, 7000, 10000, 14000, 20000, 30000)
 HUMP_PEAK = (5000.0, 12000.0)
+HUMP_CHANNELS = ("labour", "family", "humanitarian", "visitor", "regional", "smuggled")  # reported, not scored
 REMIT_STEP = 0.05
 REMIT_BAND = (-2.5, -1.0)
 SKILLED_ORIGINS = ("IND", "PAK", "BGD", "NPL", "PHL")
