@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from gcm_sim.policy import ConfigError
 from gcm_sim.studies import explore
 
 from .helpers import free_port, stop_process
@@ -67,6 +68,27 @@ def _model_study(**kw) -> explore.Study:
             "overrides": SMALL}
     data.update(kw)
     return explore.make_study(data)
+
+
+def test_a_study_can_record_the_calibration_targets_and_loss_of_each_run(tmp_path):
+    """outputs: targets (issue 14's screen before a fit): every target's statistic, the loss over the
+    fitted ones and the averaged relative difference per system; a higher remit share sends more."""
+    from gcm_sim.studies import calibration as cal
+
+    s = explore.make_study({"name": "t", "design": "grid", "samples": 2, "replicates": 1, "seed": 5,
+                            "levers": {"behaviour.remit_share": [0.2, 0.4]}, "outputs": "targets",
+                            "overrides": ["run.households=1000", "run.months=12"]})
+    res = explore.run_study(s, tmp_path / "s", executor="serial", progress=False)["results"]
+    wide = res.pivot(index="behaviour.remit_share", columns="indicator", values="value")
+    targets = cal.load_targets()
+    assert {t.name for t in targets} | {"calibration_loss", "ard_central_america_us"} <= set(res["indicator"])
+    low, high = wide.iloc[0], wide.iloc[1]
+    assert high["remittances_mex_usd_year"] > 1.2 * low["remittances_mex_usd_year"]
+    stats = {t.name: low[t.name] for t in targets}
+    assert low["calibration_loss"] == pytest.approx(cal.loss(targets, stats))
+    with pytest.raises(ConfigError, match="study.outputs"):
+        explore.make_study({"design": "lhs", "samples": 2, "levers": {"behaviour.remit_share": [0.2, 0.4]},
+                            "outputs": "everything"})
 
 
 # --- SALib through the same machinery -------------------------------------------------------

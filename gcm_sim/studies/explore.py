@@ -21,6 +21,15 @@ Study file (YAML)::
     indicators: [irregular_departures, deaths]        # optional: analysed and plotted (all are stored)
     morris_levels: 4              # optional, Morris grid levels
     discover: {outcome: irregular_departures, threshold: 300000, direction: above}   # optional (PRIM)
+    outputs: indicators           # optional: indicators (run-level, the default) or targets
+
+``outputs: targets`` records, for each run, the statistic of every target in
+``data/targets.yaml`` (named as there), the calibration loss over the fitted ones
+(``calibration_loss``) and the averaged relative difference per migration system
+(``ard_<system>``), as :mod:`gcm_sim.studies.calibration` computes them: a Morris screen of
+``behaviour.*`` levers with ``indicators: [calibration_loss, ...]`` says which parameters the
+fit depends on (issue 14). Per replicate: a point's loss is the mean of its replicates' losses,
+not the loss of their mean statistics as in ``gcm-sim calibrate``.
 
 Every sampled config is composed and validated like ``gcm-sim run`` before any run
 starts. Integer keys are rounded, boolean keys are true above 0.5. A lever key may
@@ -55,7 +64,8 @@ from gcm_sim.edges.report import save_figure
 
 DESIGNS = ("sobol", "morris", "lhs", "grid")
 STUDY_KEYS = ("name", "design", "samples", "replicates", "seed", "levers", "overrides", "indicators",
-              "morris_levels", "discover", "target")
+              "morris_levels", "discover", "target", "outputs")
+OUTPUTS = ("indicators", "targets")
 HEADLINE = ("irregular_departures", "regular_departures", "irregular_share", "deaths",
             "deaths_per_1000_crossings", "remittance_cost_pct", "recruitment_cost_months", "returns",
             "stock_irregular_end", "remittances_received_usd")
@@ -77,6 +87,7 @@ class Study:
     morris_levels: int = 4
     discover: dict | None = None
     target: str | None = None
+    outputs: str = "indicators"
     points: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # [runs, levers] sampled values
     configs: list[dict] = field(default_factory=list)  # plain config per point (model target only)
 
@@ -96,6 +107,8 @@ class Study:
                     payload["target"] = self.target
                 else:
                     payload["config"] = self.configs[i]
+                if self.outputs != "indicators":
+                    payload["outputs"] = self.outputs
                 out.append((f"{i:05d}-r{r:03d}", payload))
         return out
 
@@ -104,6 +117,8 @@ class Study:
                 "levers": {k: list(v) for k, v in self.levers.items()}, "overrides": self.overrides,
                 "target": self.target, "morris_levels": self.morris_levels,
                 "points": hashlib.sha256(np.ascontiguousarray(self.points, dtype=float).tobytes()).hexdigest()}
+        if self.outputs != "indicators":  # studies of before the key keep their fingerprint (they resume)
+            data["outputs"] = self.outputs
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def includes(self) -> str:
@@ -185,6 +200,11 @@ def make_study(data: dict, extra_overrides: list[str] = (), world=None) -> Study
     target = data.get("target")
     if target is not None and (not isinstance(target, str) or ":" not in target):
         raise ConfigError("study.target", target, "module:function")
+    outputs = data.get("outputs", "indicators")
+    if outputs not in OUTPUTS:
+        raise ConfigError("study.outputs", outputs, " or ".join(OUTPUTS))
+    if outputs != "indicators" and target is not None:
+        raise ConfigError("study.outputs", outputs, "indicators with study.target (a function has no targets)")
     discover = data.get("discover")
     if discover is not None:
         from gcm_sim.studies.discovery import check_spec
@@ -192,7 +212,7 @@ def make_study(data: dict, extra_overrides: list[str] = (), world=None) -> Study
         check_spec(discover, prefix="study.discover")
     study = Study(name=str(data.get("name") or "study"), design=design, samples=samples, replicates=replicates,
                   seed=seed, levers=bounds, overrides=overrides, indicators=indicators, morris_levels=levels,
-                  discover=discover, target=target)
+                  discover=discover, target=target, outputs=outputs)
     study.points = sample(study)
     if target is None:
         study.configs = _configs(study, world)
@@ -322,12 +342,27 @@ def evaluate(payload: dict) -> pd.DataFrame:
 
         world = _world(payload["config"].get("world"))
         cfg = policy.build_config(copy.deepcopy(payload["config"]), world.iso3, world.tags, world.behaviour)
-        _, outputs = run_replicate(cfg, payload["replicate"], world)
+        if payload.get("outputs") == "targets":
+            outputs = target_outputs(cfg, payload["replicate"], world)
+        else:
+            _, outputs = run_replicate(cfg, payload["replicate"], world)
     rows = [(payload["run"], payload["replicate"], payload["seed"], str(k), float(v)) for k, v in outputs.items()]
     df = pd.DataFrame(rows, columns=ID_COLUMNS)
     for k, v in values.items():
         df[k] = v
     return df
+
+
+def target_outputs(cfg, replicate: int, world) -> dict[str, float]:
+    """One replicate's calibration statistics (``outputs: targets``): every target's statistic,
+    ``calibration_loss`` over the fitted targets and ``ard_<system>`` per migration system."""
+    from gcm_sim.studies import calibration as cal
+
+    targets = cal.load_targets()
+    stats = cal.statistics(cal.run_replicate(cfg, replicate, world), [t.name for t in targets])
+    tab = cal.table(targets, pd.DataFrame([stats]))
+    ard = {f"ard_{system}": v for system, (n, v) in cal.relative_difference_by_system(tab).items() if n}
+    return {**stats, "calibration_loss": cal.loss(targets, stats), **ard}
 
 
 # --- the whole study --------------------------------------------------------------------------
