@@ -60,6 +60,16 @@ DEFAULT_PARAMETERS = (
     ("asc_visitor", -9.0, -4.0, "linear"),
     ("contract_months", 24.0, 120.0, "log"),
 )
+# fittable on request (params=...), not by default: the Morris screen of 2026-12-03
+# (experiments/studies/morris_calibration.yaml) found the calibration loss depends on them as much
+# as on some defaults (mu* intervals above 0): the weight of the earnings gap and the two
+# parameters that set formal remittances. Ranges: ASSUMPTION, about half to twice the value of
+# behaviour.yaml; remit_share inside the 20-40% of earnings it cites.
+SCREENED_PARAMETERS = (
+    ("b_gain", 0.4, 2.0, "log"),
+    ("formal_parity_ratio", 1.2, 4.0, "log"),
+    ("remit_share", 0.2, 0.4, "linear"),
+)
 FIT_SPACE_STEP = 0.15  # initial simplex step, as a share of each parameter's (transformed) range
 
 
@@ -466,10 +476,11 @@ class Parameter:
 
 
 def parameters(names: Sequence[str] | None, behaviour: dict[str, float]) -> list[Parameter]:
-    """The default fitted parameters, or a subset by name; each must be a behaviour parameter."""
-    known = {p[0]: Parameter(*p) for p in DEFAULT_PARAMETERS}
+    """The default fitted parameters, or those named (from the defaults and SCREENED_PARAMETERS);
+    each must be a behaviour parameter."""
+    known = {p[0]: Parameter(*p) for p in (*DEFAULT_PARAMETERS, *SCREENED_PARAMETERS)}
     if not names:
-        return list(known.values())
+        return [known[p[0]] for p in DEFAULT_PARAMETERS]
     out = []
     for n in names:
         if n not in known:
