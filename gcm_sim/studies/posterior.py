@@ -99,7 +99,7 @@ def calibrate_abc(cfg, world, targets: Sequence[Target], params: Sequence[Parame
 
     prior = pyabc.Distribution(**{p.name: pyabc.RV("uniform", 0.0, 1.0) for p in params})
     model = _Simulator(to_dict(cfg), world, targets, params)
-    sampler, cluster = _sampler(workers, address, cfg.run.seed)
+    sampler, close = _sampler(workers, address, cfg.run.seed)
     seed_main_process(cfg.run.seed)  # what pyabc draws here, outside the tasks
     try:
         abc = pyabc.ABCSMC(model, prior, _Distance(targets), population_size=population, sampler=sampler)
@@ -120,32 +120,27 @@ def calibrate_abc(cfg, world, targets: Sequence[Target], params: Sequence[Parame
         else:
             history = pyabc.History(url)
     finally:
-        if cluster is not None:
-            cluster.close()
+        if close is not None:
+            close()
     return history
 
 
 def _sampler(workers: int, address: str | None, seed: int):
     """A :class:`~.abc_sampling.SeededSampler` mapping its tasks in this process, over
-    ``workers`` processes, or on the Dask cluster at ``address``; and what to close after."""
+    ``workers`` processes, or on the Dask cluster at ``address``; and what to call after (or None)."""
     from .abc_sampling import SeededSampler
 
     if address:
         from .executors import dask_client
 
         client, _ = dask_client(address, None)
-        return SeededSampler(seed, lambda f, xs: client.gather(client.map(f, list(xs), pure=False))), client
+        return SeededSampler(seed, lambda f, xs: client.gather(client.map(f, list(xs), pure=False))), client.close
     if workers > 1:
         from .experiment import process_pool, stop_pool
 
         pool = process_pool(workers)
-        return SeededSampler(seed, pool.map), _Closing(lambda: stop_pool(pool))
+        return SeededSampler(seed, pool.map), lambda: stop_pool(pool)
     return SeededSampler(seed), None
-
-
-@dataclass
-class _Closing:
-    close: Callable[[], None]
 
 
 def history_tables(history, params: Sequence[Parameter]) -> tuple[Posterior, pd.DataFrame]:

@@ -90,8 +90,8 @@ def check_hump(cfg, world, out: Path, say) -> CheckResult:
     # has no peak: with fewer than two peaks there is no interval, and the check fails)
     passed = bool(shape and np.isfinite(peak) and HUMP_PEAK[0] <= peak <= HUMP_PEAK[1]
                   and np.isfinite(lo) and HUMP_PEAK[0] <= lo and hi <= HUMP_PEAK[1])
-    fig = _plot_hump(d, mean, peak, out)
     channels = d.groupby("gni")[list(HUMP_CHANNELS)].mean()
+    fig = _plot_hump(d, mean, channels, peak, out)
     return CheckResult(
         "hump", "Migration hump (emigration across origin income)",
         "emigration rises with income, slows past ~USD 5,000 and reverses past ~USD 10,000 GDP per capita PPP; "
@@ -319,7 +319,7 @@ def check_shock_size(cfg, world, out: Path, say) -> CheckResult:
         d)
 
 
-def _plot_hump(d, mean, peak, out: Path) -> str:
+def _plot_hump(d, mean, channels, peak, out: Path) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -329,10 +329,9 @@ def _plot_hump(d, mean, peak, out: Path) -> str:
     for r, g in d.groupby("replicate"):
         ax.plot(g["gni"], g["emigration_per_1000_year"], color="grey", lw=0.8, alpha=0.6)
     ax.plot(mean.index, mean.to_numpy(), "o-", color="tab:blue", label="mean over replicates")
-    by = d.groupby("gni")[list(HUMP_CHANNELS)].mean()
-    for c in by.columns:
-        if by[c].max() > 0:
-            ax.plot(by.index, by[c].to_numpy(), lw=1, ls=":", label=f"{c} (mean)")
+    for c in channels.columns:
+        if channels[c].max() > 0:
+            ax.plot(channels.index, channels[c].to_numpy(), lw=1, ls=":", label=f"{c} (mean)")
     if np.isfinite(peak):
         ax.axvline(peak, color="tab:red", ls="--", label=f"fitted peak {peak:,.0f}")
     ax.set_xscale("log")
