@@ -97,7 +97,7 @@ def seed_stocks(world, rules, households: Households, migrants: Migrants, propen
         k = int(np.floor(expected) + (rng.random() < expected - np.floor(expected)))
         if k == 0:
             continue
-        who = hh[rng.integers(0, len(hh), size=k)]
+        who = _stock_households(hh, households.skill[hh], float(row.get("stock_tertiary_pct", np.nan)), k, rng)
         u, u_channel, u_irregular, u_member, u_child, u_recognised, u_employed, u_saved, u_id = rng.random((9, k))
         irr = row["irregular_share_pct"] / 100
         asy = row["asylum_share_pct"] / 100
@@ -135,6 +135,27 @@ def seed_stocks(world, rules, households: Households, migrants: Migrants, propen
                      skill_recognised=recognised,
                      has_id=(status != IRREGULAR) | (u_id < b["irregular_id_share"]))
         households.add_abroad(who, np.full(k, d), status == REGULAR, 1)
+
+
+def _stock_households(hh: np.ndarray, skill: np.ndarray, tertiary_pct: float, k: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """The households of a corridor's ``k`` stock records, drawn with replacement from ``hh``.
+
+    Without a figure (``tertiary_pct`` NaN) uniformly, so the stock has its origin's skill mix.
+    With one, a record is from a high-skill household with chance ``tertiary_pct`` / 100 and
+    otherwise from the others: emigrants are selected on education, and by corridor (80% of
+    Indian immigrants in the US aged 25+ hold a bachelor's degree or more: MPI 2022; just
+    over half of Filipino ones: MPI 2010; the population of India far fewer), so a stock drawn
+    from the origin's mix earns and remits as if it were its origin's average (SOURCES.md,
+    ``stock_tertiary_pct``).
+    """
+    if not np.isfinite(tertiary_pct):
+        return hh[rng.integers(0, len(hh), size=k)]
+    high, rest = hh[skill == 2], hh[skill != 2]
+    if not len(high) or not len(rest):
+        return hh[rng.integers(0, len(hh), size=k)]
+    pick_high = rng.random(k) < tertiary_pct / 100
+    return np.where(pick_high, high[rng.integers(0, len(high), size=k)], rest[rng.integers(0, len(rest), size=k)])
 
 
 def seed_transit(world, households: Households, migrants: Migrants, propensity: dict, leg_months: np.ndarray,

@@ -67,9 +67,13 @@ CORRIDOR_COLUMNS = {
     "humanitarian_quota_year": ("num", 0, 1e8), "travel_cost_usd": ("num", 0, 1e5),
     # group (prima facie) temporary protection on arrival: mechanisms/asylum.py, SOURCES.md
     "group_protection": ("bool",),
+    # share of the diaspora stock with tertiary education, where a figure exists; blank: the
+    # stock has its origin's skill mix (population.seed_stocks, SOURCES.md)
+    "stock_tertiary_pct": ("num_or_blank", 0, 100),
 }
 # columns a world may leave out, with the value a missing column means
-OPTIONAL_COLUMNS = {"corridors.csv": {"group_protection": "false"}, "legs.csv": {"pushback": "false"}}
+OPTIONAL_COLUMNS = {"corridors.csv": {"group_protection": "false", "stock_tertiary_pct": ""},
+                    "legs.csv": {"pushback": "false"}}
 LEG_COLUMNS = {
     "from": ("iso3",), "to": ("iso3",), "mode": ("choice", ("land", "sea")),
     "travel_months": ("num", 0.01, 60), "smuggling_fee_usd": ("num", 0, 1e6),
@@ -308,13 +312,16 @@ def _read_table(d, name: str, columns: dict, known: set[str] | None = None) -> p
         for i, raw in enumerate(df[col]):
             row = i + 2  # header is row 1
             v = raw.strip()
-            if kind == "num":
+            if kind == "num_or_blank" and not v:
+                values.append(float("nan"))
+            elif kind in ("num", "num_or_blank"):
+                blank = " or blank" if kind == "num_or_blank" else ""
                 try:
                     x = float(v)
                 except ValueError:
-                    raise WorldDataError(name, row, col, raw, f"a number from {spec[1]} to {spec[2]}") from None
+                    raise WorldDataError(name, row, col, raw, f"a number from {spec[1]} to {spec[2]}{blank}") from None
                 if not np.isfinite(x) or x < spec[1] or x > spec[2]:
-                    raise WorldDataError(name, row, col, raw, f"a number from {spec[1]} to {spec[2]}")
+                    raise WorldDataError(name, row, col, raw, f"a number from {spec[1]} to {spec[2]}{blank}")
                 values.append(x)
             elif kind == "bool":
                 if v.lower() not in ("true", "false"):

@@ -362,6 +362,10 @@ def world_cases():
         add(f"{table} empty", table, None, lambda d, t=table: _write_rows(d / t, [], list(_rows(d / t)[0])))
         add(f"{table} missing", table, None, lambda d, t=table: (d / t).unlink())
         add(f"{table} not UTF-8", table, None, lambda d, t=table: (d / t).write_bytes(b"iso3\xff\xfe\n"))
+    for bad in ("nan", "-5", "120", "most"):  # an optional figure: blank is allowed, a bad value is not
+        add(f"corridors.csv stock_tertiary_pct={bad!r}", "stock_tertiary_pct", repr(bad),
+            lambda d, b=bad: _write_rows(d / "corridors.csv", [{**r, "stock_tertiary_pct": b} if i == 0 else r
+                                                              for i, r in enumerate(_rows(d / "corridors.csv"))]))
     add("legs self-loop", "to", "'MLI'", lambda d: _write_rows(
         d / "legs.csv", [{**r, "from": "MLI", "to": "MLI"} if i == 0 else r for i, r in enumerate(_rows(d / "legs.csv"))]))
     add("legs duplicate", "to", None, lambda d: _write_rows(d / "legs.csv", _rows(d / "legs.csv")

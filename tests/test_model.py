@@ -79,6 +79,22 @@ def test_timeseries_schema_and_every_measure_present():
     assert set(m.indicators()) == set(INDICATORS)
 
 
+def test_stock_carries_its_corridors_published_education():
+    """A corridor with a published tertiary share seeds a stock of that skill mix, not the origin's
+    (Indians in the US: 80% with a bachelor's degree or more, MPI 2022); the others keep the origin's."""
+    m = MigrationModel(config(run__households=100000), rng=3, world=world())
+    ix, mg = m.world.index, m.migrants
+
+    def high_share(o, d):
+        sel = (mg.view("origin") == ix[o]) & (mg.view("destination") == ix[d])
+        return (mg.view("skill")[sel] == 2).mean(), sel.sum()
+
+    share, n = high_share("IND", "USA")
+    assert n > 150 and abs(share - 0.80) < 0.1  # binomial sd about 0.03 at these counts
+    gulf, n = high_share("IND", "ARE")  # no figure: the origin's own mix
+    assert n > 150 and abs(gulf - m.b["skill_share_high"]) < 0.08
+
+
 def test_run_starts_from_observed_stocks():
     """Month-1 stocks abroad match the diaspora data within sampling error."""
     m = MigrationModel(config(run__households=20000), rng=3, world=world())
