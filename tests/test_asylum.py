@@ -127,6 +127,24 @@ def test_worst_year_factor():
     assert worst_year_factor([0.0]) == float("inf")
 
 
+def test_steady_baseline_reports_each_large_corridors_stock_against_its_start():
+    """The stock-drift diagnostic: December stock / UN DESA start, per large corridor and year."""
+    import pandas as pd
+    from gcm_sim.studies.validation.baseline import DRIFT_MIN_STOCK, _large_corridors, _stock_drift
+
+    w = load_world()
+    big = _large_corridors(w)
+    assert ("MEX", "USA") == big[0] and ("IND", "ARE") in big
+    assert all(w.corridors.set_index(["origin", "destination"]).loc[c, "diaspora_stock"] >= DRIFT_MIN_STOCK
+               for c in big)
+    start = float(w.corridors.query("origin == 'IND' and destination == 'ARE'")["diaspora_stock"].iloc[0])
+    d = pd.DataFrame([{"arm": "trends", "replicate": r, "series": "stock IND->ARE", "year": y,
+                       "value": start * (1 - 0.1 * y) * (1 + 0.01 * r)} for r in range(3) for y in (1, 2)])
+    drift = _stock_drift(d, w)
+    assert list(drift["year"]) == [1, 2]
+    assert abs(drift["mean"].iloc[1] - 0.8 * 1.01) < 1e-9 and drift["ci_low"].iloc[1] < 0.808 < drift["ci_high"].iloc[1]
+
+
 def test_people_intercepted_at_the_turkish_border_are_turned_back_without_a_claim():
     from gcm_sim.mechanisms.journeys import intercepted
 

@@ -18,6 +18,8 @@ from .common import (CMED_BAND, CheckResult, DEATHS_BAND, SLOPE_BAND_PCT, STEADY
                      TP_FACTOR, TP_MONTHS, TP_STOCK, WEST_AFRICA, WORSE_LEG, WORSE_ROUTE_MAX_PCT, WORSE_SIZE,
                      _WorldCopy, _at_least, _figdir, _plot_points, _runs, interval)
 
+DRIFT_MIN_STOCK = 500_000  # steady_baseline reports the stock drift of corridors at least this large (not scored)
+
 
 def worst_year_factor(year_end_stocks: Sequence[float], published: float = TP_STOCK) -> float:
     """The largest factor by which a year-end stock departs from ``published``, either way."""
@@ -77,8 +79,19 @@ def _yearly(job) -> dict:
     arrivals = (cm["attempts"] - cm["interceptions"] - cm["deaths"]).groupby(year(cm["month"])).sum()
     ts = d.timeseries
     by_year = lambda measure: ts[ts["measure"] == measure].groupby(year(ts.loc[ts["measure"] == measure, "month"]))["value"].sum()  # noqa: E731
-    return {"cmed_arrivals": arrivals.to_dict(), "deaths": by_year("deaths").to_dict(),
-            "irregular_departures": by_year("departures_irregular").to_dict()}
+    out = {"cmed_arrivals": arrivals.to_dict(), "deaths": by_year("deaths").to_dict(),
+           "irregular_departures": by_year("departures_irregular").to_dict()}
+    for o, dest in _large_corridors(world):  # December stocks of the largest corridors (a diagnostic)
+        out[f"stock {o}->{dest}"] = {y: total(ts, STOCK_MEASURES, origin=o, destination=dest, months=[12 * y])
+                                     for y in range(1, cfg.run.months // 12 + 1)}
+    return out
+
+
+def _large_corridors(world) -> list[tuple[str, str]]:
+    """Corridors whose UN DESA stock is at least ``DRIFT_MIN_STOCK`` people."""
+    c = world.corridors
+    big = c[c["diaspora_stock"] >= DRIFT_MIN_STOCK].sort_values("diaspora_stock", ascending=False)
+    return list(zip(big["origin"], big["destination"]))
 
 
 def _yearly_runs(cfg, world, say, label) -> pd.DataFrame:
@@ -131,8 +144,14 @@ def check_steady_baseline(cfg, world, out: Path, say) -> CheckResult:
         slopes[arm] = (mean, lo, hi)
         rows.append({"arm": arm, "indicator": "log-slope of irregular departures, %/year", "year": "1-10",
                      "mean": mean, "ci_low": lo, "ci_high": hi, "band": f"+-{limit:g}", "inside": inside})
+    drift = _stock_drift(d[d["arm"] == "trends"], world)
+    ends = (drift["year"].min(), drift["year"].max()) if len(drift) else ()
+    for r in drift[drift["year"].isin(ends)].itertuples():  # first and last year: the table stays readable
+        rows.append({"arm": "trends", "indicator": f"stock {r.corridor} / UN DESA 2020 (not scored)",
+                     "year": int(r.year), "mean": r.mean, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                     "band": "not scored", "inside": "n/a"})
     table = pd.DataFrame(rows)
-    worst = table[(table["arm"] == "trends") & (table["indicator"] != "log-slope of irregular departures, %/year")]
+    worst = table[(table["arm"] == "trends") & table["indicator"].isin(["cmed_arrivals", "deaths"])]
     fig = _plot_steady(d, out)
     mean, lo, hi = slopes["no income growth"]
     return CheckResult(
@@ -152,8 +171,31 @@ def check_steady_baseline(cfg, world, out: Path, say) -> CheckResult:
         f"to 0 (%/year); with trends {slopes['trends'][0]:+.2f} [{slopes['trends'][1]:+.2f}, "
         f"{slopes['trends'][2]:+.2f}]. Years outside their band (trends arm): "
         f"{', '.join(f'{r.indicator} year {r.year}' for r in worst.itertuples() if not r.inside) or 'none'}. "
-        "People on the road at month 1 come from the world's transit.csv (population.seed_transit).",
+        "People on the road at month 1 come from the world's transit.csv (population.seed_transit). "
+        f"Not scored, a diagnostic of the stocks the run starts from: each corridor of at least "
+        f"{DRIFT_MIN_STOCK:,} people (UN DESA 2020), its December stock (all statuses) in the last year "
+        f"as a share of its start: {_drift_words(drift)}.",
         table)
+
+
+def _stock_drift(d: pd.DataFrame, world) -> pd.DataFrame:
+    """Per large corridor and year: the December stock / its UN DESA start, mean and 95% interval."""
+    start = {f"{o}->{t}": float(v) for o, t, v in world.corridors[["origin", "destination", "diaspora_stock"]]
+             .itertuples(index=False)}
+    rows = []
+    for series, g in d[d["series"].str.startswith("stock ")].groupby("series"):
+        corridor = series.removeprefix("stock ")
+        for year, gy in g.groupby("year"):
+            mean, lo, hi = interval(gy["value"] / start[corridor])
+            rows.append({"corridor": corridor, "year": int(year), "mean": mean, "ci_low": lo, "ci_high": hi})
+    out = pd.DataFrame(rows, columns=["corridor", "year", "mean", "ci_low", "ci_high"])
+    order = {f"{o}->{t}": i for i, (o, t) in enumerate(_large_corridors(world))}
+    return out.sort_values(["corridor", "year"], key=lambda col: col.map(order) if col.name == "corridor" else col)
+
+
+def _drift_words(drift: pd.DataFrame) -> str:
+    last = drift[drift["year"] == drift["year"].max()] if len(drift) else drift
+    return ", ".join(f"{r.corridor} {r.mean:.2f}" for r in last.itertuples()) or "none"
 
 
 def check_worse_route(cfg, world, out: Path, say) -> CheckResult:
