@@ -144,3 +144,21 @@ def test_validation_oversampling_concentrates_the_sample_and_the_shock_ratio():
     after = allocate(pop, 20_000, np.array([rates[c] for c in origins]))
     i = origins.index("MEX")
     assert after.sum() == before.sum() and after[i] > 3 * before[i]
+
+
+def test_households_save_only_what_lies_above_subsistence():
+    """Saving is ``saving_rate`` x (income + remittances - subsistence), never below zero: the poorest
+    save nothing however long they wait (Ogaki, Ostry & Reinhart 1996), and remittances first cover
+    the household's subsistence need."""
+    from gcm_sim.agents.households import Households
+
+    n = 4
+    hh = Households(country=np.zeros(n, np.int64), weight=np.ones(n), rural=np.zeros(n, bool),
+                    skill=np.zeros(n, np.int8), members=np.tile([0, 1, 0, 1, 0], (n, 1)),
+                    base_income_usd=np.array([50.0, 100.0, 300.0, 50.0]), assets_usd=np.zeros(n),
+                    exposed=np.zeros(n, bool), n_countries=1, n_destinations=1)
+    hh.remittances_usd[:] = np.array([0.0, 0.0, 0.0, 250.0], np.float32)
+    hh.earn_and_save(np.ones(1), 0.1, np.zeros(n), subsistence_usd=np.full(n, 100.0))
+    assert np.allclose(hh.assets_usd, [0.0, 0.0, 20.0, 20.0])
+    hh.earn_and_save(np.ones(1), 0.1, np.zeros(n))  # without a need: a share of all of it, as before
+    assert np.allclose(hh.assets_usd, [5.0, 10.0, 50.0, 25.0])

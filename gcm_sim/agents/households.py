@@ -148,10 +148,13 @@ class Households:
 
     # --- mechanisms ---
     def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray,
-                      target_months: float = np.inf, drawdown_rate: float = 0.0) -> None:
+                      target_months: float = np.inf, drawdown_rate: float = 0.0,
+                      subsistence_usd: np.ndarray | float = 0.0) -> None:
         """Monthly income with trend, shock losses and programme jobs; save a share as assets.
 
-        Remittances received are saved at the same rate; debt is repaid from savings first.
+        Households save ``saving_rate`` of what income and remittances received leave above the
+        subsistence need of the people at home (``subsistence_usd`` [n], monthly; 0: of all of it),
+        so a household at or below subsistence saves nothing; debt is repaid from savings first.
         Buffer stock: assets above ``target_months`` of income are drawn down at
         ``drawdown_rate`` a month (consumption of the excess), so assets settle near
         target + saving / drawdown months of income instead of growing without bound.
@@ -165,6 +168,8 @@ class Households:
         enrolled = np.flatnonzero(self.programme)
         income[enrolled] += programme_income[enrolled].astype(np.float32)
         saved = income + self.remittances_usd
+        saved -= np.asarray(subsistence_usd, np.float32)
+        np.maximum(saved, 0, out=saved)
         saved *= np.float32(saving_rate)
         repay = np.minimum(self.debt_usd, saved)
         self.debt_usd -= repay

@@ -43,14 +43,17 @@ class HouseholdAgent(mesa.Agent):
         return float(self.store.assets_usd[self.row])
 
     def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray,
-                      target_months: float = math.inf, drawdown_rate: float = 0.0) -> None:
-        """Monthly income (trend, shock, programme job); save a share, repay debt first;
-        draw down assets above the buffer target (as ``Households.earn_and_save``)."""
+                      target_months: float = math.inf, drawdown_rate: float = 0.0,
+                      subsistence_usd: np.ndarray | float = 0.0) -> None:
+        """Monthly income (trend, shock, programme job); save a share of what lies above
+        subsistence, repay debt first; draw down assets above the buffer target (as
+        ``Households.earn_and_save``)."""
         s, i = self.store, self.row
         income = (s.base_income_usd[i] * growth_factor[s.country[i]] * (1.0 - s.shock_loss[i])
                   + (programme_income[i] if s.programme[i] else 0.0))
         s.income_usd[i] = income
-        saved = saving_rate * (income + s.remittances_usd[i])
+        need = float(np.broadcast_to(subsistence_usd, s.income_usd.shape)[i])
+        saved = saving_rate * max(float(income + s.remittances_usd[i]) - need, 0.0)
         repay = min(float(s.debt_usd[i]), saved)
         s.debt_usd[i] -= repay
         excess = max(float(s.assets_usd[i]) - target_months * income, 0.0)
@@ -120,9 +123,9 @@ class ReferenceHouseholds(Households):
         self.agents = AgentSet(self.by_row, random=model.random)
 
     def earn_and_save(self, growth_factor, saving_rate, programme_income, target_months=math.inf,
-                      drawdown_rate=0.0) -> None:
+                      drawdown_rate=0.0, subsistence_usd=0.0) -> None:
         self.agents.shuffle_do("earn_and_save", growth_factor, saving_rate, programme_income, target_months,
-                               drawdown_rate)
+                               drawdown_rate, subsistence_usd)
 
     def decide(self, model, month: int) -> list:
         """Every household agent decides in random order; movers grouped by origin."""

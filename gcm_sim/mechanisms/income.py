@@ -10,7 +10,12 @@ vocational-training trainees; quota budgets are topped up (a year's places arriv
 as twelve monthly parts).
 
 Households earn the wage of their skill at home (world data), save ``saving_rate``
-of income and remittances, and repay debt first (DESIGN.md). Saving is buffer-stock
+of what income and remittances received leave above the subsistence need of the people at
+home (``subsistence_usd_ppp_day`` x members, in the origin's market dollars: the need
+:func:`gcm_sim.decisions.credit_usd` lends above), and repay debt first (DESIGN.md): to be
+able to save, a household must first meet subsistence consumption, so saving rates rise with
+income at low incomes (Ogaki, Ostry & Reinhart 1996, IMF Staff Papers 43(1); Masson, Bayoumi
+& Samiei 1998, WBER 12(3)). Saving is buffer-stock
 saving (Deaton 1991, Econometrica 59(5); Carroll 1997, QJE 112(1)): households hold a
 target buffer of ``buffer_target_months`` of income and consume what lies above it at
 ``buffer_drawdown_rate`` a month, and large unplanned spending (health, schooling) hits
@@ -95,8 +100,9 @@ def step(model, month: int) -> None:
     train_home_track(model, month)
     growth = (1 + model.growth) ** (model.calendar_month(month) / 12)  # world incomes are month 0's
     b = model.b
+    subsistence = model.subsistence_person_month[hh.country] * hh.members.sum(axis=1, dtype=np.int16)
     hh.earn_and_save(growth, b["saving_rate"], model.programme_income, b["buffer_target_months"],
-                     b["buffer_drawdown_rate"])
+                     b["buffer_drawdown_rate"], subsistence)
     # large unplanned spending (illness, schooling, funerals) draws the buffer down
     hit = np.flatnonzero(model.draws.uniform("spending_shock", month, hh.uid) < b["spending_shock_rate_year"] / 12)
     cost = np.float32(b["spending_shock_months"]) * hh.income_usd[hit]
