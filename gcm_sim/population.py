@@ -149,10 +149,8 @@ def _stock_households(hh: np.ndarray, skill: np.ndarray, tertiary_pct: float, k:
     from the origin's mix earns and remits as if it were its origin's average (SOURCES.md,
     ``stock_tertiary_pct``).
     """
-    if not np.isfinite(tertiary_pct):
-        return hh[rng.integers(0, len(hh), size=k)]
     high, rest = hh[skill == 2], hh[skill != 2]
-    if not len(high) or not len(rest):
+    if not np.isfinite(tertiary_pct) or not len(high) or not len(rest):
         return hh[rng.integers(0, len(hh), size=k)]
     pick_high = rng.random(k) < tertiary_pct / 100
     return np.where(pick_high, high[rng.integers(0, len(high), size=k)], rest[rng.integers(0, len(rest), size=k)])

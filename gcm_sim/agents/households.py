@@ -146,6 +146,13 @@ class Households:
         """What one adult earns at home: what a migrant gives up."""
         return self.income_usd[idx] / np.maximum(self.members[idx, :4].sum(axis=1, dtype=np.int16), 1)
 
+    def subsistence_usd(self, person_month: np.ndarray, rows=slice(None)) -> np.ndarray:
+        """Monthly subsistence need of the people at home of households ``rows`` (all by default):
+        ``person_month`` [n_countries] (the poverty line in market dollars) x members at home.
+        Saving starts above it (:meth:`earn_and_save`) and credit is lent above it
+        (:func:`gcm_sim.decisions.credit_usd`)."""
+        return person_month[self.country[rows]] * self.members[rows].sum(axis=1, dtype=np.int16)
+
     # --- mechanisms ---
     def earn_and_save(self, growth_factor: np.ndarray, saving_rate: float, programme_income: np.ndarray,
                       target_months: float = np.inf, drawdown_rate: float = 0.0,

@@ -52,7 +52,7 @@ class HouseholdAgent(mesa.Agent):
         income = (s.base_income_usd[i] * growth_factor[s.country[i]] * (1.0 - s.shock_loss[i])
                   + (programme_income[i] if s.programme[i] else 0.0))
         s.income_usd[i] = income
-        need = float(np.broadcast_to(subsistence_usd, s.income_usd.shape)[i])
+        need = float(subsistence_usd[i] if np.ndim(subsistence_usd) else subsistence_usd)
         saved = saving_rate * max(float(income + s.remittances_usd[i]) - need, 0.0)
         repay = min(float(s.debt_usd[i]), saved)
         s.debt_usd[i] -= repay

@@ -106,7 +106,7 @@ def reattempts(model, month: int, movers: list) -> list:
             continue
         d = opts.dest[cols].astype(np.int64)
         ties = hh.abroad[rows, d] + model.community[o, d]
-        subsistence = model.subsistence_person_month[o] * hh.members[rows].sum(axis=1, dtype=np.int16)
+        subsistence = hh.subsistence_usd(model.subsistence_person_month, rows)
         credit = credit_usd(hh.income_usd[rows], hh.assets_usd[rows], subsistence, np.log1p(ties)[:, None],
                             opts.credit_share[cols][:, None], opts.credit_base_usd[cols][:, None],
                             model.weights)[:, 0]  # as in the choice (decisions.credit_usd)
@@ -149,7 +149,7 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
         earnings = hh.earnings_per_adult_of(sel)
     dest = opts.dest.astype(np.int64)
     ties = hh.abroad[sel][:, dest] + model.community[o, dest][None, :]
-    subsistence = model.subsistence_person_month[o] * hh.members[sel].sum(axis=1, dtype=np.int16)
+    subsistence = hh.subsistence_usd(model.subsistence_person_month, sel)
     regular_tie = hh.abroad_regular[sel][:, dest] > 0
     # a rationed pathway stays in the choice set when this month's places are used up: its
     # believed chance (places / applicants, in ``opts.success``) carries the scarcity, and

@@ -100,9 +100,8 @@ def step(model, month: int) -> None:
     train_home_track(model, month)
     growth = (1 + model.growth) ** (model.calendar_month(month) / 12)  # world incomes are month 0's
     b = model.b
-    subsistence = model.subsistence_person_month[hh.country] * hh.members.sum(axis=1, dtype=np.int16)
     hh.earn_and_save(growth, b["saving_rate"], model.programme_income, b["buffer_target_months"],
-                     b["buffer_drawdown_rate"], subsistence)
+                     b["buffer_drawdown_rate"], hh.subsistence_usd(model.subsistence_person_month))
     # large unplanned spending (illness, schooling, funerals) draws the buffer down
     hit = np.flatnonzero(model.draws.uniform("spending_shock", month, hh.uid) < b["spending_shock_rate_year"] / 12)
     cost = np.float32(b["spending_shock_months"]) * hh.income_usd[hit]
