@@ -924,7 +924,7 @@ def lever_table() -> list[dict]:
                     walk(item, key + "[]")
                     continue
             default = f.default if f.default is not dataclasses.MISSING else "(see below)"
-            rows.append({"key": key, "default": default, "range": f.metadata.get("range"),
+            rows.append({"key": key, "type": tp, "default": default, "range": f.metadata.get("range"),
                          "choices": f.metadata.get("choices"), "doc": f.metadata.get("doc", "")})
 
     walk(Config, "")

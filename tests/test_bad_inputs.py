@@ -105,7 +105,7 @@ def numeric_levers():
             continue
         lo, hi = row["range"]
         key = row["key"]
-        is_int = isinstance(row["default"], int) and not isinstance(row["default"], bool)
+        is_int = row["type"] is int  # from the schema, not the default (``month: int | None = None``)
         if "[]" in key:
             lst, field = key.split("[].")
             out.append((f"{lst}[0].{field}", lst, field, lo, hi, is_int))
