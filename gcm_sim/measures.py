@@ -23,6 +23,7 @@ FLOWS = (
     "leg_attempts", "remittances_received_usd", "visas_refused",
     "temporary_protection_grants", "asylum_abandoned", "onward_departures", "regularisations",
     "remittance_informal_fees_usd", "remittance_informal_losses_usd",
+    "trafficking_victims_at_start",  # month 1 only: victims in exploitation when the reported months begin
 )
 STOCKS = (
     "stock_regular", "stock_irregular", "stock_asylum_pending", "stranded_in_transit", "detained",
@@ -61,7 +62,8 @@ INDICATORS = {
     "remittances_sent_usd": "formal remittances sent, USD",
     # GCM scorecard extensions (issue 3; docs/scorecard.md)
     "trafficking_detected": "trafficking victims identified by border authorities, people (GCM 10)",
-    "trafficking_detected_share": "victims identified / victims deceived over the horizon (GCM 10)",
+    "trafficking_detected_share": "victims identified / victims at risk of identification over the horizon: those "
+                                  "in exploitation at the start plus those deceived since (GCM 10)",
     "smuggling_revenue_usd": "smuggling fees paid over the horizon, USD (GCM 9)",
     "detention_person_months": "person-months in detention (sum of month-end stocks; GCM 13)",
     "detained_children_person_months": "child-months in detention (GCM 13)",
@@ -254,7 +256,8 @@ def _scorecard(rec: Recorder, t: dict) -> dict[str, float]:
     all_dep = t["departures_regular"] + t["departures_irregular"]
     return {
         "trafficking_detected": t["trafficking_detected"],
-        "trafficking_detected_share": _ratio(t["trafficking_detected"], t["trafficking_victims"]),
+        "trafficking_detected_share": _ratio(t["trafficking_detected"],
+                                             t["trafficking_victims_at_start"] + t["trafficking_victims"]),
         "smuggling_revenue_usd": t["smuggling_fees_usd"],
         "detention_person_months": t["detained"],
         "detained_children_person_months": t["detained_children"],

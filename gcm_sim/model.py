@@ -88,6 +88,7 @@ class MigrationModel(mesa.Model):
         self._options = None
         self.recorder = Recorder(world.codes)
         self.month_totals: dict[str, float] = {}
+        self.victims_at_start = np.empty(0, np.int64)  # trafficked rows abroad as month 1 begins (recording)
         for _ in range(self.spinup_months):  # run.spinup_months: the baseline settles before month 1,
             MigrationModel.step(self)        # unrecorded (mechanisms/recording.py) and outside Mesa's
                                              # clock, whose steps and time count reported months

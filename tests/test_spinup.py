@@ -82,3 +82,23 @@ def test_an_experiment_runs_one_spin_up_per_replicate_for_arms_that_share_it():
     assert spinup_groups(jobs, workers=6) == [[0], [2], [1], [3], [4], [5]]  # six workers: all apart
     no_spin = [(config(run__households=1000, run__spinup_months=0), 0)] * 2
     assert spinup_groups(no_spin, workers=1) == [[0], [1]]
+
+
+def test_victims_deceived_in_the_spin_up_count_in_the_detected_share():
+    """Victims deceived before month 1 can be identified after it: they are recorded once, in
+    month 1, as trafficking_victims_at_start, and the share detected divides by them too, so it
+    is a share (it read 1.6 under border-official training when it did not)."""
+    model = MigrationModel(config(run__households=8000, run__spinup_months=24,
+                                  policy__enforcement__trafficking_training=1.0), rng=2, world=world())
+    exploited = model.migrants.weight[model.victims_at_start].sum()
+    assert exploited > 0 and model.migrants.trafficked[model.victims_at_start].all()
+    for _ in range(24):
+        model.step()
+    ts = model.timeseries()
+    at_start = ts[ts["measure"] == "trafficking_victims_at_start"]
+    assert set(at_start.loc[at_start["value"] > 0, "month"]) == {1} and np.isclose(at_start["value"].sum(), exploited, rtol=1e-5)
+    ind, t = model.indicators(), model.recorder.totals()
+    assert t["trafficking_detected"] > 0
+    assert 0 < ind["trafficking_detected_share"] <= 1
+    assert np.isclose(ind["trafficking_detected_share"],
+                      t["trafficking_detected"] / (t["trafficking_victims_at_start"] + t["trafficking_victims"]))

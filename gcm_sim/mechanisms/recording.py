@@ -1,8 +1,14 @@
 """Recording: the contract's measures for migrant rows, and the month-end stocks.
 
 Reads migrants (origin, destination, channel, sex, age, weight, state, status,
-location), households (members, weight, shocked, shock_direct) and writes only the recorder
-(DESIGN.md "Outputs"). No random numbers.
+location, trafficked), households (members, weight, shocked, shock_direct) and writes only the
+recorder (DESIGN.md "Outputs") and, in the last month before the reported ones,
+``model.victims_at_start`` (the rows in exploitation then). No random numbers.
+
+``trafficking_victims_at_start`` is recorded in month 1 only: the people in exploitation by a
+deceiving recruiter when the reported months begin, deceived during the spin-up
+(``run.spinup_months``) and so not in ``trafficking_victims``. They can be identified in the
+reported months, so ``trafficking_detected_share`` divides by both.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..agents.border import stock_masks
-from ..categories import ADULT, CHILD, PENDING, YOUTH
+from ..categories import ABROAD, ADULT, CHILD, PENDING, YOUTH
 
 AT_LOCATION = ("stranded_in_transit", "detained", "detained_children")  # counted where people are held
 
@@ -36,7 +42,11 @@ def step(model, month: int) -> None:
     if model.calendar_month(month) < 1:  # run.spinup_months: nothing before month 1 is reported
         rec.discard_month()
         model.month_totals = {}
+        if model.calendar_month(month) == 0:  # the rows in exploitation as month 1 begins
+            model.victims_at_start = np.flatnonzero(m.view("trafficked") & (m.view("state") == ABROAD))
         return
+    if model.calendar_month(month) == 1:
+        record_people(model, "trafficking_victims_at_start", model.victims_at_start)
     rows = slice(0, m.n)
     by_destination = people_keys(model, rows)  # packed once for the stocks abroad
     weight = m.weight[rows]
