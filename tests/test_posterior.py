@@ -47,6 +47,37 @@ def test_without_a_parameter_effect_the_parameter_sd_is_near_zero():
     assert out["sd_parameter"] < 0.15
 
 
+def test_the_report_says_when_an_effect_changes_sign_across_the_posterior():
+    """A policy effect that the parameters push both ways is flagged; one whose draws scatter
+    around zero by seed noise alone, or that keeps its sign, is not (issue 14: 'say when a
+    policy's effect changes sign across the posterior')."""
+    import pandas as pd
+
+    from gcm_sim.edges.report import effect, sign_text
+    from gcm_sim.studies.experiment import _nested_difference, paired_difference
+
+    rng = np.random.default_rng(2)
+    draws, seeds, base = 8, 4, 100.0
+    g = np.repeat(np.arange(draws), seeds)
+
+    def row(paired):
+        res = _nested_difference(paired_difference(base + paired, np.full(paired.size, base), base, False),
+                                 paired, g, base, False)
+        cols = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct", "mdc", "mdc_pct", "diff_ci_low_stochastic",
+                "diff_ci_high_stochastic", "diff_sd_parameter", "diff_draws_up", "diff_draws_down"]
+        return pd.Series({"mean": base + res[0], **dict(zip(cols, res))})
+
+    both_ways = np.repeat(np.array([-6.0, 5, -4, 6, -5, 4, -6, 5]), seeds) + rng.normal(0, 0.5, draws * seeds)
+    e = effect(row(both_ways), "regular_departures")
+    assert e["changes_sign"] and e["draws_up"] == 4 and e["draws_down"] == 4
+    assert "rises in 4 of 8 posterior draws and falls in 4" in sign_text(e)
+    noise_only = rng.normal(0, 1.0, draws * seeds)           # no parameter effect at all
+    assert not effect(row(noise_only), "regular_departures")["changes_sign"]
+    one_way = np.repeat(np.linspace(2, 9, draws), seeds) + rng.normal(0, 0.5, draws * seeds)
+    e = effect(row(one_way), "regular_departures")
+    assert not e["changes_sign"] and e["draws_down"] == 0 and sign_text(e) == ""
+
+
 def test_a_posterior_draw_is_keyed_to_seed_and_draw_and_follows_the_weights():
     p = params_mod.Posterior(pd.DataFrame({"consider_rate": [0.01, 0.02]}), np.array([0.9, 0.1]))
     assert p.draw(7, 3) == p.draw(7, 3)

@@ -186,7 +186,7 @@ def report_markdown(result, figures: list[Path], run_dir: Path, world=None, orig
               + (f"Behavioural parameters: {cfg.run.draws} draws from the world's posterior (run.parameters="
                  "posterior), the replicates spread over them; intervals count both the parameters' and the "
                  "seeds' uncertainty, and the table shows the seeds' part and the spread over the posterior "
-                 "apart. " if cfg.run.parameters == "posterior" else
+                 "apart; a headline effect whose sign depends on the parameters says so. " if cfg.run.parameters == "posterior" else
                  "Behavioural parameters: the point values of behaviour.yaml (run.parameters=point); the "
                  "intervals are the seeds' uncertainty only, not the parameters'. ")
               + "See docs/running.md; limits of the model: the section "
@@ -766,7 +766,36 @@ def effect(row, indicator: str) -> dict:
     finite = all(math.isfinite(x) for x in (d, lo, hi))
     return {"d": d * scale, "lo": lo * scale, "hi": hi * scale, "unit": unit, "finite": finite,
             "clear": finite and (lo > 0 or hi < 0), "mdc": mdc * scale,
-            "small": finite and math.isfinite(mdc) and abs(d) < mdc}
+            "small": finite and math.isfinite(mdc) and abs(d) < mdc, **_sign_across_posterior(row, d, scale)}
+
+
+def _sign_across_posterior(row, d: float, scale: float) -> dict:
+    """run.parameters=posterior: whether the effect's sign depends on the behavioural parameters.
+
+    It does (``changes_sign``) when some draws' mean effects lie above zero and some below and
+    the spread of the effect over the posterior (its standard deviation net of seed noise) is
+    larger than the mean effect: then, on a normal reading, a sixth or more of the posterior
+    gives the other sign. Draws that merely scatter around zero by seed noise have no spread left
+    after the noise is taken out, so they do not count as a change of sign.
+    """
+    get = lambda k: float(row[k]) if k in row.index else float("nan")  # noqa: E731
+    up, down, sd = get("diff_draws_up"), get("diff_draws_down"), get("diff_sd_parameter")
+    if not all(math.isfinite(x) for x in (up, down, sd)):
+        return {"changes_sign": False}
+    return {"changes_sign": bool(up > 0 and down > 0 and sd > abs(d)), "draws_up": int(up),
+            "draws_down": int(down), "sd_parameter": sd * scale}
+
+
+def sign_text(e: dict) -> str:
+    """'its sign depends on the parameters: it rises in 3 of 8 posterior draws and falls in 5 (...)'
+    for an effect whose sign changes across the posterior, else ''."""
+    if not e.get("changes_sign"):
+        return ""
+    draws = e["draws_up"] + e["draws_down"]
+    sd = f"{e['sd_parameter']:.1f}" if abs(e["sd_parameter"]) < 1000 else f"{e['sd_parameter']:,.0f}"
+    return (f"its sign depends on the behavioural parameters: it rises in {e['draws_up']} of {draws} posterior "
+            f"draws and falls in {e['draws_down']} (spread over the posterior, sd {sd}{e['unit']}, larger than "
+            "the effect)")
 
 
 def _num_signed(x: float) -> str:
@@ -812,7 +841,7 @@ def _headline_parts(result) -> dict[str, list[str]]:
             if k not in rows.index:
                 continue
             e = effect(rows.loc[k], k)
-            note = power_text(e)
+            note = "; ".join(x for x in (sign_text(e), power_text(e)) if x)
             out[name].append(f"{_label(k)} {effect_text(e)} {horizon}" + (f"; {note}." if note else "."))
     return out
 

@@ -35,7 +35,8 @@ SUMMARY_COLUMNS = ["scenario", "indicator", "n", "mean", "ci_low", "ci_high"]
 DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct", "mdc", "mdc_pct"]
 # with run.parameters=posterior: the stochastic part of each interval and the spread over the posterior
 SPLIT_COLUMNS = ["ci_low_stochastic", "ci_high_stochastic", "sd_parameter"]
-DIFF_SPLIT_COLUMNS = ["diff_ci_low_stochastic", "diff_ci_high_stochastic", "diff_sd_parameter"]
+DIFF_SPLIT_COLUMNS = ["diff_ci_low_stochastic", "diff_ci_high_stochastic", "diff_sd_parameter",
+                      "diff_draws_up", "diff_draws_down"]  # draws whose mean effect is above / below 0
 BASELINE = "baseline"
 # Minimum detectable change of a paired difference at 80% power in a 5% two-sided test:
 # (z_0.975 + z_0.80) x its standard error = (1.96 + 0.84) x SE (the normal approximation;
@@ -627,7 +628,9 @@ def nested_interval(values: np.ndarray, groups: np.ndarray, level: float = 0.95)
     mean +- t(N - P) sqrt(s_w^2 / N). The parameter part: the standard deviation of the
     effect over the posterior, sqrt(max(var(draw means) - s_w^2 / k, 0)) with k values per
     draw (one-way random effects, method of moments). Returns mean, low, high, se (of the
-    total), stoch_low, stoch_high, sd_parameter; NaN where there are too few values.
+    total), stoch_low, stoch_high, sd_parameter, and up / down: how many draw means lie above /
+    below 0 (for a paired difference: in how many draws the policy raises / lowers the
+    indicator); NaN where there are too few values.
     """
     from scipy import stats
 
@@ -635,11 +638,13 @@ def nested_interval(values: np.ndarray, groups: np.ndarray, level: float = 0.95)
     ok = np.isfinite(x)
     x, g = x[ok], g[ok]
     nan = float("nan")
-    out = dict(mean=nan, low=nan, high=nan, se=nan, stoch_low=nan, stoch_high=nan, sd_parameter=nan)
+    out = dict(mean=nan, low=nan, high=nan, se=nan, stoch_low=nan, stoch_high=nan, sd_parameter=nan,
+               up=nan, down=nan)
     if not len(x):
         return out
     keys, inv, counts = np.unique(g, return_inverse=True, return_counts=True)
     means = np.bincount(inv, weights=x) / counts
+    out.update(up=int((means > 0).sum()), down=int((means < 0).sum()))
     out["mean"] = mean = float(x.mean())
     p, n = len(keys), len(x)
     if p >= 2:
@@ -738,7 +743,7 @@ def _nested_difference(res: tuple, paired: np.ndarray, draws: np.ndarray, base_m
     mdc = MDC_FACTOR * nest["se"]
     finite_base = np.isfinite(base_mean) and base_mean != 0
     mdc_pct = 100.0 * mdc / abs(base_mean) if finite_base and np.isfinite(mdc) else np.nan
-    return d, lo, hi, pct, mdc, mdc_pct, slo, shi, nest["sd_parameter"]
+    return d, lo, hi, pct, mdc, mdc_pct, slo, shi, nest["sd_parameter"], nest["up"], nest["down"]
 
 
 # Indicators broken down by origin (and corridor): indicator -> the timeseries measures summed
