@@ -63,7 +63,7 @@ INDICATORS = {
     # GCM scorecard extensions (issue 3; docs/scorecard.md)
     "trafficking_detected": "trafficking victims identified by border authorities, people (GCM 10)",
     "trafficking_detected_share": "victims identified / victims at risk of identification over the horizon: those "
-                                  "in exploitation at the start plus those deceived since (GCM 10)",
+                                  "in exploitation at the start plus those drawn as deceived since (GCM 10)",
     "smuggling_revenue_usd": "smuggling fees paid over the horizon, USD (GCM 9)",
     "detention_person_months": "person-months in detention (sum of month-end stocks; GCM 13)",
     "detained_children_person_months": "child-months in detention (GCM 13)",
@@ -92,6 +92,10 @@ class Recorder:
         self._months: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.recruitment_months_num = 0.0  # sum of weight * fee / wage over labour placements
         self.recruitment_months_den = 0.0
+        # people drawn as deceived at placement (trafficking_victims is their expectation, with less
+        # noise); with the drawn victims at the start it is the denominator of the share detected,
+        # whose numerator is drawn too, so the share cannot exceed 1 in any replicate
+        self.trafficked_drawn = 0.0
 
     def split_keys(self, origin=None, destination=None, channel=ALL_CHANNELS, sex=ALL_SEXES,
                    age=ALL_AGES) -> np.ndarray:
@@ -138,7 +142,7 @@ class Recorder:
         """Drop this month's events unrecorded (the spin-up months before month 1), and the
         running recruitment-cost sums, so no indicator counts a spin-up month."""
         self._pending.clear()
-        self.recruitment_months_num = self.recruitment_months_den = 0.0
+        self.recruitment_months_num = self.recruitment_months_den = self.trafficked_drawn = 0.0
 
     def close_month(self, month: int) -> None:
         """Sum this month's events by key; every measure gets at least a zero row."""
@@ -257,7 +261,7 @@ def _scorecard(rec: Recorder, t: dict) -> dict[str, float]:
     return {
         "trafficking_detected": t["trafficking_detected"],
         "trafficking_detected_share": _ratio(t["trafficking_detected"],
-                                             t["trafficking_victims_at_start"] + t["trafficking_victims"]),
+                                             t["trafficking_victims_at_start"] + rec.trafficked_drawn),
         "smuggling_revenue_usd": t["smuggling_fees_usd"],
         "detention_person_months": t["detained"],
         "detained_children_person_months": t["detained_children"],

@@ -100,5 +100,9 @@ def test_victims_deceived_in_the_spin_up_count_in_the_detected_share():
     ind, t = model.indicators(), model.recorder.totals()
     assert t["trafficking_detected"] > 0
     assert 0 < ind["trafficking_detected_share"] <= 1
+    # the denominator counts the victims drawn, as the numerator does, so no replicate exceeds 1
+    drawn = model.migrants.view("weight")[model.migrants.view("trafficked")].sum()  # still exploited
+    assert model.recorder.trafficked_drawn > 0
     assert np.isclose(ind["trafficking_detected_share"],
-                      t["trafficking_detected"] / (t["trafficking_victims_at_start"] + t["trafficking_victims"]))
+                      t["trafficking_detected"] / (t["trafficking_victims_at_start"] + model.recorder.trafficked_drawn))
+    assert t["trafficking_detected"] + drawn <= t["trafficking_victims_at_start"] + model.recorder.trafficked_drawn + 1

@@ -193,6 +193,7 @@ def step(model, movers, month: int) -> None:
             rec_fee[lab] = paid
             model.recorder.recruitment_months_num += float((w[lab] * paid / wage[lab]).sum())
             model.recorder.recruitment_months_den += float(w[lab].sum())
+            model.recorder.trafficked_drawn += float(w[lab][trafficked[lab]].sum())
         hh.pay(idx, fee[granted] + travel + rec_fee)
         hh.leave(idx, member)
         sex, age = member_sex_age(member, draws.uniform("child_sex", month, uid))
