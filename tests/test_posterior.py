@@ -167,6 +167,9 @@ def test_abc_smc_runs_resumes_and_writes_a_posterior(tmp_path):
     assert h.n_populations == 2  # resumed: one more generation on the same database
     post, gens = post_mod.history_tables(h, params)
     assert list(gens["generation"]) == [0, 1] and gens["epsilon"].iloc[1] <= gens["epsilon"].iloc[0]
+    assert ((gens["ess"] >= 1 - 1e-9) & (gens["ess"] <= gens["particles"] + 1e-9)).all()  # Kish's ESS
+    assert post_mod.effective_sample_size([1, 1, 1, 1]) == pytest.approx(4)
+    assert post_mod.effective_sample_size([1, 0, 0, 0]) == pytest.approx(1)
     assert len(post.weights) == 4 and post.weights.sum() == pytest.approx(1.0)
     lo, hi = params[0].low, params[0].high
     assert post.values["consider_rate"].between(lo, hi).all()

@@ -143,6 +143,13 @@ def _sampler(workers: int, address: str | None, seed: int):
     return SeededSampler(seed), None
 
 
+def effective_sample_size(weights) -> float:
+    """Kish's effective sample size of importance weights, (sum w)^2 / sum w^2: how many equally
+    weighted particles a generation is worth (pyabc's own diagnostic; its log prints it)."""
+    w = np.asarray(weights, float)
+    return float(w.sum() ** 2 / (w ** 2).sum()) if len(w) and (w ** 2).sum() > 0 else float("nan")
+
+
 def history_tables(history, params: Sequence[Parameter]) -> tuple[Posterior, pd.DataFrame]:
     """The last generation as a :class:`Posterior` in natural units, and the generations table."""
     df, w = history.get_distribution(m=0, t=history.max_t)
@@ -153,6 +160,7 @@ def history_tables(history, params: Sequence[Parameter]) -> tuple[Posterior, pd.
                          "samples": pops["samples"].to_numpy(int),
                          "particles": [history.get_nr_particles_per_population().get(t, 0) for t in pops["t"]]})
     gens["acceptance"] = gens["particles"] / gens["samples"].where(gens["samples"] > 0)
+    gens["ess"] = [effective_sample_size(history.get_distribution(m=0, t=int(t))[1]) for t in gens["generation"]]
     return Posterior(values, np.asarray(w, float) / float(np.sum(w)), str(history.db)), gens
 
 
@@ -347,10 +355,13 @@ def write_outputs(out: Path, cfg, post: Posterior, gens: pd.DataFrame, tab: pd.D
     for p, r in zip(params, s.itertuples()):
         lines.append(f"| `{p.name}` | {f(p.low)} - {f(p.high)} ({p.scale}) | {f(r.median)} | "
                      f"{f(r.low)} - {f(r.high)} |")
-    lines += ["", "## Generations", "", "| generation | epsilon | samples | particles | acceptance |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {g.generation} | {f(g.epsilon)} | {g.samples} | {g.particles} | {f(g.acceptance)} |"
-              for g in gens.itertuples()]
+    lines += ["", "## Generations", "", "Effective sample size: Kish's (sum w)^2 / sum w^2 of the generation's "
+              "importance weights, the number of equally weighted particles it is worth; far below the "
+              "particles, the posterior rests on a few of them and its intervals are too narrow.", "",
+              "| generation | epsilon | samples | particles | acceptance | effective sample size |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {g.generation} | {f(g.epsilon)} | {g.samples} | {g.particles} | {f(g.acceptance)} | "
+              f"{f(getattr(g, 'ess', float('nan')))} |" for g in gens.itertuples()]
     if dist is not None:
         lines += ["", distance_sentence(dist)]
     merged = tab.merge(cov, on=["target", "published"])
