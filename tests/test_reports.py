@@ -377,6 +377,13 @@ def test_limitations_say_which_uncertainty_the_intervals_carry():
                                                                "run.draws=2"]))
     assert "seeds' uncertainty" not in point and "replicates only" in point and "run.parameters=posterior" in point
     assert "2 draws from the world's posterior" in post and "replicates only" not in post
+    # how much parameter uncertainty the shipped posterior can carry, read off its weights
+    from gcm_sim.studies.parameters import world_posterior
+    from gcm_sim.world import load_world
+
+    ess = world_posterior(load_world()).effective_size
+    assert f"worth {ess:.1f} equally weighted ones" in post
+    assert ("understates the parameters' uncertainty" in post) == (ess < 10)
     assert "calibration v2" not in point + post
 
 

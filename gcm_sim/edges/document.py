@@ -127,6 +127,25 @@ def limitations_markdown(cfg, small_sample_origins: list[str] = ()) -> str:
     return "\n".join(out) + "\n\n"
 
 
+THIN_POSTERIOR = 10.0  # an effective sample size below this: the posterior rests on a few parameter sets
+
+
+def posterior_size_sentence(cfg) -> str:
+    """' The posterior holds 40 weighted parameter sets, worth 2.1 equally weighted ones ...': how much
+    parameter uncertainty the posterior the run drew from can carry (Kish's effective sample size)."""
+    from gcm_sim.studies.parameters import world_posterior
+    from gcm_sim.world import load_world
+
+    post = world_posterior(load_world(cfg.world))
+    n, ess = len(post.weights), post.effective_size
+    text = (f" The posterior holds {n} weighted parameter sets, worth {ess:.1f} equally weighted ones (Kish's "
+            "effective sample size)")
+    if ess < THIN_POSTERIOR:
+        return text + (": it rests on a few of them, so the spread over the posterior understates the "
+                       "parameters' uncertainty (docs/calibration.md).")
+    return text + "."
+
+
 def uncertainty_line(cfg) -> str:
     """Which uncertainty the intervals carry: the seeds' only (run.parameters=point), or the
     seeds' and the behavioural parameters' (run.parameters=posterior)."""
@@ -135,7 +154,8 @@ def uncertainty_line(cfg) -> str:
                 f"behavioural parameters' uncertainty: the replicates ran {cfg.run.draws} draws from the world's "
                 "posterior (`posterior.csv`), and the tables give the seeds' part and the spread over the posterior "
                 "apart. With few draws the interval is wide, because it rests on the draws' means (draws - 1 "
-                "degrees of freedom). Uncertainty in the world data itself is not shown.")
+                "degrees of freedom)." + posterior_size_sentence(cfg) + " Uncertainty in the world data itself is "
+                "not shown.")
     return ("- **Uncertainty shown:** intervals cover the model's randomness over replicates only, not "
             "uncertainty in its behavioural parameters or its data: the parameters are the point values of "
             "`behaviour.yaml` (run.parameters=point). `run.parameters=posterior run.draws=N` adds the "

@@ -51,6 +51,11 @@ class Posterior:
     def names(self) -> list[str]:
         return list(self.values.columns)
 
+    @property
+    def effective_size(self) -> float:
+        """Kish's effective sample size of the weights: how many equally weighted sets it is worth."""
+        return effective_sample_size(self.weights)
+
     def draw(self, seed: int, replicate: int) -> dict[str, float]:
         """Replicate ``replicate``'s parameter set: a weighted draw keyed to (seed, replicate)."""
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), DRAW_STREAM, int(replicate)])))
@@ -65,6 +70,13 @@ class Posterior:
             q = weighted_quantiles(x, self.weights, (levels[0], 0.5, levels[1]))
             rows.append({"parameter": name, "median": q[1], "low": q[0], "high": q[2]})
         return pd.DataFrame(rows)
+
+
+def effective_sample_size(weights) -> float:
+    """Kish's effective sample size of importance weights, (sum w)^2 / sum w^2: how many equally
+    weighted particles they are worth (pyabc's own diagnostic; its log prints it per generation)."""
+    w = np.asarray(weights, float)
+    return float(w.sum() ** 2 / (w ** 2).sum()) if len(w) and (w ** 2).sum() > 0 else float("nan")
 
 
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:

@@ -38,7 +38,7 @@ from gcm_sim.policy import ConfigError
 
 from .calibration import (Parameter, Target, evaluate, loss, relative_difference_by_system, systems_markdown,
                           table)
-from .parameters import POSTERIOR_FILE, WEIGHT, Posterior, with_behaviour
+from .parameters import POSTERIOR_FILE, WEIGHT, Posterior, effective_sample_size, with_behaviour
 
 DB_NAME = "abc.db"
 
@@ -141,13 +141,6 @@ def _sampler(workers: int, address: str | None, seed: int):
         pool = process_pool(workers)
         return SeededSampler(seed, pool.map), lambda: stop_pool(pool)
     return SeededSampler(seed), None
-
-
-def effective_sample_size(weights) -> float:
-    """Kish's effective sample size of importance weights, (sum w)^2 / sum w^2: how many equally
-    weighted particles a generation is worth (pyabc's own diagnostic; its log prints it)."""
-    w = np.asarray(weights, float)
-    return float(w.sum() ** 2 / (w ** 2).sum()) if len(w) and (w ** 2).sum() > 0 else float("nan")
 
 
 def history_tables(history, params: Sequence[Parameter]) -> tuple[Posterior, pd.DataFrame]:
