@@ -140,7 +140,7 @@ class Recorder:
 
     def discard_month(self) -> None:
         """Drop this month's events unrecorded (the spin-up months before month 1), and the
-        running recruitment-cost sums, so no indicator counts a spin-up month."""
+        running sums (recruitment cost, victims drawn), so no indicator counts a spin-up month."""
         self._pending.clear()
         self.recruitment_months_num = self.recruitment_months_den = self.trafficked_drawn = 0.0
 

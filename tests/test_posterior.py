@@ -54,7 +54,7 @@ def test_the_report_says_when_an_effect_changes_sign_across_the_posterior():
     import pandas as pd
 
     from gcm_sim.edges.report import effect, sign_text
-    from gcm_sim.studies.experiment import _nested_difference, paired_difference
+    from gcm_sim.studies.experiment import DIFF_COLUMNS, DIFF_SPLIT_COLUMNS, _nested_difference, paired_difference
 
     rng = np.random.default_rng(2)
     draws, seeds, base = 8, 4, 100.0
@@ -63,9 +63,7 @@ def test_the_report_says_when_an_effect_changes_sign_across_the_posterior():
     def row(paired):
         res = _nested_difference(paired_difference(base + paired, np.full(paired.size, base), base, False),
                                  paired, g, base, False)
-        cols = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct", "mdc", "mdc_pct", "diff_ci_low_stochastic",
-                "diff_ci_high_stochastic", "diff_sd_parameter", "diff_draws_up", "diff_draws_down"]
-        return pd.Series({"mean": base + res[0], **dict(zip(cols, res))})
+        return pd.Series({"mean": base + res[0], **dict(zip(DIFF_COLUMNS + DIFF_SPLIT_COLUMNS, res))})
 
     both_ways = np.repeat(np.array([-6.0, 5, -4, 6, -5, 4, -6, 5]), seeds) + rng.normal(0, 0.5, draws * seeds)
     e = effect(row(both_ways), "regular_departures")

@@ -48,10 +48,9 @@ def check_remittances_by_origin(cfg, world, out: Path, say) -> CheckResult:
     rows = []
     for r, (ts, _) in enumerate(_runs(cfg, world)):
         for t in targets.itertuples(index=False):
-            formal = (total(ts, "remittances_sent_usd", origin=t.origin, months=year)
-                      - total(ts, "remittance_fees_usd", origin=t.origin, months=year))
-            sent = (total(ts, "remittances_sent_usd", origin=t.origin, months=year)
-                    + total(ts, "remittances_informal_usd", origin=t.origin, months=year))
+            formal_sent = total(ts, "remittances_sent_usd", origin=t.origin, months=year)
+            formal = formal_sent - total(ts, "remittance_fees_usd", origin=t.origin, months=year)
+            sent = formal_sent + total(ts, "remittances_informal_usd", origin=t.origin, months=year)
             rows.append({"origin": t.origin, "replicate": r, "formal_received_usd": formal,
                          "received_usd": total(ts, "remittances_received_usd", origin=t.origin, months=year),
                          "sent_usd": sent})
