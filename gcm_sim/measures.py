@@ -78,6 +78,7 @@ INDICATORS = {
 }
 
 
+RUNNING_SUMS = ("recruitment_months_num", "recruitment_months_den", "trafficked_drawn")
 PREAGGREGATE_EVENTS = 4096  # batches larger than this are summed by key when recorded
 
 
@@ -90,12 +91,29 @@ class Recorder:
         self.stride = len(self.codes) ** 2 * len(CHANNELS) * len(SEXES) * len(AGE_GROUPS)  # keys per measure
         self._pending: list[tuple[np.ndarray, ...]] = []
         self._months: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.recruitment_months_num = 0.0  # sum of weight * fee / wage over labour placements
-        self.recruitment_months_den = 0.0
-        # people drawn as deceived at placement (trafficking_victims is their expectation, with less
-        # noise); with the drawn victims at the start it is the denominator of the share detected,
-        # whose numerator is drawn too, so the share cannot exceed 1 in any replicate
-        self.trafficked_drawn = 0.0
+        # running sums over the reported months, per origin (so shards add up exactly), of
+        # RUNNING_SUMS: weight * fee / wage and weight over labour placements (the recruitment
+        # cost in months of wages), and the people drawn as deceived at placement
+        # (trafficking_victims is their expectation, with less noise; with the drawn victims at
+        # the start it is the denominator of the share detected, whose numerator is drawn too,
+        # so the share cannot exceed 1 in any replicate)
+        self.running = np.zeros((len(RUNNING_SUMS), len(self.codes)))
+
+    def add_running(self, name: str, origin: int, value: float) -> None:
+        """Add to one of :data:`RUNNING_SUMS` for an origin."""
+        self.running[RUNNING_SUMS.index(name), origin] += value
+
+    @property
+    def recruitment_months_num(self) -> float:
+        return float(self.running[0].sum())
+
+    @property
+    def recruitment_months_den(self) -> float:
+        return float(self.running[1].sum())
+
+    @property
+    def trafficked_drawn(self) -> float:
+        return float(self.running[2].sum())
 
     def split_keys(self, origin=None, destination=None, channel=ALL_CHANNELS, sex=ALL_SEXES,
                    age=ALL_AGES) -> np.ndarray:
@@ -132,17 +150,23 @@ class Recorder:
         n = max(value.shape[0] if value.ndim else 1, split.shape[0] if split.ndim else 1)  # either may be scalar
         split = np.broadcast_to(split, (n,))
         value = np.broadcast_to(value, (n,))
+        # summed by key, in event order, for every batch: a key's monthly sum then adds the same
+        # partial sums in the same order whichever other origins are in the run (a shard of a
+        # sharded run holds some origins only; gcm_sim.studies.shards)
         if n > PREAGGREGATE_EVENTS:
             dense = np.bincount(split, weights=value, minlength=self.stride)
             split = np.flatnonzero(dense)
             value = dense[split]
+        elif n > 1:
+            split, inverse = np.unique(split, return_inverse=True)
+            value = np.bincount(inverse, weights=value, minlength=len(split))
         self._pending.append((MEASURE_ID[measure] * self.stride + split, value))
 
     def discard_month(self) -> None:
         """Drop this month's events unrecorded (the spin-up months before month 1), and the
         running sums (recruitment cost, victims drawn), so no indicator counts a spin-up month."""
         self._pending.clear()
-        self.recruitment_months_num = self.recruitment_months_den = self.trafficked_drawn = 0.0
+        self.running[:] = 0.0
 
     def close_month(self, month: int) -> None:
         """Sum this month's events by key; every measure gets at least a zero row."""
@@ -152,12 +176,16 @@ class Recorder:
         self._pending.clear()
         uniq, inverse = np.unique(keys, return_inverse=True)
         sums = np.bincount(inverse, weights=values, minlength=len(uniq))
-        # a zero 'all' row only for measures with nothing else this month
-        nonzero = sums != 0
-        present = np.unique(uniq[nonzero] // self.stride)
-        zero_rows = zero_keys[~np.isin(np.arange(len(MEASURES)), present)]
-        keep = nonzero | np.isin(uniq, zero_rows)
+        keep = self.kept_rows(uniq, sums)
         self._months.append((month, uniq[keep], sums[keep]))
+
+    def kept_rows(self, keys: np.ndarray, sums: np.ndarray) -> np.ndarray:
+        """Which of a month's summed keys are kept: every non-zero sum, and a zero 'all' row
+        only for measures with nothing else this month."""
+        nonzero = sums != 0
+        present = np.unique(keys[nonzero] // self.stride)
+        zero_rows = _zero_keys(len(self.codes))[~np.isin(np.arange(len(MEASURES)), present)]
+        return nonzero | np.isin(keys, zero_rows)
 
     def totals(self) -> dict[str, float]:
         """Each measure summed over all months (for stocks: over all month ends)."""

@@ -19,6 +19,7 @@ from .agents.recruiters import Recruiter, Smuggler
 from .corridors import resolve
 from .decisions import Weights
 from .draws import Draws
+from .exchange import Phases, run_local
 from .keywords import KEYWORD_LEVERS, apply_keywords, check_model_args, default_config  # noqa: F401 (public names)
 from .measures import Recorder, indicators
 from .mechanisms import (asylum, beliefs, choice, demography, documents, hiring, income, journeys, networks,
@@ -44,10 +45,12 @@ class MigrationModel(mesa.Model):
 
     ``branch_point=True`` stops before month 1; :meth:`branch` copies it for each config that
     shares its spin-up (experiments run one spin-up for all their arms this way).
+    ``origins`` builds one shard of a sharded run (those origins' households, set-up left in
+    :attr:`build_phases` for the driver, :mod:`gcm_sim.studies.shards`).
     """
 
     def __init__(self, cfg: Config | None = None, *, rng=None, replicate: int = 0,
-                 world: World | None = None, branch_point: bool = False, **levers):
+                 world: World | None = None, branch_point: bool = False, origins=None, **levers):
         check_model_args(cfg, rng, replicate, world, levers)  # a ConfigError naming the argument
         if world is None:
             world = load_world(cfg.world if cfg is not None else None)
@@ -71,35 +74,43 @@ class MigrationModel(mesa.Model):
         self.remittance_terms = remittances.RemittanceTerms.of(self.rules.remittance_cost_pct, self.b)
         self._country_arrays()
         self._legs()
-        self.households = make_households(world, cfg, self.b, self.draws)
+        self.origins = None if origins is None else tuple(sorted(int(o) for o in origins))
+        self.households = make_households(world, cfg, self.b, self.draws, self.origins)
         if cfg.run.engine == "reference":
             from .agents.reference import ReferenceHouseholds
             self.households = ReferenceHouseholds(self, self.households)
-        self.migrants = Migrants(capacity=max(1024, cfg.run.households // 4))
+        self.migrants = Migrants(capacity=max(1024, self.households.n // 4))
         seed_stocks(world, self.rules, self.households, self.migrants, world.member_propensity, self.b, self.draws)
         seed_transit(world, self.households, self.migrants, world.member_propensity, self.leg_months, self.draws)
         networks.setup(self)  # ties start from the world's stocks and follow the run's
         self._institutions()
         placement.setup_quotas(self)
-        income.setup(self)  # programme jobs, development targeting, climate resilience
+        self.build_phases = self._settle(branch_point)
+        if self.origins is None:  # one process: exchanges are answered locally
+            run_local(self.build_phases)
+            self.build_phases = None  # (a generator does not pickle)
+
+    def _settle(self, branch_point: bool) -> Phases:
+        """The rest of the set-up, then the spin-up (a generator: both exchange, gcm_sim.exchange)."""
+        yield from income.setup(self)  # programme jobs, development targeting, climate resilience
         self.weights = Weights.from_behaviour(self.b)
-        self.info_boost = beliefs.info_boost(world, cfg)  # information campaigns, per origin
-        self.propensity_table = placement.propensity_table(world, cfg)  # who leaves, by channel
+        self.info_boost = beliefs.info_boost(self.world, self.cfg)  # information campaigns, per origin
+        self.propensity_table = placement.propensity_table(self.world, self.cfg)  # who leaves, by channel
         self._options = None
-        self.recorder = Recorder(world.codes)
+        self.recorder = Recorder(self.world.codes)
         self.month_totals: dict[str, float] = {}
         self.victims_at_start = np.empty(0, np.int64)  # trafficked rows abroad as month 1 begins (recording)
         for _ in range(self.spinup_months):  # run.spinup_months: the baseline settles before month 1,
-            MigrationModel.step(self)        # unrecorded (mechanisms/recording.py) and outside Mesa's
+            yield from self.month_phases()   # unrecorded (mechanisms/recording.py) and outside Mesa's
                                              # clock, whose steps and time count reported months
         self.branch_point = bool(branch_point)
         if self.branch_point:  # refused before Mesa's clock runs (a failed event ends its schedule)
             self._clock_step, self.step = self.step, timing.refuse_step
         else:
-            self._enter_month_1()
+            yield from self._enter_month_1()
 
-    def _enter_month_1(self) -> None:
-        timing.step(self, self._internal_month + 1)  # the policy in force in month 1 (model.cfg) from now on
+    def _enter_month_1(self) -> Phases:
+        yield from timing.step(self, self._internal_month + 1)  # the policy in force in month 1 (model.cfg)
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.month_totals.get(name, 0.0)) for name in DATACOLLECTOR_MEASURES})
 
@@ -121,9 +132,13 @@ class MigrationModel(mesa.Model):
         return month - self.spinup_months
 
     def step(self) -> None:
+        run_local(self.month_phases())
+
+    def month_phases(self) -> Phases:
+        """One month; yields where it needs every shard's part (:mod:`gcm_sim.exchange`)."""
         self._internal_month += 1
         month = self._internal_month  # internal: spin-up months first (run.spinup_months)
-        timing.step(self, month)                # the scenario's policy takes effect (policy.timing)
+        yield from timing.step(self, month)     # the scenario's policy takes effect (policy.timing)
         demography.step(self, month)            # returnees rejoin their households; people abroad age
         shocks.step(self, month)                # climate shocks cut income and assets
         income.step(self, month)                # income, programmes, saving; quotas top up
@@ -132,7 +147,7 @@ class MigrationModel(mesa.Model):
         passage.step(self, movers, month)       # smugglers sell passage; journeys start
         journeys.step(self, month)              # visas come through; legs: interception, death
         transit.step(self, month)               # detention, alternatives, stranded people
-        asylum.step(self, month)                # asylum decisions and abandonment, removals, trafficking
+        yield from asylum.step(self, month)     # asylum decisions and abandonment, removals, trafficking
         regularisation.step(self, month)        # people without status who qualify become regular
         onward.step(self, month)                # people without a settled status move on
         visits.step(self, month)                # visits end or become overstays
@@ -140,7 +155,7 @@ class MigrationModel(mesa.Model):
         remittances.step(self, month)           # formal and informal transfers home
         returns.step(self, month)               # return decisions
         networks.step(self, month)              # diaspora ties follow the diaspora (cumulative causation)
-        beliefs.step(self, month)               # what people hear about the routes; prices
+        yield from beliefs.step(self, month)    # what people hear about the routes; prices
         recording.step(self, month)             # the contract's measures
         if self.month >= 1:                     # after the spin-up (run.spinup_months)
             self.datacollector.collect(self)
@@ -163,18 +178,7 @@ class MigrationModel(mesa.Model):
         self.price_level = col("gdp_per_capita_usd") / np.maximum(col("gni_per_capita_ppp_usd"), 1.0)
         self.subsistence_person_month = self.b["subsistence_usd_ppp_day"] * 365.0 / 12.0 * self.price_level
         self.p_employed_regular = self.b["job_find_regular"] / (self.b["job_find_regular"] + self.b["job_loss"])
-        self._policy_arrays()
-
-    def _policy_arrays(self) -> None:
-        """Country arrays the policy in force sets: readmission; informal work under sanctions."""
-        t = self.world.countries
-        col = lambda name: t[name].to_numpy(float)  # noqa: E731
-        rate = self.cfg.policy.enforcement.returns.readmission_rate
-        self.readmission = col("readmission_rate") if rate is None else np.full(len(t), rate)
-        sanctions = self.cfg.policy.enforcement.employer_sanctions
-        inf_rate = col("informal_job_rate_pct") / 100 * (1 - self.b["sanction_hiring_effect"] * sanctions)
-        inf_loss = self.b["job_loss"] * (1 + self.b["sanction_separation_effect"] * sanctions)
-        self.p_employed_informal = inf_rate / np.maximum(inf_rate + inf_loss, 1e-9)
+        timing.policy_arrays(self)  # readmission, informal work: what the policy in force sets
 
     def _legs(self) -> None:
         legs, idx = self.world.legs, self.world.index
@@ -191,11 +195,8 @@ class MigrationModel(mesa.Model):
             self.route_legs[i, : len(r.legs)] = r.legs
         self.belief_interception = self.leg_interception.copy()
         self.belief_death = self.leg_death.copy()
-        self.leg_attempts = np.zeros(len(legs))
-        self.leg_interceptions = np.zeros(len(legs))
-        self.leg_deaths = np.zeros(len(legs))
-        self.leg_retries = np.zeros(len(legs))    # attempts after the first on a leg (journeys)
-        self.leg_claims = np.zeros(len(legs))     # people caught on a leg who claim asylum there (journeys)
+        for name in beliefs.LEG_COUNTERS:  # this month's [origin, leg] counts (journeys), read by beliefs.step
+            setattr(self, name, np.zeros((len(self.world.codes), len(legs))))
         self.heard_retries = np.zeros(len(legs))  # smoothed retries and interceptions households hear of
         self.heard_caught = np.zeros(len(legs))
         self.belief_retry = np.full(len(legs), float(self.b["prior_retry_share"]))  # beliefs.step
@@ -209,7 +210,8 @@ class MigrationModel(mesa.Model):
     def _institutions(self) -> None:
         w, b, t = self.world, self.b, self.world.countries
         self.recruiters = {w.index[c]: Recruiter(self, w.index[c], t.at[c, "unlicensed_recruiter_share"], b)
-                           for c in w.with_role("origin")}
+                           for c in w.with_role("origin")
+                           if self.origins is None or w.index[c] in self.origins}  # a shard's own
         self.smugglers = [Smuggler(self, i, leg["smuggling_fee_usd"], leg["interception_prob"], b)
                           for i, leg in w.legs.iterrows()]
         for s in self.smugglers:
@@ -240,10 +242,4 @@ class MigrationModel(mesa.Model):
 
     def people_by_state(self) -> dict[str, float]:
         """Real people in each state (conservation: the total never changes)."""
-        from .categories import STATES
-        m, hh = self.migrants, self.households
-        state = m.view("state")
-        out = {s: float(m.weight[: m.n][state == i].sum(dtype=np.float64)) for i, s in enumerate(STATES)}
-        out["home"] = float(hh.real_people().sum()) + out.pop("pending")
-        out.pop("rejoined")  # their people are members at home again
-        return out
+        return recording.people_by_state(self)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -336,7 +337,7 @@ class Climate:
 @dataclass(frozen=True)
 class Run:
     months: int = _f(120, 1, 1200, "months simulated")
-    households: int = _f(100_000, 100, 50_000_000, "simulated households")
+    households: int = _f(100_000, 100, 1_000_000_000, "simulated households")
     seed: int = _f(0, 0, 2**63 - 1, "root seed; replicate r uses SeedSequence(seed).spawn()[r]")
     replicates: int = _f(8, 1, 10_000, "independent replicates")
     engine: str = _choice("fast", ("fast", "reference"), "vectorised or per-household Mesa agents")
@@ -351,6 +352,18 @@ class Run:
                             "so month 1 starts from the baseline's own steady state (people recently removed "
                             "who try again, visas in process, beliefs, savings); every arm's policy takes "
                             "effect at month 1 (docs/decisions.md, 'A spin-up before month 1')")
+    shards: int = _f(1, 1, 4096, "shards each replicate's households are split over, by whole origin countries, "
+                     "stepped together on Dask (gcm_sim.studies.shards; docs/scale.md); 1: one process")
+    scheduler: str = field(default="", metadata={"doc": "with run.shards > 1: the address of a running Dask scheduler (tcp://host:port); "
+                        "empty: a LocalCluster of run.workers worker processes on this machine"})
+    checkpoint_months: int = _f(12, 0, 1200, "with run.shards > 1: months between shard checkpoints, from which a "
+                                "shard whose worker is lost is rebuilt (0: none; the shard is rebuilt from month 1)")
+    checkpoint_dir: str = field(default="", metadata={"doc": "with run.shards > 1: the folder shard checkpoints "
+                                "are written to, which every worker must reach (a shared file system on a "
+                                "cluster); empty: a temporary folder on this machine, removed at the end"})
+    scale: float = _f(0.0, 0, 1, "simulated households per real household in every origin (1: one to one, "
+                      "weights 1, the sample design off; run.households then follows from the world); 0: "
+                      "run.households under the sample design")
 
 
 @dataclass(frozen=True)
@@ -645,6 +658,11 @@ def build_config(raw: dict, countries: frozenset[str], tags: frozenset[str],
     _check_consistency(cfg)
     if world is not None:
         check_against_world(cfg, world)
+        if cfg.run.scale > 0:  # run.households follows from the world (gcm_sim.population.origin_counts)
+            from .population import real_households, scaled_counts
+
+            households = int(scaled_counts(real_households(world), cfg.run.scale).sum())
+            cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, households=households))
         _WORLDS[cfg.world] = world  # for revalidate (Config.replace): the world this config was checked on
     return cfg
 
@@ -791,6 +809,11 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("run.households", cfg.run.households,
                           "the reference engine (one Mesa agent per household) allows at most 200000; "
                           "use run.engine=fast for larger runs")
+    if cfg.run.shards > 1 and cfg.run.engine != "fast":
+        raise ConfigError("run.engine", cfg.run.engine, "run.shards > 1 needs run.engine=fast")
+    if cfg.run.scheduler and not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s]+", cfg.run.scheduler):
+        raise ConfigError("run.scheduler", cfg.run.scheduler, "a Dask scheduler address such as "
+                          "tcp://127.0.0.1:8786, or empty for a LocalCluster")
 
 
 # Levers that switch rather than scale: a phase-in has no meaning for them (a visa is required

@@ -23,19 +23,44 @@ from .categories import (ABROAD, FAMILY, IRREGULAR, LABOUR, MEMBERS, OVERSTAY, P
 STOCK_COMPOSITION = np.array([0.2, 0.2, 0.25, 0.25, 0.1])
 
 
-def make_households(world, cfg, b, draws) -> Households:
-    """Households of every origin, each origin drawn from its own stream (``households``, origin):
-    an origin's households do not depend on the other origins or on the policy."""
+def origin_counts(world, cfg) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(origin country indices, simulated households per origin, real households each stands
+    for) under the run's sample design (:func:`gcm_sim.agents.households.allocate`)."""
     origins = [world.index[c] for c in world.with_role("origin")]
+    real = real_households(world)
+    if cfg.run.scale > 0:  # run.scale: the same share of every origin's real households
+        counts = scaled_counts(real, cfg.run.scale)
+    else:
+        rates = np.array([world.sampling.get(c, np.nan) for c in world.with_role("origin")]) if world.sampling else None
+        counts = allocate(real, cfg.run.households, rates)
+    return origins, counts, real / counts
+
+
+def real_households(world) -> np.ndarray:
+    """Real households of each origin (population / household size), in world order."""
+    tab = world.countries.loc[list(world.with_role("origin"))]
+    return tab["population"].to_numpy(float) / tab["household_size"].to_numpy(float)
+
+
+def scaled_counts(real: np.ndarray, scale: float) -> np.ndarray:
+    """Simulated households per origin at ``scale`` simulated per real household (at least one)."""
+    return np.maximum(np.rint(np.asarray(real) * scale), 1).astype(np.int64)
+
+
+def make_households(world, cfg, b, draws, only=None) -> Households:
+    """Households of every origin (or of the origins ``only``: one shard of a sharded run), each
+    origin drawn from its own stream (``households``, origin): an origin's households do not
+    depend on the other origins or on the policy, and keep their uids on any shard."""
+    origins, counts, weights = origin_counts(world, cfg)
     tab = world.countries
-    pop = tab["population"].to_numpy(float)[origins]
-    hh_size = tab["household_size"].to_numpy(float)[origins]
-    rates = np.array([world.sampling.get(c, np.nan) for c in world.with_role("origin")]) if world.sampling else None
-    counts = allocate(pop / hh_size, cfg.run.households, rates)
-    parts = [_origin_households(tab.iloc[c], b, counts[i], draws.generator("households", c))
-             for i, c in enumerate(origins)]
+    first_uid = np.r_[0, np.cumsum(counts)[:-1]]
+    mine = [i for i, c in enumerate(origins) if only is None or c in only]
+    parts = [_origin_households(tab.iloc[origins[i]], b, counts[i], draws.generator("households", origins[i]))
+             for i in mine]
+    uid = np.concatenate([first_uid[i] + np.arange(counts[i], dtype=np.int64) for i in mine])
+    origins, counts, weights = np.asarray(origins)[mine], counts[mine], weights[mine]
     country = np.repeat(np.asarray(origins, dtype=np.int16), counts)
-    weight = np.repeat(pop / hh_size / counts, counts)
+    weight = np.repeat(weights, counts)
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     skill, rural = cols.pop("skill"), cols.pop("rural")
     wage = wage_table(world)[country, skill]
@@ -45,7 +70,7 @@ def make_households(world, cfg, b, draws) -> Households:
     assets = b["initial_assets_months"] * income * cols.pop("asset_noise")
     return Households(country=country, weight=weight, rural=rural, skill=skill, members=cols["members"],
                       base_income_usd=income, assets_usd=assets, exposed=cols["exposed"],
-                      n_countries=len(world.codes), n_destinations=len(world.codes))
+                      n_countries=len(world.codes), n_destinations=len(world.codes), uid=uid)
 
 
 def _origin_households(row, b, n: int, rng: np.random.Generator) -> dict:

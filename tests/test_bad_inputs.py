@@ -301,7 +301,7 @@ COMPOSE_CASES = [  # (overrides, key, value text)
     (["run.engine=reference", "run.households=300000"], "run.households", "300000"),
     (["world=no/such/world"], "world", "no/such/world"),
     (["run.months=0"], "run.months", "0"),
-    (["run.households=1e9"], "run.households", "1000000000"),
+    (["run.households=2e9"], "run.households", "2000000000"),
     (["run.seed=1.5"], "run.seed", "1.5"),
     (["policy.pathways.labour_agreements=[{origin:MLI,destination:FRA,skill:expert}]"],
      "policy.pathways.labour_agreements[0].skill", "expert"),

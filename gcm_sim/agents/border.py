@@ -65,32 +65,40 @@ class BorderAuthority(mesa.Agent):
         return det, alt
 
     # --- asylum --------------------------------------------------------------------
-    def decide_asylum(self, m, recognition: np.ndarray, month: int) -> tuple[np.ndarray, np.ndarray]:
-        """Decide the oldest pending claims up to capacity; returns (recognised, rejected).
+    def queue_head(self, m, month: int) -> dict:
+        """The front of this authority's asylum queue on this shard: what it sends the others.
 
-        Claims of the same month are taken in an order keyed to the claimant (stream
-        ``asylum_queue``); streams ``asylum_capacity`` and ``asylum_decision`` likewise.
+        Pending claims are taken oldest first; claims of the same month in an order keyed to the
+        claimant (stream ``asylum_queue``, then the claimant's uid). The head holds the claims up
+        to and including the first that fills the monthly capacity, in that order: every claim
+        the merged queue of all shards decides this month is in some shard's head
+        (:func:`decide_queue`). Returns claim month, queue key, uid, weight and the
+        ``asylum_capacity`` draw of each claim in the head, the capacity and the backlog.
         """
         draws = self.model.draws
         pending = np.flatnonzero((m.view("state") == ABROAD) & (m.view("status") == ASYLUM_PENDING)
                                  & (m.view("location") == self.country))
-        w = m.weight[pending]
-        self.backlog = float(w.sum())
-        if not len(pending) or self.asylum_capacity <= 0:
-            return pending[:0], pending[:0]
-        order = np.lexsort((draws.uniform("asylum_queue", month, m.uid[pending]), m.claim_month[pending]))
-        pending = pending[order]
-        cum = np.cumsum(m.weight[pending])
-        # stochastic rounding of the last claim keeps the expected throughput at capacity
-        n_full = int(np.searchsorted(cum, self.asylum_capacity, side="right"))
-        if n_full < len(pending):
-            prev = cum[n_full - 1] if n_full else 0.0
-            u = draws.uniform("asylum_capacity", month, m.uid[pending[n_full:n_full + 1]])[0]
-            if u < (self.asylum_capacity - prev) / m.weight[pending[n_full]]:
-                n_full += 1
-        decided = pending[:n_full]
-        ok = draws.uniform("asylum_decision", ONCE, m.uid[decided]) < recognition[m.origin[decided]]
-        self.backlog -= float(m.weight[decided].sum())
+        head = {"capacity": self.asylum_capacity, "backlog": float(m.weight[pending].sum())}
+        if self.asylum_capacity > 0 and len(pending):
+            u = draws.uniform("asylum_queue", month, m.uid[pending])
+            order = np.lexsort((m.uid[pending], u, m.claim_month[pending]))
+            pending, u = pending[order], u[order]
+            cum = np.cumsum(m.weight[pending])
+            pending, u = (x[: int(np.searchsorted(cum, self.asylum_capacity, side="right")) + 1] for x in (pending, u))
+        else:
+            pending, u = pending[:0], np.empty(0)
+        self._head = pending
+        head.update(claim_month=m.claim_month[pending], key=u, uid=m.uid[pending], weight=m.weight[pending],
+                    u_capacity=draws.uniform("asylum_capacity", month, m.uid[pending]))
+        return head
+
+    def decide_asylum(self, m, recognition: np.ndarray, decided_uid: np.ndarray,
+                      backlog: float) -> tuple[np.ndarray, np.ndarray]:
+        """Decide this shard's claims among ``decided_uid`` (:func:`decide_queue` of the heads of
+        every shard); returns (recognised, rejected), in queue order. Stream ``asylum_decision``."""
+        decided = self._head[np.isin(m.uid[self._head], decided_uid)]
+        ok = self.model.draws.uniform("asylum_decision", ONCE, m.uid[decided]) < recognition[m.origin[decided]]
+        self.backlog = backlog
         return decided[ok], decided[~ok]
 
     # --- returns and removals -----------------------------------------------------
@@ -107,6 +115,27 @@ class BorderAuthority(mesa.Agent):
         found = idx[self.model.draws.uniform("trafficking_detection", month, m.uid[idx]) < self.trafficking_detection]
         m.trafficked[found] = False
         return found
+
+
+def decide_queue(heads: list[dict]) -> tuple[np.ndarray, float]:
+    """The claims one authority decides this month, from the queue heads of every shard
+    (:meth:`BorderAuthority.queue_head`): the uids decided and the backlog left.
+
+    The heads are merged in queue order (claim month, queue key, uid) and decided oldest first
+    up to capacity; the claim that crosses the capacity is decided with the chance of the room
+    left (its ``asylum_capacity`` draw), which keeps the expected throughput at capacity.
+    """
+    cols = {k: np.concatenate([h[k] for h in heads]) for k in ("claim_month", "key", "uid", "weight", "u_capacity")}
+    capacity, backlog = heads[0]["capacity"], sum(h["backlog"] for h in heads)
+    order = np.lexsort((cols["uid"], cols["key"], cols["claim_month"]))
+    weight, uid, u_capacity = cols["weight"][order], cols["uid"][order], cols["u_capacity"][order]
+    cum = np.cumsum(weight)
+    n_full = int(np.searchsorted(cum, capacity, side="right"))
+    if n_full < len(weight):
+        prev = cum[n_full - 1] if n_full else 0.0
+        if u_capacity[n_full] < (capacity - prev) / weight[n_full]:
+            n_full += 1
+    return uid[:n_full], backlog - float(weight[:n_full].sum())
 
 
 def stock_masks(m):

@@ -147,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     dc.set_defaults(func=_cmd_discover)
     bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png); "
                                       "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md); "
-                                      "`bench design`: the sample design's departure rates and the people on the road at month 1 (sampling.csv, transit.csv)")
+                                      "`bench design`: the sample design's departure rates and the people on the road at month 1 (sampling.csv, transit.csv); "
+                                      "`bench scale`: sharded runs on Dask against households and workers, and the projection of one-to-one runs (scale.csv, projection.csv)")
     bn.add_argument("items", nargs="*", metavar="[crn] KEY=VALUE",
                     help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
                          "[hydra.run.dir=DIR]; or crn [households=20000] [months=36] [replicates=32] [seed=0] "
@@ -202,6 +203,8 @@ def _cmd_bench(args) -> int:
         return _bench_crn(args.items[1:])
     if args.items and args.items[0] == "design":
         return _bench_design(args.items[1:])
+    if args.items and args.items[0] == "scale":
+        return _bench_scale(args.items[1:])
     run_dir, items = _split_run_dir(args.items)
     allowed = {"sizes", "months", "reference_sizes", "replicates"}
     opts = {}
@@ -260,6 +263,46 @@ def _int_options(items, defaults: dict, command: str) -> tuple[str | None, dict]
         if opts[key] < least:
             raise ConfigError(key, value, f"a whole number >= {least}")
     return run_dir, opts
+
+
+SCALE_OPTIONS = {"sizes": (500_000, 2_000_000), "workers": (1, 2), "months": (12,), "seed": (0,)}
+
+
+def _bench_scale(items) -> int:
+    """`gcm-sim bench scale`: sharded runs against households and workers; the projection (bench_scale)."""
+    from gcm_sim.edges.outputs import atomic_write
+    from gcm_sim.studies import bench_scale
+    from gcm_sim.world import load_world
+
+    run_dir, items = _split_run_dir(items)
+    opts = dict(SCALE_OPTIONS)
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or key not in SCALE_OPTIONS:
+            raise ConfigError(key, value or None, f"bench scale takes {', '.join(SCALE_OPTIONS)} (KEY=VALUE)")
+        try:
+            nums = tuple(int(x) for x in value.split(","))
+        except ValueError:
+            raise ConfigError(key, value, "whole numbers separated by commas") from None
+        if any(x < (0 if key == "seed" else 1) for x in nums) or (key in ("months", "seed") and len(nums) != 1):
+            raise ConfigError(key, value, "positive whole numbers separated by commas (months, seed: one)")
+        if key == "sizes" and any(x < 2000 for x in nums):
+            raise ConfigError(key, value, "at least 2000 households each")
+        opts[key] = nums
+    run_dir = _checked_run_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"gcm-sim: sharded runs at {', '.join(f'{n:,}' for n in opts['sizes'])} households on one process and "
+          f"{', '.join(map(str, opts['workers']))} Dask worker(s), {opts['months'][0]} months; results will go to "
+          f"{run_dir}", flush=True)
+    table = bench_scale.run(opts["sizes"], opts["workers"], opts["months"][0], opts["seed"][0],
+                            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    projection = bench_scale.project(table, load_world())
+    atomic_write(run_dir / "scale.csv", lambda f: table.to_csv(f, index=False, float_format="%.6g"))
+    atomic_write(run_dir / "projection.csv", lambda f: projection.to_csv(f, index=False, float_format="%.6g"))
+    print(table.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+    print(projection.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+    print(f"gcm-sim: results in {run_dir} (scale.csv, projection.csv)")
+    return 0
 
 
 def _bench_design(items) -> int:

@@ -33,17 +33,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..agents.border import decide_queue
 from ..draws import ONCE
+from ..exchange import Exchange
 from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, REGULAR
 from .recording import record_people
 from .returns import return_home
 
 
-def step(model, month: int) -> None:
+def step(model, month: int):
+    """A generator: the heads of every destination's queue are exchanged (:mod:`gcm_sim.exchange`)
+    before claims are decided, so a sharded run decides the claims one process decides."""
     m, draws = model.migrants, model.draws
     abandon(model, month)
-    for a in model.borders.values():
-        recognised, rejected = a.decide_asylum(m, model.recognition, month)
+    heads = {c: a.queue_head(m, month) for c, a in model.borders.items()}
+    decided = yield Exchange("asylum_queues", heads, decide_queues)
+    for c, a in model.borders.items():
+        recognised, rejected = a.decide_asylum(m, model.recognition, *decided[c])
         m.status[recognised] = REGULAR
         model.households.add_regular_tie(m.household[recognised], m.destination[recognised], 1)
         record_people(model, "asylum_recognised", recognised)
@@ -56,6 +62,11 @@ def step(model, month: int) -> None:
         removed = removed[draws.uniform("return_removed", month, m.uid[removed]) < model.readmission[m.origin[removed]]]
         return_home(model, removed, forced=True)
         record_people(model, "trafficking_detected", a.detect_trafficking(m, month))
+
+
+def decide_queues(parts: list[dict]) -> dict:
+    """Each authority's decided claims and backlog from the queue heads of every shard."""
+    return {c: decide_queue([p[c] for p in parts]) for c in parts[0]}
 
 
 def abandon(model, month: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Beliefs: what households hear about the routes, and what information campaigns tell them.
 
 :func:`step` reads this month's per-leg attempts, expected interceptions and claims at the
-border, expected deaths and the retries made (real people, from :mod:`.journeys`) and writes model.belief_interception and belief_death
+border, expected deaths and the retries made (real people, from :mod:`.journeys`, kept per
+origin and summed over all origins, those of other shards included: :mod:`gcm_sim.exchange`) and writes model.belief_interception and belief_death
 (exponentially smoothed with ``belief_memory``), model.belief_retry (the share of people
 caught on a leg who are not stopped by it, as heard: smoothed retries and asylum claims at
 the border, over smoothed interceptions, each with a prior of ``retry_belief_weight`` people
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..exchange import Exchange, add_parts
 from ..policy import INFORMATION_TOPICS
 
 
@@ -88,32 +90,40 @@ def reentry_ratio(model) -> np.ndarray:
     return out
 
 
-def step(model, month: int) -> None:
+LEG_COUNTERS = ("leg_attempts", "leg_interceptions", "leg_deaths", "leg_retries", "leg_claims")
+
+
+def leg_counts(model) -> np.ndarray:
+    """[5, n_countries, n_legs]: this month's per-origin counters of :data:`LEG_COUNTERS` (journeys)."""
+    return np.stack([getattr(model, name) for name in LEG_COUNTERS])
+
+
+def step(model, month: int):
+    """Beliefs and prices after the month (a generator: the counters of every origin are
+    exchanged first, so a sharded run hears what one process hears; :mod:`gcm_sim.exchange`)."""
+    counts = yield Exchange("leg_counts", leg_counts(model), add_parts)
+    attempts, interceptions, deaths, retries, claims = counts.sum(axis=1)  # over origins, in origin order
     keep = model.b["belief_memory"]
     if model.calendar_month(month) >= 1:  # a record of reported months only (not the spin-up)
-        model.leg_history.append((model.calendar_month(month), model.leg_attempts.copy(),
-                                  model.leg_interceptions.copy(), model.leg_deaths.copy()))
-    seen = model.leg_attempts > 0
-    rate_int = np.where(seen, model.leg_interceptions / np.maximum(model.leg_attempts, 1e-9), 0)
-    rate_death = np.where(seen, model.leg_deaths / np.maximum(model.leg_attempts, 1e-9), 0)
+        model.leg_history.append((model.calendar_month(month), attempts, interceptions, deaths))
+    seen = attempts > 0
+    rate_int = np.where(seen, interceptions / np.maximum(attempts, 1e-9), 0)
+    rate_death = np.where(seen, deaths / np.maximum(attempts, 1e-9), 0)
     model.belief_interception = np.where(seen, keep * model.belief_interception + (1 - keep) * rate_int,
                                          model.belief_interception)
     model.belief_death = np.where(seen, keep * model.belief_death + (1 - keep) * rate_death, model.belief_death)
     # who is not stopped by an interception: retries and asylum claims at the border (caught, but
     # in: journeys.intercepted) heard of, over interceptions heard of (both smoothed)
-    model.heard_retries = keep * model.heard_retries + (1 - keep) * (model.leg_retries + model.leg_claims)
-    model.heard_caught = keep * model.heard_caught + (1 - keep) * model.leg_interceptions
+    model.heard_retries = keep * model.heard_retries + (1 - keep) * (retries + claims)
+    model.heard_caught = keep * model.heard_caught + (1 - keep) * interceptions
     # what is heard is weighed against the prior as if the prior came from ``retry_belief_weight`` people
     # caught a month (a Beta prior): a leg where few are caught keeps near the prior, instead of
     # flipping between 0 and 1 as single migrant records (thousands of people each) come and go
     k = model.b["retry_belief_weight"]
     model.belief_retry = np.clip((model.heard_retries + k * model.b["prior_retry_share"])
                                  / np.maximum(model.heard_caught + k, 1e-9), 0, 0.99)
-    model.leg_attempts[:] = 0
-    model.leg_interceptions[:] = 0
-    model.leg_deaths[:] = 0
-    model.leg_retries[:] = 0
-    model.leg_claims[:] = 0
+    for name in LEG_COUNTERS:
+        getattr(model, name)[:] = 0
     for s in model.smugglers:
         s.set_price(float(model.belief_interception[s.leg]))
     model.leg_price = np.array([s.price_usd for s in model.smugglers])

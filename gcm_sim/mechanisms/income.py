@@ -33,13 +33,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..exchange import Exchange
 
-def setup(model) -> None:
+
+def setup(model):
+    """A generator: the two levers that target households of every origin exchange what they
+    rank by (:mod:`gcm_sim.exchange`), so a sharded run enrols the households one process does."""
     hh, dev, draws = model.households, model.cfg.policy.development, model.draws
     sel = np.isin(hh.country, [model.world.index[c] for c in model.world.select(dev.origin)])
     model.development_mask = sel & np.isin(hh.country, list(model.recruiters))
-    if dev.origin_employment > 0:  # programme jobs for that share of the poorer half
-        poor = hh.income_usd < np.median(hh.income_usd)
+    if dev.origin_employment > 0:  # programme jobs for that share of the poorer half (of all households)
+        median = yield Exchange("income_median", hh.income_usd, median_of_parts)
+        poor = hh.income_usd < median
         pick = draws.uniform("programme", 0, hh.uid) < dev.origin_employment / 0.5
         hh.programme[model.development_mask & poor & pick] = True
     if dev.youth_employment > 0:  # youth programmes enrol households with young adults at home
@@ -50,12 +55,30 @@ def setup(model) -> None:
         cost = 12 * model.b["programme_income_share"] * model.wage[hh.country, 0] * hh.weight
         cand = np.flatnonzero(model.development_mask & ~hh.programme)
         cand = cand[np.lexsort((hh.uid[cand], hh.income_usd[cand]))]  # ties by uid, not storage order
-        hh.programme[cand[np.cumsum(cost[cand]) <= dev.budget_usd_year]] = True
+        cand = cand[: int(np.searchsorted(np.cumsum(cost[cand]), dev.budget_usd_year, side="right"))]
+        head = {"income": hh.income_usd[cand], "uid": hh.uid[cand], "cost": cost[cand],
+                "budget": dev.budget_usd_year}
+        funded = yield Exchange("development_budget", head, within_budget)
+        hh.programme[cand[np.isin(hh.uid[cand], funded)]] = True
     model.resilient = np.zeros(hh.n, bool)
     if model.cfg.climate.resilience > 0:
         model.resilient = hh.exposed & (draws.uniform("resilience", 0, hh.uid) < model.cfg.climate.resilience)
     model.programme_income = model.b["programme_income_share"] * model.wage[hh.country, 0]
     model.home_track = home_track(model)
+
+
+def median_of_parts(parts: list[np.ndarray]) -> float:
+    """The median income of every simulated household, all shards together."""
+    return np.median(parts[0] if len(parts) == 1 else np.concatenate(parts))
+
+
+def within_budget(parts: list[dict]) -> np.ndarray:
+    """uids of the poorest candidates (by income, then uid) of every shard that the budget pays
+    for; each shard's part holds its candidates that its own budget alone would pay for, which
+    include all of its candidates the merged ranking pays for."""
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in ("income", "uid", "cost")}
+    order = np.lexsort((cols["uid"], cols["income"]))
+    return cols["uid"][order][np.cumsum(cols["cost"][order]) <= parts[0]["budget"]]
 
 
 def home_track(model) -> np.ndarray:

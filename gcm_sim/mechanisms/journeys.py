@@ -3,8 +3,9 @@
 Reads migrants (state, route, leg, months_left, cash, weight), the legs' true
 interception and death probabilities (:func:`leg_probabilities`), smugglers' prices,
 border authorities; writes migrants (state, status, location, leg, cash, fee_owed_usd, moving,
-months_abroad, has_id), households' ties abroad, the per-leg counters that beliefs
-are formed from (model.leg_attempts, leg_interceptions, leg_deaths, leg_retries, leg_claims) and the measures
+months_abroad, has_id), households' ties abroad, the per-origin and per-leg counters that
+beliefs are formed from (model.leg_attempts, leg_interceptions, leg_deaths, leg_retries,
+leg_claims, [origin, leg]: summed over the shards of a sharded run, :mod:`gcm_sim.exchange`) and the measures
 departures_regular, arrivals_regular, departures_irregular, smuggling_fees_usd,
 leg_attempts, deaths, interceptions, arrivals_irregular, asylum_claims.
 
@@ -88,7 +89,8 @@ def start(model, idx: np.ndarray) -> None:
     back = hh.retry_leg[model.migrants.household[idx]]
     again = back >= 0
     if again.any():
-        np.add.at(model.leg_retries, back[again], model.migrants.weight[idx[again]])
+        m = model.migrants
+        np.add.at(model.leg_retries, (m.origin[idx[again]], back[again]), m.weight[idx[again]])
         hh.retry_leg[model.migrants.household[idx[again]]] = -1
     pay_and_go(model, idx)
 
@@ -172,8 +174,9 @@ def attempt_legs(model, idx: np.ndarray, month: int) -> np.ndarray:
     """Resolve the leg each row just finished: death, interception or passage. Returns passers."""
     m = model.migrants
     legs = leg_of(model, idx)
+    origin = m.origin[idx]  # counters are kept per origin and leg (gcm_sim.exchange)
     record_people(model, "leg_attempts", idx)
-    np.add.at(model.leg_attempts, legs, m.weight[idx])
+    np.add.at(model.leg_attempts, (origin, legs), m.weight[idx])
     p_death = model.leg_death[legs]
     die = p_death > 0
     dead_weight = (m.weight[idx] * p_death)[die]
@@ -185,9 +188,9 @@ def attempt_legs(model, idx: np.ndarray, month: int) -> np.ndarray:
                      uid=m.uid[src] | DEAD_BIT, weight=dead_weight, state=DEAD)
         m.weight[src] -= dead_weight.astype(np.float32)
         record_people(model, "deaths", dead)
-        np.add.at(model.leg_deaths, legs[die], dead_weight)
+        np.add.at(model.leg_deaths, (origin[die], legs[die]), dead_weight)
     again = m.tries[idx] > 0
-    np.add.at(model.leg_retries, legs[again], m.weight[idx[again]])
+    np.add.at(model.leg_retries, (origin[again], legs[again]), m.weight[idx[again]])
     m.tries[idx] = np.minimum(m.tries[idx].astype(np.int16) + 1, 127).astype(np.int8)
     # a retry comes in a later month (transit.step), so it gets a fresh draw
     caught = model.draws.uniform("interception", month, m.uid[idx], sub=m.leg[idx]) < model.leg_interception[legs]
@@ -195,11 +198,11 @@ def attempt_legs(model, idx: np.ndarray, month: int) -> np.ndarray:
     # the draws of a few records of thousands of people each; a leg with five records a year
     # would otherwise be heard of as intercepting everyone or no one (docs/decisions.md)
     expected_caught = m.weight[idx] * model.leg_interception[legs]
-    np.add.at(model.leg_interceptions, legs, expected_caught)
+    np.add.at(model.leg_interceptions, (origin, legs), expected_caught)
     # ... and of those caught, the expected number who claim asylum at the border (caught, but in)
     authority = np.where(model.leg_by_to[legs], model.leg_to[legs], model.leg_from[legs])
     can_claim = model.leg_by_to[legs] & model.asylum_system[authority] & ~model.leg_pushback[legs]
-    np.add.at(model.leg_claims, legs, expected_caught * np.where(can_claim, model.p_claim[m.origin[idx]], 0.0))
+    np.add.at(model.leg_claims, (origin, legs), expected_caught * np.where(can_claim, model.p_claim[origin], 0.0))
     intercepted(model, idx[caught], legs[caught], month)
     return idx[~caught]
 

@@ -191,9 +191,10 @@ def step(model, movers, month: int) -> None:
                 opts.recruitment_fee_usd[col[lab]], model.wage[dest[lab], 0],
                 draws.uniform("recruiter", month, uid[lab]), draws.uniform("deception", month, uid[lab]))
             rec_fee[lab] = paid
-            model.recorder.recruitment_months_num += float((w[lab] * paid / wage[lab]).sum())
-            model.recorder.recruitment_months_den += float(w[lab].sum())
-            model.recorder.trafficked_drawn += float(w[lab][trafficked[lab]].sum())
+            rec = model.recorder
+            rec.add_running("recruitment_months_num", o, float((w[lab] * paid / wage[lab]).sum()))
+            rec.add_running("recruitment_months_den", o, float(w[lab].sum()))
+            rec.add_running("trafficked_drawn", o, float(w[lab][trafficked[lab]].sum()))
         hh.pay(idx, fee[granted] + travel + rec_fee)
         hh.leave(idx, member)
         sex, age = member_sex_age(member, draws.uniform("child_sex", month, uid))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..agents.border import stock_masks
-from ..categories import ABROAD, ADULT, CHILD, PENDING, YOUTH
+from ..categories import ABROAD, ADULT, CHILD, PENDING, STATES, YOUTH
 
 AT_LOCATION = ("stranded_in_transit", "detained", "detained_children")  # counted where people are held
 
@@ -75,3 +75,13 @@ def step(model, month: int) -> None:
             np.bincount(hh.country[shocked], weights=hh.weight[shocked], minlength=n), origin=countries)
     rec.close_month(model.calendar_month(month))
     model.month_totals = rec.month_totals()  # this month's totals, read by the DataCollector
+
+
+def people_by_state(model) -> dict[str, float]:
+    """Real people in each state, people at home included (conservation: the total never changes)."""
+    m, hh = model.migrants, model.households
+    state = m.view("state")
+    out = {s: float(m.weight[: m.n][state == i].sum(dtype=np.float64)) for i, s in enumerate(STATES)}
+    out["home"] = float(hh.real_people().sum()) + out.pop("pending")
+    out.pop("rejoined")  # their people are members at home again
+    return out

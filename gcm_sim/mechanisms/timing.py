@@ -34,6 +34,7 @@ import types
 import numpy as np
 
 from ..corridors import blend, resolve
+from ..exchange import run_local
 from ..policy import Config, ConfigError, Meta, Policy
 
 
@@ -95,7 +96,7 @@ def branch(model, cfg: Config, copy: bool = True):
     new.scenario_cfg, new.timed = cfg, is_timed(cfg)
     new.policy_fraction = 0.0 if new.timed else 1.0
     new.cfg = new.rules_cfg = baseline_of(cfg) if new.timed else cfg
-    new._enter_month_1()
+    run_local(new._enter_month_1())
     return new
 
 
@@ -125,8 +126,9 @@ def mix_policy(base, scen, f: float):
     return type(base)(**values)
 
 
-def step(model, month: int) -> None:
-    """Put the policy in force for this month when its share changes."""
+def step(model, month: int):
+    """Put the policy in force for this month when its share changes (a generator: the set-up of the
+    development levers exchanges across shards, :mod:`gcm_sim.exchange`)."""
     if not model.timed:
         return
     f = fraction(model.scenario_cfg.policy.timing, model.calendar_month(month))
@@ -136,11 +138,11 @@ def step(model, month: int) -> None:
         model.rules_scenario = resolve(model.world, model.scenario_cfg)
     cfg = dataclasses.replace(model.scenario_cfg,
                               policy=mix_policy(model.rules_cfg.policy, model.scenario_cfg.policy, f))
-    apply(model, cfg, blend(model.rules_baseline, model.rules_scenario, f))
+    yield from apply(model, cfg, blend(model.rules_baseline, model.rules_scenario, f))
     model.policy_fraction = f
 
 
-def apply(model, cfg: Config, rules) -> None:
+def apply(model, cfg: Config, rules):
     """Re-derive the policy-dependent state of ``model`` under ``cfg`` with corridor ``rules``."""
     from . import beliefs, documents, income, journeys, placement, remittances
 
@@ -151,7 +153,7 @@ def apply(model, cfg: Config, rules) -> None:
     documents.setup(b, cfg.policy)
     model.rules = rules
     model.remittance_terms = remittances.RemittanceTerms.of(rules.remittance_cost_pct, b)
-    model._policy_arrays()
+    policy_arrays(model)
     model.leg_interception, model.leg_death = journeys.leg_probabilities(model.world.legs, cfg.policy.enforcement, b)
     enf, rec = cfg.policy.enforcement, cfg.policy.recruitment
     for r in model.recruiters.values():
@@ -163,8 +165,20 @@ def apply(model, cfg: Config, rules) -> None:
     for e in model.employers:
         e.set_policy(enf, b)
     placement.update_quotas(model)
-    income.setup(model)
+    yield from income.setup(model)
     model.info_boost = beliefs.info_boost(model.world, cfg)
     model.propensity_table = placement.propensity_table(model.world, cfg)
     model._options = None  # rebuilt from the new rules and quotas this month
     np.fill_diagonal(model.rules.exists, False)
+
+
+def policy_arrays(model) -> None:
+    """Country arrays the policy in force sets: readmission; informal work under sanctions."""
+    t, b = model.world.countries, model.b
+    col = lambda name: t[name].to_numpy(float)  # noqa: E731
+    rate = model.cfg.policy.enforcement.returns.readmission_rate
+    model.readmission = col("readmission_rate") if rate is None else np.full(len(t), rate)
+    sanctions = model.cfg.policy.enforcement.employer_sanctions
+    inf_rate = col("informal_job_rate_pct") / 100 * (1 - b["sanction_hiring_effect"] * sanctions)
+    inf_loss = b["job_loss"] * (1 + b["sanction_separation_effect"] * sanctions)
+    model.p_employed_informal = inf_rate / np.maximum(inf_rate + inf_loss, 1e-9)

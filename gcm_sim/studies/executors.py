@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from gcm_sim.edges.outputs import atomic_write
+from gcm_sim.studies.cluster import dask_client
 
 EXECUTORS = ("serial", "processes", "dask")
 RUNS_DIR = "runs"
@@ -219,17 +220,6 @@ def _processes(fn, todo, sink: _Sink, workers: int) -> None:
 def _remote_tb(exc: BaseException) -> str:
     cause = getattr(exc, "__cause__", None)  # ProcessPoolExecutor attaches the worker traceback here
     return "".join(traceback.format_exception(exc)) + (str(cause) if cause is not None else "")
-
-
-def dask_client(address: str | None, workers: int | None):
-    """A ``distributed.Client`` on ``address``, or on a new LocalCluster (one thread per worker)."""
-    from distributed import Client, LocalCluster
-
-    if address:
-        return Client(address, timeout="30s"), None
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
-    return Client(cluster), cluster
 
 
 def _dask(fn, todo, sink: _Sink, workers, address) -> None:

@@ -31,6 +31,9 @@ import pandas as pd
 from gcm_sim import policy
 from gcm_sim.policy import Config
 
+from .replicates import draw_of, replicate_config, replicate_seeds  # noqa: F401 (public names)
+from .replicates import world_of as _world
+
 SUMMARY_COLUMNS = ["scenario", "indicator", "n", "mean", "ci_low", "ci_high"]
 DIFF_COLUMNS = ["diff", "diff_ci_low", "diff_ci_high", "diff_pct", "mdc", "mdc_pct"]
 # with run.parameters=posterior: the stochastic part of each interval and the spread over the posterior
@@ -71,11 +74,6 @@ class RunResult:
     config: Config
     configs: dict[str, Config] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the writers could not do (no PDF browser, ...)
-
-
-def replicate_seeds(cfg: Config) -> list[np.random.SeedSequence]:
-    """Replicate r's seed: the r-th child of ``SeedSequence(cfg.run.seed)`` (the contract)."""
-    return np.random.SeedSequence(cfg.run.seed).spawn(cfg.run.replicates)
 
 
 def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult:
@@ -269,23 +267,6 @@ def _finish(model, months: int, on_month: Callable[[], None] | None, collect: Ca
     return collect(model)
 
 
-def draw_of(cfg: Config, replicate: int) -> int:
-    """The posterior draw replicate r runs on: r % run.draws (run.parameters=posterior)."""
-    return replicate % cfg.run.draws
-
-
-def replicate_config(cfg: Config, replicate: int, world=None) -> Config:
-    """The config replicate r runs: with ``run.parameters=posterior`` its behavioural parameters
-    are the posterior draw :func:`draw_of` (keyed to run.seed, the same in every arm, so arms
-    stay paired); with ``point`` the config itself."""
-    if cfg.run.parameters == "point":
-        return cfg
-    from .parameters import with_behaviour, world_posterior
-
-    world = _world(cfg, world)
-    return with_behaviour(cfg, world, world_posterior(world).draw(cfg.run.seed, draw_of(cfg, replicate)))
-
-
 def run_shared(cfgs: Sequence[Config], replicate: int, world=None, on_month: Callable[[], None] | None = None,
                collect: Callable = outputs) -> list:
     """Replicate r of several configs that share one spin-up (:func:`shares_spinup`): the
@@ -366,6 +347,9 @@ def run_jobs(jobs: list[tuple[Config, int]], workers: int, world, tick: Callable
     scenario description) run it once (:func:`spinup_groups`, :func:`run_shared`): an
     experiment's arms cost their reported months plus one spin-up per replicate.
     """
+    if jobs and jobs[0][0].run.shards > 1:  # each replicate split over shards on Dask
+        from .shards import run_jobs_sharded
+        return run_jobs_sharded(jobs, world, tick, timeseries, collect)
     groups = spinup_groups(jobs, workers)
     results: list = [None] * len(jobs)
     if workers <= 1 or len(groups) <= 1:
@@ -473,7 +457,12 @@ def _check_args(cfg, world) -> None:
 
 
 def _check_parameters(cfg: Config, world) -> None:
-    """run.parameters=posterior needs the world's posterior.csv, checked before any work starts."""
+    """run.parameters=posterior needs the world's posterior.csv, and run.shards at most the
+    world's origins: checked before any work starts."""
+    if cfg.run.shards > 1:
+        from .shards import partition
+
+        partition(world, cfg, cfg.run.shards)
     if cfg.run.parameters == "posterior":
         from .parameters import check_not_overridden, world_posterior
 
@@ -483,14 +472,6 @@ def _check_parameters(cfg: Config, world) -> None:
 def _nesting(cfg: Config) -> int | None:
     """The number of posterior draws when the run draws parameters (for :func:`summarise`)."""
     return cfg.run.draws if cfg.run.parameters == "posterior" else None
-
-
-def _world(cfg: Config, world):
-    if world is not None:
-        return world
-    from gcm_sim.world import load_world
-
-    return load_world(cfg.world) if cfg.world else load_world()
 
 
 def _collect(parts) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -69,5 +69,20 @@ def check_memory(households: int, concurrent: int, key: str = "run.households", 
 
 
 def check_config(cfg) -> None:
-    """The memory check for a run or comparison of ``cfg`` (replicates spread over run.workers)."""
+    """The memory check for a run or comparison of ``cfg`` (replicates spread over run.workers).
+
+    A sharded run (``run.shards`` > 1) holds one replicate at a time, split over the workers of
+    its Dask cluster: checked when the cluster is a LocalCluster on this machine, not when
+    ``run.scheduler`` names one whose workers run elsewhere."""
+    if cfg.run.shards > 1:
+        if not cfg.run.scheduler:
+            check_memory(cfg.run.households, 1, available=None if cfg.run.workers <= 1 else _less_processes(
+                cfg.run.workers))
+        return
     check_memory(cfg.run.households, min(cfg.run.workers, cfg.run.replicates))
+
+
+def _less_processes(workers: int) -> int | None:
+    """Available memory less the base of ``workers`` - 1 more processes (the Dask workers)."""
+    have = available_bytes()
+    return None if have is None else have - (workers - 1) * BASE_BYTES_PER_PROCESS

@@ -1,0 +1,151 @@
+"""`gcm-sim bench scale`: throughput and memory of sharded runs against households and workers,
+and the projection of larger runs from the measured slope (docs/scale.md).
+
+For each size it times one process (in a fresh process, so its peak memory is its own) and a
+sharded run on a fresh ``LocalCluster`` of each number of workers (one shard per worker), all
+on the baseline with no spin-up, so the months measured are the months stepped. It reports
+household-months per second, the shards' own stepping time against the wall time (the rest
+is exchange and waiting for the slowest shard), the sharding overhead against the ideal
+(one process's time / workers) and peak memory per household. Compare ratios within one
+run on a quiet machine (no tests or other sessions beside it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class ScaleMeasurement:
+    households: int
+    workers: int            # 0: one process, no Dask
+    months: int
+    build_s: float          # set-up (building households and stocks)
+    months_s: float         # wall time of the months
+    compute_s: float        # the slowest shard's own stepping time in those months (one process: months_s)
+    household_months_per_s: float
+    peak_rss_mb: float      # the largest process (a worker, or the one process)
+    bytes_per_household: float   # peak memory of all processes less an idle one's, per household
+    array_bytes_per_household: float  # households' and migrants' arrays only
+    largest_shard_share: float   # the largest shard's share of the households
+
+
+def _one_process(households: int, months: int, seed: int) -> dict:
+    from gcm_sim.config import load_config
+    from gcm_sim.model import MigrationModel
+
+    from .shards import households_nbytes
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}", "run.spinup_months=0",
+                                   f"run.seed={seed}"])
+    t0 = time.perf_counter()
+    m = MigrationModel(cfg, rng=seed)
+    t1 = time.perf_counter()
+    for _ in range(months):
+        m.step()
+    t2 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    arrays = households_nbytes(m.households) + m.migrants.nbytes()
+    return asdict(ScaleMeasurement(households, 0, months, t1 - t0, t2 - t1, t2 - t1, households * months / (t2 - t1),
+                                   peak / 2**20, (peak - base) / households, arrays / households, 1.0))
+
+
+def _child(queue, *args):
+    queue.put(_one_process(*args))
+
+
+def one_process(households: int, months: int, seed: int = 0) -> ScaleMeasurement:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q, households, months, seed))
+    p.start()
+    out = q.get()
+    p.join()
+    return ScaleMeasurement(**out)
+
+
+def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleMeasurement:
+    from distributed import Client, LocalCluster
+
+    from gcm_sim.config import load_config
+    from gcm_sim.world import load_world
+
+    from .shards import run_sharded
+
+    world = load_world()
+    cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}", "run.spinup_months=0",
+                                   f"run.seed={seed}", f"run.shards={workers}", "run.checkpoint_months=0"])
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        idle = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        done = run_sharded(cfg, 0, world, client)
+    info = done.shard_info
+    peak = sum(s["peak_rss_bytes"] for s in info) - len(info) * float(np.mean(list(idle.values())))
+    return ScaleMeasurement(households, workers, months, done.seconds["build_s"], done.seconds["months_s"],
+                            max(s["compute_s"]["month"] for s in info),
+                            households * months / done.seconds["months_s"],
+                            max(s["peak_rss_bytes"] for s in info) / 2**20, peak / households,
+                            sum(s["nbytes"] for s in info) / households,
+                            max(s["households"] for s in info) / households)
+
+
+def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int = 0, progress=print) -> pd.DataFrame:
+    rows = []
+    for n in sizes:
+        r = one_process(n, months, seed)
+        progress(f"one process  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
+                 f"{r.bytes_per_household:.0f} bytes/household")
+        rows.append(asdict(r))
+        for w in workers:
+            r = sharded(n, w, months, seed)
+            progress(f"{w} worker(s)  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
+                     f"{r.bytes_per_household:.0f} bytes/household")
+            rows.append(asdict(r))
+    return pd.DataFrame(rows)
+
+
+EXCHANGE_GROWTH = "linear in workers"  # ASSUMPTION of the projection: the driver calls every shard each round
+
+
+def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 60,
+            cases=(("152-million-household world (no IND, PAK, NGA)", ("IND", "PAK", "NGA"), 32),
+                   ("full 568-million-household world", (), 32))) -> pd.DataFrame:
+    """Wall time of one-to-one runs (``run.scale=1``) projected from the largest sharded measurement.
+
+    A shard's speed: the measured household-months per second of the slowest shard's own
+    stepping (its households x months / its stepping seconds). The exchange: the measured
+    wall time less that, per month, growing linearly with the number of workers (each round
+    the driver calls every shard: :data:`EXCHANGE_GROWTH`). Shards hold whole origins, so the
+    largest shard holds at least the largest origin. Months: ``months`` reported plus
+    ``spinup_months`` of spin-up.
+    """
+    from gcm_sim.population import real_households
+
+    rows = table[table["workers"] > 0]
+    best = rows.loc[rows["households"].idxmax()] if len(rows) else None
+    if best is None:
+        return pd.DataFrame()
+    at_size = rows[rows["households"] == best["households"]]
+    widest = at_size.loc[at_size["workers"].idxmax()]
+    shard_rate = widest["households"] * widest["largest_shard_share"] * widest["months"] / widest["compute_s"]
+    exchange_month = max(widest["months_s"] - widest["compute_s"], 0.0) / widest["months"] / widest["workers"]
+    real = pd.Series(real_households(world), index=list(world.with_role("origin")))
+    out = []
+    for name, drop, workers in cases:
+        part = real.drop(list(drop))
+        largest = max(float(part.max()), float(part.sum()) / workers)
+        stepped = months + spinup_months
+        seconds = largest * stepped / shard_rate + stepped * exchange_month * workers
+        out.append({"world": name, "households": float(part.sum()), "workers": workers,
+                    "largest_shard_households": largest, "largest_origin": part.idxmax(),
+                    "shard_household_months_per_s": shard_rate, "exchange_s_per_month_per_worker": exchange_month,
+                    "months_stepped": stepped, "projected_minutes": seconds / 60,
+                    "memory_gb_largest_worker": largest * widest["bytes_per_household"] / 2**30})
+    return pd.DataFrame(out)

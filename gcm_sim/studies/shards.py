@@ -1,0 +1,329 @@
+"""One replicate split over shards of origin countries, stepped together on Dask (``run.shards``).
+
+Why: a sampled run of a few hundred thousand households fits one process, but a run at real
+scale (``run.scale=1``: one simulated household per real one) does not. Each shard is a
+:class:`gcm_sim.model.MigrationModel` built for some origins only (:func:`partition`), living
+on a Dask worker as an actor (``dask.distributed`` actors keep state on a worker between
+calls; tasks would copy it every call). Each month the driver here steps every shard to the
+next point where the model needs a figure of every origin (:mod:`gcm_sim.exchange`: leg
+counters, asylum queues, the development levers' rankings), combines the shards' parts and
+sends every shard the same answer: two round trips through the scheduler a month. Measures
+are summed on the workers by month and key and reduced here at the end
+(:func:`merge_recorders`).
+
+Results: the dynamics of a sharded run equal one process bit for bit (draws are keyed to the
+entity and the exchanged counts are kept per origin); reported sums may differ in the last
+bits where a key sums over shards (tests: 1, 2 and 4 shards against one process).
+
+Losing a worker loses no run: every ``run.checkpoint_months`` months each shard writes its
+state (one file per shard, replaced each time, so the space used stays bounded) to the
+checkpoint folder, which every worker must reach; the driver keeps the answers it has sent
+since. A shard whose worker dies is rebuilt on another worker from its checkpoint and
+replays the months since with the logged answers, which gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import os
+import pickle
+import resource
+import shutil
+import tempfile
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+
+from gcm_sim.exchange import Exchange
+from gcm_sim.measures import Recorder, indicators
+from gcm_sim.policy import Config, ConfigError
+
+BUILD, MONTH = "build", "month"
+
+
+def partition(world, cfg: Config, shards: int) -> list[tuple[int, ...]]:
+    """Origins per shard, balanced by simulated households (longest processing time first;
+    Graham 1969): whole origins, so each origin's counters come from one shard."""
+    from gcm_sim.population import origin_counts
+
+    origins, counts, _ = origin_counts(world, cfg)
+    if shards > len(origins):
+        raise ConfigError("run.shards", shards, f"at most the {len(origins)} origins of the world "
+                          "(a shard holds whole origin countries)")
+    load, parts = np.zeros(shards), [[] for _ in range(shards)]
+    for i in np.argsort(-counts, kind="stable"):
+        k = int(np.argmin(load))
+        parts[k].append(origins[i])
+        load[k] += counts[i]
+    return [tuple(sorted(p)) for p in parts]
+
+
+def dumps(obj) -> bytes:
+    """Pickle a model (configs hold read-only mappings, which pickle as dicts here)."""
+    buf = io.BytesIO()
+    pickler = cloudpickle.CloudPickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = copyreg.dispatch_table.copy()
+    pickler.dispatch_table[types.MappingProxyType] = lambda mp: (types.MappingProxyType, (dict(mp),))
+    pickler.dump(obj)
+    return buf.getvalue()
+
+
+class Shard:
+    """One shard's model and the phases it is part-way through (a Dask actor, or used directly)."""
+
+    def __init__(self, cfg_dict: dict, replicate: int, origins: tuple[int, ...], world):
+        from gcm_sim import policy
+        from gcm_sim.model import MigrationModel
+
+        from .replicates import replicate_config, replicate_seeds
+
+        cfg = policy.build_config(cfg_dict, world.iso3, world.tags, world.behaviour)
+        seed = replicate_seeds(cfg)[replicate]
+        cfg = replicate_config(cfg, replicate, world)
+        self.model = MigrationModel(cfg, rng=seed, replicate=replicate, world=world, origins=origins)
+        self._phases = None
+        self.compute_s = {BUILD: 0.0, MONTH: 0.0}  # seconds stepping the model (the rest is exchange)
+        self._kind = BUILD
+
+    def begin(self, kind: str):
+        """Start the set-up (``build``) or the next month; returns its first exchange, or None."""
+        self._kind = kind
+        self._phases = self.model.build_phases if kind == BUILD else self.model.month_phases()
+        return self._advance(lambda: next(self._phases))
+
+    def answer(self, value):
+        """Continue with the combined answer to the last exchange; returns the next, or None."""
+        return self._advance(lambda: self._phases.send(value))
+
+    def _advance(self, step: Callable) -> Exchange | None:
+        t0 = time.perf_counter()
+        try:
+            return step()
+        except StopIteration:
+            self._phases = self.model.build_phases = None
+            return None
+        finally:
+            self.compute_s[self._kind] += time.perf_counter() - t0
+
+    def checkpoint(self, path: str) -> int:
+        """Write the model (between months) to ``path`` atomically; returns the bytes written."""
+        data = dumps(self.model)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        return len(data)
+
+    def restore(self, path: str) -> None:
+        with open(path, "rb") as f:
+            self.model = pickle.load(f)
+        self._phases = None
+
+    def results(self) -> dict:
+        """What the driver reduces: the recorder and the run's (shared) per-leg history."""
+        m = self.model
+        return {"recorder": m.recorder, "leg_history": m.leg_history, "people": m.people_by_state(),
+                "households": m.households.n, "migrant_rows": m.migrants.n,
+                "nbytes": households_nbytes(m.households) + m.migrants.nbytes(), "compute_s": self.compute_s,
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def households_nbytes(hh) -> int:
+    return sum(v.nbytes for v in vars(hh).values() if isinstance(v, np.ndarray))
+
+
+class ShardedRun:
+    """The result of a sharded replicate, read like a finished model (``timeseries()``,
+    ``indicators()``, ``recorder``, ``leg_history``), so a study's ``collect`` works on it."""
+
+    def __init__(self, cfg: Config, world, replicate: int, parts: list[dict], recovered=()):
+        self.cfg, self.world, self.replicate = cfg, world, replicate
+        self.recovered = list(recovered)  # (shard, month) of each shard rebuilt after its worker was lost
+        self.recorder = merge_recorders([p["recorder"] for p in parts])
+        self.leg_history = parts[0]["leg_history"]
+        self.shard_info = [{k: p[k] for k in ("households", "migrant_rows", "nbytes", "compute_s", "peak_rss_bytes")}
+                           for p in parts]
+        self.seconds: dict[str, float] = {}  # wall time of the set-up and spin-up, and of the months
+        self._people = [p["people"] for p in parts]
+
+    def timeseries(self):
+        return self.recorder.frame(self.cfg.scenario.name, self.replicate, self.cfg.run.seed)
+
+    def indicators(self) -> dict[str, float]:
+        return indicators(self.recorder)
+
+    def people_by_state(self) -> dict[str, float]:
+        return {k: sum(p[k] for p in self._people) for k in self._people[0]}
+
+
+def merge_recorders(recorders: list[Recorder]) -> Recorder:
+    """One recorder with the monthly sums of all shards' (keys hold the origin, so a key's sum
+    comes from one shard, except where a measure sums over origins)."""
+    out = Recorder(recorders[0].codes[:-1])
+    months = [r._months for r in recorders]
+    if len({len(m) for m in months}) != 1:
+        raise ValueError("shards recorded different numbers of months")
+    for per_shard in zip(*months):
+        keys = np.concatenate([k for _, k, _ in per_shard])
+        sums = np.concatenate([v for _, _, v in per_shard])
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        total = np.bincount(inverse, weights=sums, minlength=len(uniq))
+        keep = out.kept_rows(uniq, total)
+        out._months.append((per_shard[0][0], uniq[keep], total[keep]))
+    out.running = np.sum([r.running for r in recorders], axis=0)  # per origin: one shard each
+    return out
+
+
+def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_dir: str | Path | None = None,
+                on_month: Callable[[int], None] | None = None) -> ShardedRun:
+    """Replicate ``replicate`` of ``cfg`` on ``cfg.run.shards`` shards: Dask actors on ``client``
+    (None: every shard in this process, for tests and debugging). ``on_month(month)`` is called
+    after each reported month. Returns a :class:`ShardedRun`."""
+    from gcm_sim import policy
+
+    origins = partition(world, cfg, cfg.run.shards)
+    payload = (policy.to_dict(cfg), replicate)
+    folder = Path(checkpoint_dir or tempfile.mkdtemp(prefix="gcm-sim-shards-"))  # workers must reach it
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [str(folder / f"replicate-{replicate}-shard-{k}.pkl") for k in range(len(origins))]
+    every = cfg.run.checkpoint_months
+    log: list[tuple[str, list]] = []  # the phases run since the last checkpoint, with the answers sent
+    recovered: list[tuple[int, int]] = []
+    month = 0
+    checkpointed = [False] * len(origins)
+
+    def make(k):
+        if client is None:
+            return _Direct(Shard(*payload, origins[k], world))
+        return client.submit(Shard, *payload, origins[k], world, actor=True, pure=False).result()
+
+    shards = [make(k) for k in range(len(origins))]
+
+    def call_all(method: str, *args, each=None):
+        """Call ``method`` on every shard (with ``each[k]`` as shard k's argument when given)."""
+        futures = []
+        for k, s in enumerate(shards):
+            try:
+                futures.append(getattr(s, method)(*((each[k],) if each else args)))
+            except Exception as error:  # the actor knows already that its worker is gone
+                if client is None or not _lost_worker(error):
+                    raise
+                futures.append(None)
+        out = []
+        for k, f in enumerate(futures):
+            try:
+                if f is None:
+                    raise ConnectionError("lost")
+                out.append(f.result())
+            except Exception as error:  # the worker holding shard k is gone: rebuild and replay
+                if client is None or not _lost_worker(error):
+                    raise
+                out.append(recover(k, method, *((each[k],) if each else args)))
+        return out
+
+    def recover(k: int, method: str, *args):
+        """Rebuild shard k from its checkpoint, replay the logged phases (the current one included)
+        and return its reply to the call that failed."""
+        recovered.append((k, month))
+        shards[k] = make(k)
+        if checkpointed[k]:
+            shards[k].restore(paths[k]).result()
+        reply = None
+        for kind, answers in log:  # the last run is the one in progress; its last answer is pending
+            reply = shards[k].begin(kind).result()
+            for a in answers:
+                reply = shards[k].answer(a).result()
+        if method in ("begin", "answer"):  # the failed call was the last one replayed
+            return reply
+        return getattr(shards[k], method)(*args).result()
+
+    def run_phases(kind: str) -> None:
+        log.append((kind, []))
+        requests = call_all("begin", kind)
+        while requests[0] is not None:
+            if any(r is None or r.tag != requests[0].tag for r in requests):
+                raise RuntimeError(f"shards out of step at {[None if r is None else r.tag for r in requests]}")
+            answer = requests[0].combine([r.part for r in requests])
+            log[-1][1].append(answer)
+            requests = call_all("answer", answer)
+        if any(r is not None for r in requests):
+            raise RuntimeError("shards out of step: some finished the phase before others")
+
+    t0 = time.perf_counter()
+    run_phases(BUILD)  # set-up and spin-up (run.spinup_months)
+    t1 = time.perf_counter()
+    for month in range(1, cfg.run.months + 1):
+        run_phases(MONTH)
+        if every and month % every == 0 and month < cfg.run.months:
+            call_all("checkpoint", each=paths)
+            checkpointed = [True] * len(origins)
+            log.clear()
+        if on_month is not None:
+            on_month(month)
+    t2 = time.perf_counter()
+    parts = call_all("results")
+    for p in paths:
+        Path(p).unlink(missing_ok=True)
+    if checkpoint_dir is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    done = ShardedRun(cfg, world, replicate, parts, recovered)
+    done.seconds = {"build_s": t1 - t0, "months_s": t2 - t1}
+    return done
+
+
+def run_jobs_sharded(jobs, world, tick: Callable[[int], None], timeseries: bool = True,
+                     collect: Callable | None = None) -> list:
+    """:func:`gcm_sim.studies.experiment.run_jobs` for sharded configs: each (config, replicate)
+    in turn, its shards on one Dask cluster (``run.scheduler``, or a LocalCluster of
+    ``run.workers`` processes) that all jobs share. Results as run_jobs gives them."""
+    from .cluster import dask_client
+
+    run = jobs[0][0].run
+    client, cluster = dask_client(run.scheduler or None, run.workers)
+    try:
+        out = []
+        for cfg, r in jobs:
+            done = run_sharded(cfg, r, world, client, checkpoint_dir=cfg.run.checkpoint_dir or None,
+                               on_month=lambda _: tick(1))
+            if collect is not None:
+                out.append((cfg, r, collect(done)))
+            else:
+                out.append((cfg, r, done.timeseries() if timeseries else None, done.indicators()))
+        return out
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _lost_worker(error: BaseException) -> bool:
+    """Whether a failed actor call means its worker is gone (not an error in the model)."""
+    from distributed.comm.core import CommClosedError
+
+    return (isinstance(error, (CommClosedError, OSError, ConnectionError))
+            or type(error).__name__ in ("KilledWorker", "FutureCancelledError", "CancelledError")
+            or "Worker holding Actor was lost" in str(error))  # distributed.actor's RuntimeError
+
+
+class _Direct:
+    """A shard in this process, called like a Dask actor (methods return objects with ``result()``)."""
+
+    def __init__(self, shard: Shard):
+        self._shard = shard
+
+    def __getattr__(self, name):
+        method = getattr(self._shard, name)
+        return lambda *args: _Done(method(*args))
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value

@@ -1,0 +1,174 @@
+"""Sharded runs (run.shards): the same numbers as one process, on 1, 2 and 4 shards, in this
+process and on Dask (a LocalCluster; a scheduler and workers started on their own; a worker
+killed mid-run). The Dask tests are marked slow and run in .ci/run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gcm_sim.config import load_config
+from gcm_sim.edges import cli
+from gcm_sim.policy import ConfigError
+from gcm_sim.population import origin_counts
+from gcm_sim.studies import experiment
+from gcm_sim.studies.shards import partition, run_sharded
+from gcm_sim.world import load_world
+
+SMALL = ["run.households=4000", "run.spinup_months=6", "run.months=14", "run.replicates=1"]
+
+
+@pytest.fixture(scope="module")
+def world():
+    return load_world()
+
+
+def one_process(scenario, world, extra=()):
+    return experiment.run_replicate(load_config(scenario, [*SMALL, *extra]), 0, world)
+
+
+def assert_same(sharded, ts, ind):
+    """Every timeseries row and indicator equal, bit for bit."""
+    got = sharded.timeseries()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ts.reset_index(drop=True), check_exact=True)
+    got_ind = sharded.indicators()
+    assert got_ind.keys() == ind.keys()
+    for k, v in ind.items():
+        assert got_ind[k] == v or (np.isnan(v) and np.isnan(got_ind[k])), k
+
+
+# asylum queues shared by every origin (baseline), the development levers that rank households of
+# all origins (migration_development), and a policy that starts after month 1 (regularisation)
+@pytest.mark.parametrize("scenario", ["baseline", "migration_development", "regularisation_programme"])
+@pytest.mark.parametrize("shards", [2, 4])
+def test_sharded_run_equals_one_process(world, scenario, shards):
+    ts, ind = one_process(scenario, world)
+    cfg = load_config(scenario, [*SMALL, f"run.shards={shards}"])
+    assert_same(run_sharded(cfg, 0, world), ts, ind)
+
+
+def test_one_shard_holding_every_origin_is_one_process(world):
+    ts, ind = one_process("baseline", world)
+    cfg = load_config("baseline", [*SMALL, "run.shards=1"])
+    assert_same(run_sharded(cfg, 0, world), ts, ind)
+
+
+def test_partition_holds_every_origin_once_balanced(world):
+    cfg = load_config("baseline", ["run.households=100000"])
+    origins, counts, _ = origin_counts(world, cfg)
+    parts = partition(world, cfg, 4)
+    assert sorted(o for p in parts for o in p) == sorted(origins)
+    load = [sum(counts[origins.index(o)] for o in p) for p in parts]
+    assert max(load) <= 1.35 * sum(load) / 4  # greedy balance (India alone is 29% of the sample)
+
+
+def test_people_are_conserved_across_shards(world):
+    cfg = load_config("baseline", [*SMALL, "run.shards=3"])
+    start = run_sharded(load_config("baseline", [*SMALL, "run.shards=3", "run.months=1"]), 0, world)
+    end = run_sharded(cfg, 0, world)
+    assert sum(end.people_by_state().values()) == pytest.approx(sum(start.people_by_state().values()), rel=1e-6)
+
+
+def test_too_many_shards_is_refused_before_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "run.shards=19", "run.households=2000", "run.replicates=1"]) == 2
+    err = capsys.readouterr().err
+    assert "run.shards=19" in err and "18 origins" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("override, message", [
+    ("run.scheduler=localhost:8786", "tcp://127.0.0.1:8786"),
+    ("run.engine=reference", "run.shards > 1 needs run.engine=fast"),
+])
+def test_bad_shard_settings_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("baseline", ["run.shards=2", override])
+
+
+def test_scale_one_is_one_household_per_real_household(world):
+    cfg = load_config("baseline", ["run.scale=1"])
+    origins, counts, weights = origin_counts(world, cfg)
+    assert cfg.run.households == counts.sum() > 5e8  # about 568 million households
+    assert np.allclose(weights, 1.0, atol=1e-6)
+    small = load_config("baseline", ["run.scale=0.0001"])
+    _, counts, weights = origin_counts(world, small)
+    assert small.run.households == counts.sum() and np.allclose(weights, 1e4, rtol=0.02)
+
+
+# --- on Dask -----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_local_cluster_run_equals_one_process(world):
+    """The whole path (experiment.run -> LocalCluster of 2 workers -> actors) on 2 replicates."""
+    base = experiment.run(load_config("baseline", [*SMALL, "run.replicates=2"]), world=world)
+    sharded = experiment.run(load_config("baseline", [*SMALL, "run.replicates=2", "run.shards=2",
+                                                      "run.workers=2"]), world=world)
+    pd.testing.assert_frame_equal(sharded.indicators, base.indicators, check_exact=True)
+    pd.testing.assert_frame_equal(sharded.timeseries, base.timeseries, check_exact=True)
+
+
+@pytest.mark.slow
+def test_separately_started_scheduler_and_workers(world, tmp_path):
+    """`dask scheduler` and `dask worker` started on 127.0.0.1 on their own, named by run.scheduler."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    sched = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+                                "--nthreads", "1", "--no-dashboard"], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        base = experiment.run(load_config("baseline", SMALL), world=world)
+        res = experiment.run(load_config("baseline", [*SMALL, "run.shards=2", f"run.scheduler={address}"]),
+                             world=world)
+        pd.testing.assert_frame_equal(res.indicators, base.indicators, check_exact=True)
+    finally:
+        for p in (workers, sched):
+            p.terminate()
+            p.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_gives_the_same_numbers(world, tmp_path):
+    from gcm_sim.studies.cluster import dask_client
+
+    ts, ind = one_process("baseline", world)
+    cfg = load_config("baseline", [*SMALL, "run.shards=2", "run.checkpoint_months=6"])
+    client, cluster = dask_client(None, 2)
+    try:
+        def kill(month):
+            if month == 8:  # after the checkpoint at month 6: shards are rebuilt from it
+                held = client.run(lambda dask_worker: len(dask_worker.state.actors))
+                address = max(sorted(held), key=held.get)  # a worker holding a shard
+                os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
+                time.sleep(0.2)
+
+        done = run_sharded(cfg, 0, world, client, checkpoint_dir=tmp_path, on_month=kill)
+        assert done.recovered, "no shard was rebuilt: the kill did not hit a shard's worker"
+        assert_same(done, ts, ind)
+        assert not list(tmp_path.glob("*.pkl"))  # checkpoints are removed when the run ends
+    finally:
+        client.close()
+        cluster.close()
