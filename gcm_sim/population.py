@@ -55,32 +55,45 @@ def make_households(world, cfg, b, draws, only=None) -> Households:
     tab = world.countries
     first_uid = np.r_[0, np.cumsum(counts)[:-1]]
     mine = [i for i, c in enumerate(origins) if only is None or c in only]
-    parts = [_origin_households(tab.iloc[origins[i]], b, counts[i], draws.generator("households", origins[i]))
-             for i in mine]
+    wage = wage_table(world)
+    # each origin's columns in their final types, then one copy into the arrays (the build's
+    # peak memory is then about twice those columns, not a float64 copy of each: docs/scale.md)
+    parts = [_origin_households(tab.iloc[origins[i]], b, counts[i], draws.generator("households", origins[i]),
+                                wage[origins[i]]) for i in mine]
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    del parts
     uid = np.concatenate([first_uid[i] + np.arange(counts[i], dtype=np.int64) for i in mine])
     origins, counts, weights = np.asarray(origins)[mine], counts[mine], weights[mine]
     country = np.repeat(np.asarray(origins, dtype=np.int16), counts)
-    weight = np.repeat(weights, counts)
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    skill, rural = cols.pop("skill"), cols.pop("rural")
-    wage = wage_table(world)[country, skill]
-    place = np.where(rural, b["rural_income_factor"], 1.0)
-    adults = cols["members"][:, :4].sum(axis=1)
-    income = np.maximum(adults, 1) * b["employment_per_adult"] * wage * cols.pop("noise") * place
-    assets = b["initial_assets_months"] * income * cols.pop("asset_noise")
-    return Households(country=country, weight=weight, rural=rural, skill=skill, members=cols["members"],
-                      base_income_usd=income, assets_usd=assets, exposed=cols["exposed"],
-                      n_countries=len(world.codes), n_destinations=len(world.codes), uid=uid)
+    weight = np.repeat(weights.astype(np.float32), counts)
+    return Households(country=country, weight=weight, rural=cols["rural"], skill=cols["skill"],
+                      members=cols["members"], base_income_usd=cols["income"], assets_usd=cols["assets"],
+                      exposed=cols["exposed"], n_countries=len(world.codes), uid=uid,
+                      destinations=member_destinations(world))
 
 
-def _origin_households(row, b, n: int, rng: np.random.Generator) -> dict:
-    """One origin's households: size and members, rural and farm exposure, skill, income spread."""
+def member_destinations(world) -> list[int]:
+    """Countries a household's member can live in abroad: the world's destinations (corridors.csv
+    and the routes lead only there). Transit countries hold people in transit, not ties."""
+    return sorted({world.index[c] for c in world.with_role("destination")}
+                  | {world.index[r.destination] for r in world.routes})
+
+
+def _origin_households(row, b, n: int, rng: np.random.Generator, wage: np.ndarray) -> dict:
+    """One origin's households: size and members, rural and farm exposure, skill, income (``wage``:
+    the origin's monthly wage by skill) and assets."""
     size = np.minimum(1 + rng.poisson(max(float(row["household_size"]) - 1, 0.1), n), 15)
     adults = 1 + rng.binomial(size - 1, 0.5)
     youth = rng.binomial(adults, 0.4)
-    f_youth = rng.binomial(youth, 0.5)
-    f_adult = rng.binomial(adults - youth, 0.5)
-    members = np.stack([f_youth, youth - f_youth, f_adult, adults - youth - f_adult, size - adults], axis=1)
+    members = np.empty((n, 5), dtype=np.int8, order="F")  # column-major, as Households keeps them
+    members[:, 0] = f_youth = rng.binomial(youth, 0.5)
+    members[:, 1] = youth - f_youth
+    del f_youth
+    members[:, 2] = f_adult = rng.binomial(adults - youth, 0.5)
+    members[:, 3] = adults - youth - f_adult
+    del f_adult, youth
+    members[:, 4] = size - adults
+    del size
     rural_share = float(row["rural_pct"]) / 100
     rural = rng.random(n) < rural_share
     farm_share = min(1.0, float(row["agri_employment_pct"]) / 100 / max(rural_share, 1e-6))
@@ -88,11 +101,16 @@ def _origin_households(row, b, n: int, rng: np.random.Generator) -> dict:
     # skill by rank of a latent productivity draw within the origin
     rank = np.argsort(np.argsort(rng.standard_normal(n))) / max(n - 1, 1)
     skill = np.where(rank >= 1 - b["skill_share_high"], 2,
-                     np.where(rank >= 1 - b["skill_share_high"] - b["skill_share_mid"], 1, 0))
+                     np.where(rank >= 1 - b["skill_share_high"] - b["skill_share_mid"], 1, 0)).astype(np.int8)
+    del rank
     sigma = b["income_sigma"]
     noise = np.exp(sigma * rng.standard_normal(n) - sigma ** 2 / 2)
     asset_noise = np.exp(rng.standard_normal(n) - 0.5)
-    return dict(members=members, rural=rural, exposed=exposed, skill=skill, noise=noise, asset_noise=asset_noise)
+    place = np.where(rural, b["rural_income_factor"], 1.0)
+    income = np.maximum(adults, 1) * b["employment_per_adult"] * wage[skill] * noise * place
+    assets = b["initial_assets_months"] * income * asset_noise
+    return dict(members=members, rural=rural, exposed=exposed, skill=skill, income=income.astype(np.float32),
+                assets=assets.astype(np.float32))
 
 
 def wage_table(world) -> np.ndarray:

@@ -125,7 +125,7 @@ def _utilities(model, origin: str, boost):
     hh = model.households
     sel = np.flatnonzero(hh.country == o)[:200]
     dest = opts.dest.astype(np.int64)
-    ties = hh.abroad[sel][:, dest] * 0 + 0.2  # weakly informed households: the campaign matters
+    ties = np.full((len(sel), len(dest)), 0.2)  # weakly informed households: the campaign matters
     u, _ = option_utilities(opts, hh.skill[sel], hh.earnings_per_adult_of(sel), hh.income_usd[sel],
                             hh.assets_usd[sel], ties, np.zeros_like(ties, bool), float(model.insecurity[o]),
                             hh.rural[sel], hh.shock_loss[sel], np.ones(len(opts.quota), bool), np.asarray(boost),

@@ -172,3 +172,11 @@ def test_a_worker_killed_mid_run_gives_the_same_numbers(world, tmp_path):
     finally:
         client.close()
         cluster.close()
+
+
+def test_slurm_recipe_writes_a_job_script_of_one_worker_per_job(tmp_path):
+    recipe = os.path.join(os.path.dirname(__file__), "..", "experiments", "scale", "slurm.py")
+    out = subprocess.run([sys.executable, recipe, "--checkpoint-dir", str(tmp_path), "--dry-run", "--memory", "8GB"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "#SBATCH" in out.stdout and "dask_worker" in out.stdout and "--nthreads 1" in out.stdout

@@ -72,24 +72,24 @@ class Households:
     """Struct-of-arrays origin households (fast engine)."""
 
     def __init__(self, *, country, weight, rural, skill, members, base_income_usd, assets_usd,
-                 exposed, n_countries: int, n_destinations: int, uid=None):
+                 exposed, n_countries: int, n_destinations: int | None = None, uid=None, destinations=None):
         n = len(country)
         self.n = n
         # the household's identity: keys its random draws (gcm_sim.draws), whatever row it sits in
         self.uid = np.arange(n, dtype=np.int64) if uid is None else np.asarray(uid, dtype=np.int64)
         self.records = np.zeros(n, np.int32)             # migrant records made so far (their uid's low bits)
         self.country = country.astype(np.int16)          # index into world.codes
-        self.weight = weight.astype(np.float32)          # real households represented
+        self.weight = weight.astype(np.float32, copy=False)  # real households represented
         self.rural = rural.astype(np.bool_)
         self.skill = skill.astype(np.int8)               # 0 low, 1 mid, 2 high
         # [n, 5] people at home by MEMBERS; column-major, so sums over members add five
         # contiguous columns (18x faster than reducing 5-byte rows at 1M households)
-        self.members = np.asfortranarray(members, dtype=np.int8)
-        self.base_income_usd = base_income_usd.astype(np.float32)  # monthly, before shocks
+        self.members = np.asfortranarray(members, dtype=np.int8)  # (no copy when given so)
+        self.base_income_usd = base_income_usd.astype(np.float32, copy=False)  # monthly, before shocks
         # what each adult at home earns: the household's base income follows its earners
         self.earnings_per_adult_usd = (self.base_income_usd / np.maximum(self._adults(slice(None)), 1)).astype(np.float32)
         self.income_usd = self.base_income_usd.copy()
-        self.assets_usd = assets_usd.astype(np.float32)
+        self.assets_usd = assets_usd.astype(np.float32, copy=False)
         self.debt_usd = np.zeros(n, np.float32)
         self.exposed = exposed.astype(np.bool_)          # climate-exposed (rural, farm income)
         self.shock_loss = np.zeros(n, np.float32)        # current income loss share
@@ -99,8 +99,13 @@ class Households:
         self.assisted = np.zeros(n, np.bool_)
         self.programme = np.zeros(n, np.bool_)           # in an origin employment programme
         self.trained = np.zeros(n, np.bool_)             # skills from vocational training / partnership
-        self.abroad = np.zeros((n, n_destinations), np.int8)          # own members abroad, by destination
-        self.abroad_regular = np.zeros((n, n_destinations), np.int8)  # ... with regular status
+        # own members abroad, and those of them with regular status, by destination: one column per
+        # country a member can be in (``destinations``; dest_slot maps a country to its column, -1: none)
+        destinations = np.arange(n_destinations or n_countries) if destinations is None else np.asarray(destinations)
+        self.dest_slot = np.full(n_countries, -1, np.int64)
+        self.dest_slot[destinations] = np.arange(len(destinations))
+        self.abroad = np.zeros((n, len(destinations)), np.int8)
+        self.abroad_regular = np.zeros((n, len(destinations)), np.int8)
         self.remittances_usd = np.zeros(n, np.float32)   # received this month
         # members who rejoined from a record that carried less than a whole member's weight (a
         # traveller's dead share split off on a leg, journeys.attempt_legs): the part of them that
@@ -262,14 +267,37 @@ class Households:
         np.add.at(self.absent, idx, (1.0 - np.broadcast_to(np.asarray(share, np.float32), idx.shape)))
         self._follow_earners(idx)
 
+    def _slots(self, dest) -> np.ndarray:
+        slots = self.dest_slot[np.asarray(dest, dtype=np.int64)]
+        if (slots < 0).any():
+            bad = np.asarray(dest)[slots < 0][0]
+            raise ValueError(f"country {bad} is not among the households' destinations (gcm_sim.population)")
+        return slots
+
     def add_abroad(self, idx: np.ndarray, dest: np.ndarray, regular: np.ndarray, delta: int) -> None:
         """Members arriving abroad (+1) or coming back (-1): the household's own ties."""
-        np.add.at(self.abroad, (idx, dest), delta)
-        np.add.at(self.abroad_regular, (idx[regular], dest[regular]), delta)
+        slots = self._slots(dest)
+        np.add.at(self.abroad, (idx, slots), delta)
+        np.add.at(self.abroad_regular, (idx[regular], slots[regular]), delta)
 
     def add_regular_tie(self, idx: np.ndarray, dest: np.ndarray, delta: int) -> None:
         """A member abroad gains (+1) or loses (-1) regular status."""
-        np.add.at(self.abroad_regular, (idx, dest), delta)
+        np.add.at(self.abroad_regular, (idx, self._slots(dest)), delta)
+
+    def abroad_in(self, rows: np.ndarray, dest: np.ndarray, regular: bool = False) -> np.ndarray:
+        """Own members abroad (``regular``: with regular status) of households ``rows`` in each
+        country of ``dest`` [len(rows), len(dest)]; 0 where no member can be (the origin itself)."""
+        table = self.abroad_regular if regular else self.abroad
+        slots = self.dest_slot[np.asarray(dest, dtype=np.int64)]
+        out = np.zeros((len(rows), len(slots)), np.int8)
+        some = slots >= 0
+        out[:, some] = table[rows][:, slots[some]]
+        return out
+
+    def abroad_at(self, rows: np.ndarray, dest: np.ndarray) -> np.ndarray:
+        """Own members abroad of each household ``rows[i]`` in country ``dest[i]`` (0 where none can be)."""
+        slots = self.dest_slot[np.asarray(dest, dtype=np.int64)]
+        return np.where(slots >= 0, self.abroad[rows, np.maximum(slots, 0)], 0).astype(np.int8)
 
 
 def member_draw(members: np.ndarray, propensity: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -82,8 +82,9 @@ class HouseholdAgent(mesa.Agent):
         if opts is None or not len(opts):
             return
         dest = opts.dest.astype(np.int64)
-        ties = np.array([[s.abroad[i, d] + community[c, d] for d in dest]])
-        regular_tie = np.array([[s.abroad_regular[i, d] > 0 for d in dest]])
+        row = np.array([i])
+        ties = s.abroad_in(row, dest) + community[c, dest][None, :]
+        regular_tie = s.abroad_in(row, dest, regular=True) > 0
         quota_open = np.ones(len(opts.quota), bool)  # as the fast engine (mechanisms/choice.probabilities)
         adults = int(s.members[i, :4].sum())
         earnings = float(s.income_usd[i]) / max(adults, 1)

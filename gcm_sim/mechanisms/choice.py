@@ -105,7 +105,7 @@ def reattempts(model, month: int, movers: list) -> list:
         if not len(rows):
             continue
         d = opts.dest[cols].astype(np.int64)
-        ties = hh.abroad[rows, d] + model.community[o, d]
+        ties = hh.abroad_at(rows, d) + model.community[o, d]
         subsistence = hh.subsistence_usd(model.subsistence_person_month, rows)
         credit = credit_usd(hh.income_usd[rows], hh.assets_usd[rows], subsistence, np.log1p(ties)[:, None],
                             opts.credit_share[cols][:, None], opts.credit_base_usd[cols][:, None],
@@ -148,9 +148,9 @@ def probabilities(model, o: int, opts, sel: np.ndarray, earnings: np.ndarray | N
     if earnings is None:
         earnings = hh.earnings_per_adult_of(sel)
     dest = opts.dest.astype(np.int64)
-    ties = hh.abroad[sel][:, dest] + model.community[o, dest][None, :]
+    ties = hh.abroad_in(sel, dest) + model.community[o, dest][None, :]
     subsistence = hh.subsistence_usd(model.subsistence_person_month, sel)
-    regular_tie = hh.abroad_regular[sel][:, dest] > 0
+    regular_tie = hh.abroad_in(sel, dest, regular=True) > 0
     # a rationed pathway stays in the choice set when this month's places are used up: its
     # believed chance (places / applicants, in ``opts.success``) carries the scarcity, and
     # applicants beyond the places are turned away (placement.ration). Closing it while the
