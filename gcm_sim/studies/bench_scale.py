@@ -21,12 +21,15 @@ import numpy as np
 import pandas as pd
 
 
+WARMUP_MONTHS = 3  # months stepped before the measured ones (the first months after set-up are slower)
+
+
 @dataclass
 class ScaleMeasurement:
     households: int
     workers: int            # 0: one process, no Dask
     months: int
-    build_s: float          # set-up (building households and stocks)
+    build_s: float          # set-up (households, stocks) and the WARMUP_MONTHS before the measured months
     months_s: float         # wall time of the months
     compute_s: float        # the slowest shard's own stepping time in those months (one process: months_s)
     household_months_per_s: float
@@ -43,8 +46,8 @@ def _one_process(households: int, months: int, seed: int) -> dict:
     from .shards import households_nbytes
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}", "run.spinup_months=0",
-                                   f"run.seed={seed}"])
+    cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}",
+                                   f"run.spinup_months={WARMUP_MONTHS}", f"run.seed={seed}"])
     t0 = time.perf_counter()
     m = MigrationModel(cfg, rng=seed)
     t1 = time.perf_counter()
@@ -72,20 +75,23 @@ def one_process(households: int, months: int, seed: int = 0) -> ScaleMeasurement
 
 
 def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleMeasurement:
-    from distributed import Client, LocalCluster
-
     from gcm_sim.config import load_config
     from gcm_sim.world import load_world
 
+    from .cluster import dask_client
     from .shards import run_sharded
 
     world = load_world()
-    cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}", "run.spinup_months=0",
-                                   f"run.seed={seed}", f"run.shards={workers}", "run.checkpoint_months=0"])
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}",
+                                   f"run.spinup_months={WARMUP_MONTHS}", f"run.seed={seed}", f"run.shards={workers}",
+                                   "run.checkpoint_months=0"])
+    client, cluster = dask_client(None, workers)
+    try:
         idle = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
         done = run_sharded(cfg, 0, world, client)
+    finally:
+        client.close()
+        cluster.close()
     info = done.shard_info
     peak = sum(s["peak_rss_bytes"] for s in info) - len(info) * float(np.mean(list(idle.values())))
     return ScaleMeasurement(households, workers, months, done.seconds["build_s"], done.seconds["months_s"],

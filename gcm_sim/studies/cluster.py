@@ -1,17 +1,31 @@
-"""A Dask client for the studies and sharded runs: on a running scheduler, or on a new LocalCluster."""
+"""A Dask client for the studies and sharded runs: on a running scheduler, or on a new LocalCluster.
+
+Workers keep glibc's own memory management. Dask's default (``distributed.nanny.pre-spawn-
+environ``) sets ``MALLOC_TRIM_THRESHOLD_=65536`` in every worker, which hands freed memory back
+to the system at once; that suits a task graph's many short-lived results, but it turns each
+large NumPy temporary of a long-lived model into a fresh mapping of zeroed pages: the month
+step measured 2.6 times slower with it (0.67 against 0.26 s at 2 million households, one
+process, docs/scale.md). Workers started apart (``dask worker``, SLURM) need
+``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None`` in their
+environment for the same (experiments/scale/slurm.py sets it).
+"""
 
 from __future__ import annotations
 
 import os
 
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}  # None: not set
+
 
 def dask_client(address: str | None, workers: int | None):
     """A ``distributed.Client`` on ``address``, or on a new LocalCluster (one thread per worker):
     ``(client, cluster)``, the cluster None when the client joined a running scheduler."""
+    import dask
     from distributed import Client, LocalCluster
 
     if address:
         return Client(address, timeout="30s"), None
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+    with dask.config.set(WORKER_CONFIG):  # read by each nanny once, when it is made (restarts too)
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
     return Client(cluster), cluster
