@@ -22,9 +22,9 @@ from .draws import Draws
 from .exchange import Phases, run_local
 from .keywords import KEYWORD_LEVERS, apply_keywords, check_model_args, default_config  # noqa: F401 (public names)
 from .measures import Recorder, indicators
-from .mechanisms import (asylum, beliefs, choice, demography, documents, hiring, income, journeys, networks,
-                         onward, passage, placement, recording, regularisation, remittances, returns, shocks,
-                         timing, transit, visits)
+from .mechanisms import (asylum, beliefs, choice, compaction, demography, documents, hiring, income, journeys,
+                         networks, onward, passage, placement, recording, regularisation, remittances, returns,
+                         shocks, timing, transit, visits)
 from .policy import Config
 from .population import make_households, seed_stocks, seed_transit, wage_table
 from .world import World, load_world
@@ -99,7 +99,8 @@ class MigrationModel(mesa.Model):
         self._options = None
         self.recorder = Recorder(self.world.codes)
         self.month_totals: dict[str, float] = {}
-        self.victims_at_start = np.empty(0, np.int64)  # trafficked rows abroad as month 1 begins (recording)
+        self.victims_at_start = (np.empty(0, np.int64), np.empty(0))  # in exploitation at month 1 (recording)
+        compaction.setup(self)
         for _ in range(self.spinup_months):  # run.spinup_months: the baseline settles before month 1,
             yield from self.month_phases()   # unrecorded (mechanisms/recording.py) and outside Mesa's
                                              # clock, whose steps and time count reported months
@@ -157,6 +158,7 @@ class MigrationModel(mesa.Model):
         networks.step(self, month)              # diaspora ties follow the diaspora (cumulative causation)
         yield from beliefs.step(self, month)    # what people hear about the routes; prices
         recording.step(self, month)             # the contract's measures
+        compaction.step(self, month)            # records whose story is over leave the arrays
         if self.month >= 1:                     # after the spin-up (run.spinup_months)
             self.datacollector.collect(self)
 

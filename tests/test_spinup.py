@@ -3,6 +3,8 @@ and the policy, shocks and timing counted from month 1."""
 
 import numpy as np
 
+from gcm_sim.categories import ABROAD
+
 from gcm_sim.model import MigrationModel
 
 from .helpers import config, world
@@ -90,8 +92,10 @@ def test_victims_deceived_in_the_spin_up_count_in_the_detected_share():
     is a share (it read 1.6 under border-official training when it did not)."""
     model = MigrationModel(config(run__households=8000, run__spinup_months=24,
                                   policy__enforcement__trafficking_training=1.0), rng=2, world=world())
-    exploited = model.migrants.weight[model.victims_at_start].sum()
-    assert exploited > 0 and model.migrants.trafficked[model.victims_at_start].all()
+    m = model.migrants
+    in_exploitation = m.view("trafficked") & (m.view("state") == ABROAD)  # as month 1 begins
+    exploited = m.view("weight")[in_exploitation].sum()
+    assert exploited > 0 and np.isclose(model.victims_at_start[1].sum(), exploited)
     for _ in range(24):
         model.step()
     ts = model.timeseries()

@@ -1,8 +1,10 @@
 """People on the move and abroad, as a struct of arrays (one row per migrant record).
 
 Each row stands for ``weight`` real people (the weight of the household the person
-left). Rows are never deleted: a person who returns or dies keeps a row in state
-``returned`` or ``dead``, so people are conserved and counted in exactly one state.
+left). A person who returns or dies keeps a row in state ``returned``, ``rejoined`` or
+``dead``, so people are conserved and counted in exactly one state, until
+:mod:`gcm_sim.mechanisms.compaction` drops the rows whose story is over (the dead are kept
+by key).
 Arrays grow by doubling; ``n`` is the number of rows in use.
 """
 
@@ -67,6 +69,14 @@ class Migrants:
                 arr[idx] = defaults.get(name, 0)
         self.n = need
         return idx
+
+    def compact(self, keep: np.ndarray) -> None:
+        """Keep only the live rows where ``keep`` (a mask over them), in their order."""
+        idx = np.flatnonzero(keep)
+        for name in FIELDS:
+            arr = getattr(self, name)
+            arr[: len(idx)] = arr[idx]
+        self.n = len(idx)
 
     def nbytes(self) -> int:
         return sum(getattr(self, name).nbytes for name in FIELDS)

@@ -19,6 +19,7 @@
 | :mod:`.networks` | diaspora ties follow the stock abroad (cumulative causation) |
 | :mod:`.beliefs` | what households hear about routes; smugglers' prices |
 | :mod:`.recording` | month-end stocks and the contract's measures |
+| :mod:`.compaction` | records whose story is over (rejoined, dead) leave the arrays |
 
 Set-up helpers: :mod:`.documents` (rates inclusion levers change). Each module's
 docstring names what it reads and writes, its random streams (:mod:`gcm_sim.draws`)

@@ -1,9 +1,10 @@
 """Recording: the contract's measures for migrant rows, and the month-end stocks.
 
 Reads migrants (origin, destination, channel, sex, age, weight, state, status,
-location, trafficked), households (members, weight, shocked, shock_direct) and writes only the
-recorder (DESIGN.md "Outputs") and, in the last month before the reported ones,
-``model.victims_at_start`` (the rows in exploitation then). No random numbers.
+location, trafficked), households (members, weight, shocked, shock_direct) and model.dead_by_key
+(the dead whose records :mod:`.compaction` dropped) and writes only the recorder (DESIGN.md
+"Outputs") and, in the last month before the reported ones, ``model.victims_at_start`` (the
+people in exploitation then, by key and weight). No random numbers.
 
 ``trafficking_victims_at_start`` is recorded in month 1 only: the people in exploitation by a
 deceiving recruiter when the reported months begin, deceived during the spin-up
@@ -42,11 +43,12 @@ def step(model, month: int) -> None:
     if model.calendar_month(month) < 1:  # run.spinup_months: nothing before month 1 is reported
         rec.discard_month()
         model.month_totals = {}
-        if model.calendar_month(month) == 0:  # the rows in exploitation as month 1 begins
-            model.victims_at_start = np.flatnonzero(m.view("trafficked") & (m.view("state") == ABROAD))
+        if model.calendar_month(month) == 0:  # the people in exploitation as month 1 begins, by key
+            idx = np.flatnonzero(m.view("trafficked") & (m.view("state") == ABROAD))
+            model.victims_at_start = (people_keys(model, idx), m.weight[idx].copy())
         return
     if model.calendar_month(month) == 1:
-        record_people(model, "trafficking_victims_at_start", model.victims_at_start)
+        rec.add_keyed("trafficking_victims_at_start", *model.victims_at_start)
     rows = slice(0, m.n)
     by_destination = people_keys(model, rows)  # packed once for the stocks abroad
     weight = m.weight[rows]
@@ -56,6 +58,8 @@ def step(model, month: int) -> None:
             rec.add_keyed(name, people_keys(model, idx, destination=m.location[idx]), weight[idx])
         else:
             rec.add_keyed(name, by_destination[mask], weight[mask])
+    dead_before = np.flatnonzero(model.dead_by_key)  # records dropped by compaction, still dead
+    rec.add_keyed("people_dead", dead_before, model.dead_by_key[dead_before])
     # household-level measures are summed by origin first (one row per country, not per household)
     n = len(model.world.codes)
     countries = np.arange(n)
@@ -82,6 +86,7 @@ def people_by_state(model) -> dict[str, float]:
     m, hh = model.migrants, model.households
     state = m.view("state")
     out = {s: float(m.weight[: m.n][state == i].sum(dtype=np.float64)) for i, s in enumerate(STATES)}
+    out["dead"] += float(model.dead_by_key.sum())  # records dropped by compaction
     out["home"] = float(hh.real_people().sum()) + out.pop("pending")
     out.pop("rejoined")  # their people are members at home again
     return out

@@ -39,13 +39,22 @@ class ScaleMeasurement:
     largest_shard_share: float   # the largest shard's share of the households
 
 
+def _idle_bytes() -> int:
+    """Peak memory of this process once the model's libraries are imported (the base a
+    measurement subtracts, so bytes per household count the households' share only)."""
+    import gcm_sim.model  # noqa: F401 (imports Mesa, pandas, SciPy)
+    import gcm_sim.studies.shards  # noqa: F401
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _one_process(households: int, months: int, seed: int) -> dict:
     from gcm_sim.config import load_config
     from gcm_sim.model import MigrationModel
 
     from .shards import households_nbytes
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base = _idle_bytes()
     cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}",
                                    f"run.spinup_months={WARMUP_MONTHS}", f"run.seed={seed}"])
     t0 = time.perf_counter()
@@ -87,7 +96,7 @@ def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleM
                                    "run.checkpoint_months=0"])
     client, cluster = dask_client(None, workers)
     try:
-        idle = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        idle = client.run(_idle_bytes)  # a worker with the model's libraries imported, before any shard
         done = run_sharded(cfg, 0, world, client)
     finally:
         client.close()
@@ -149,9 +158,12 @@ def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 
         largest = max(float(part.max()), float(part.sum()) / workers)
         stepped = months + spinup_months
         seconds = largest * stepped / shard_rate + stepped * exchange_month * workers
+        # what splitting origins over shards (not built: docs/scale.md) would give
+        split = float(part.sum()) / workers * stepped / shard_rate + stepped * exchange_month * workers
         out.append({"world": name, "households": float(part.sum()), "workers": workers,
                     "largest_shard_households": largest, "largest_origin": part.idxmax(),
                     "shard_household_months_per_s": shard_rate, "exchange_s_per_month_per_worker": exchange_month,
                     "months_stepped": stepped, "projected_minutes": seconds / 60,
+                    "projected_minutes_if_origins_split": split / 60,
                     "memory_gb_largest_worker": largest * widest["bytes_per_household"] / 2**30})
     return pd.DataFrame(out)
