@@ -130,7 +130,8 @@ def test_separately_started_scheduler_and_workers(world, tmp_path):
     address = f"tcp://127.0.0.1:{port}"
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
-           "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None"}  # as docs/scale.md says
+           "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None",  # as docs/scale.md says
+           "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_ARENA_MAX": "1"}
     sched = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
@@ -181,4 +182,4 @@ def test_slurm_recipe_writes_a_job_script_of_one_worker_per_job(tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "#SBATCH" in out.stdout and "dask_worker" in out.stdout and "--nthreads 1" in out.stdout
-    assert "MALLOC_TRIM_THRESHOLD_=None" in out.stdout
+    assert "MALLOC_TRIM_THRESHOLD_=None" in out.stdout and "MALLOC_ARENA_MAX=1" in out.stdout
