@@ -183,3 +183,20 @@ def test_slurm_recipe_writes_a_job_script_of_one_worker_per_job(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "#SBATCH" in out.stdout and "dask_worker" in out.stdout and "--nthreads 1" in out.stdout
     assert "MALLOC_TRIM_THRESHOLD_=None" in out.stdout and "MALLOC_ARENA_MAX=1" in out.stdout
+
+
+@pytest.mark.parametrize("arg, message", [("sizes=100", "at least 2000"), ("workers=a", "separated by commas"),
+                                          ("months=0", ">= 1"), ("cores=2", "bench scale takes")])
+def test_bench_scale_refuses_bad_options(tmp_path, monkeypatch, capsys, arg, message):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "scale", arg]) == 2
+    assert message in capsys.readouterr().err and os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_bench_scale_writes_its_table_and_projection(tmp_path):
+    assert cli.main(["bench", "scale", "sizes=3000", "workers=1,2", "months=2", f"hydra.run.dir={tmp_path}"]) == 0
+    table = pd.read_csv(tmp_path / "scale.csv")
+    assert sorted(table["workers"]) == [0, 1, 2] and (table["household_months_per_s"] > 0).all()
+    projection = pd.read_csv(tmp_path / "projection.csv")
+    assert len(projection) == 2 and (projection["projected_minutes"] > projection["projected_minutes_if_origins_split"]).all()

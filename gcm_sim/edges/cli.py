@@ -247,25 +247,28 @@ CRN_OPTIONS = {"households": 20_000, "months": 36, "replicates": 32, "seed": 0, 
 DESIGN_OPTIONS = {"households": 50_000, "months": 120, "replicates": 4, "seed": 0, "workers": 2}
 
 
-def _int_options(items, defaults: dict, command: str) -> tuple[str | None, dict]:
-    """KEY=VALUE whole-number options of a bench sub-mode, checked against ``defaults``."""
+def _int_options(items, defaults: dict, command: str, lists=()) -> tuple[str | None, dict]:
+    """KEY=VALUE whole-number options of a bench sub-mode, checked against ``defaults``; keys in
+    ``lists`` take several, separated by commas (a tuple)."""
     run_dir, items = _split_run_dir(items)
     opts = dict(defaults)
     for item in items:
         key, eq, value = item.partition("=")
         if not eq or key not in defaults:
             raise ConfigError(key, value or None, f"{command} takes {', '.join(defaults)} (KEY=VALUE)")
+        many = key in lists
         try:
-            opts[key] = int(value)
+            nums = tuple(int(x) for x in value.split(",")) if many else (int(value),)
         except ValueError:
-            raise ConfigError(key, value, "a whole number") from None
+            raise ConfigError(key, value, "whole numbers separated by commas" if many else "a whole number") from None
         least = {"seed": 0, "replicates": 2}.get(key, 1)  # variances need two replicates
-        if opts[key] < least:
-            raise ConfigError(key, value, f"a whole number >= {least}")
+        if min(nums) < least:
+            raise ConfigError(key, value, f"whole numbers >= {least}" if many else f"a whole number >= {least}")
+        opts[key] = nums if many else nums[0]
     return run_dir, opts
 
 
-SCALE_OPTIONS = {"sizes": (500_000, 2_000_000), "workers": (1, 2), "months": (12,), "seed": (0,)}
+SCALE_OPTIONS = {"sizes": (500_000, 2_000_000), "workers": (1, 2), "months": 12, "seed": 0}
 
 
 def _bench_scale(items) -> int:
@@ -274,27 +277,15 @@ def _bench_scale(items) -> int:
     from gcm_sim.studies import bench_scale
     from gcm_sim.world import load_world
 
-    run_dir, items = _split_run_dir(items)
-    opts = dict(SCALE_OPTIONS)
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or key not in SCALE_OPTIONS:
-            raise ConfigError(key, value or None, f"bench scale takes {', '.join(SCALE_OPTIONS)} (KEY=VALUE)")
-        try:
-            nums = tuple(int(x) for x in value.split(","))
-        except ValueError:
-            raise ConfigError(key, value, "whole numbers separated by commas") from None
-        if any(x < (0 if key == "seed" else 1) for x in nums) or (key in ("months", "seed") and len(nums) != 1):
-            raise ConfigError(key, value, "positive whole numbers separated by commas (months, seed: one)")
-        if key == "sizes" and any(x < 2000 for x in nums):
-            raise ConfigError(key, value, "at least 2000 households each")
-        opts[key] = nums
+    run_dir, opts = _int_options(items, SCALE_OPTIONS, "bench scale", lists=("sizes", "workers"))
+    if min(opts["sizes"]) < 2000:
+        raise ConfigError("sizes", ",".join(map(str, opts["sizes"])), "at least 2000 households each")
     run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"gcm-sim: sharded runs at {', '.join(f'{n:,}' for n in opts['sizes'])} households on one process and "
-          f"{', '.join(map(str, opts['workers']))} Dask worker(s), {opts['months'][0]} months; results will go to "
+          f"{', '.join(map(str, opts['workers']))} Dask worker(s), {opts['months']} months; results will go to "
           f"{run_dir}", flush=True)
-    table = bench_scale.run(opts["sizes"], opts["workers"], opts["months"][0], opts["seed"][0],
+    table = bench_scale.run(opts["sizes"], opts["workers"], opts["months"], opts["seed"],
                             progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     projection = bench_scale.project(table, load_world())
     atomic_write(run_dir / "scale.csv", lambda f: table.to_csv(f, index=False, float_format="%.6g"))
