@@ -55,6 +55,13 @@ def test_sharded_run_equals_one_process(world, scenario, shards):
     assert_same(run_sharded(cfg, 0, world), ts, ind)
 
 
+def test_a_posterior_draw_runs_on_every_shard(world):
+    """run.parameters=posterior: the driver resolves replicate 1's draw and every shard runs it."""
+    post = ["run.parameters=posterior", "run.draws=2", "run.replicates=2"]
+    ts, ind = experiment.run_replicate(load_config("baseline", [*SMALL, *post]), 1, world)
+    assert_same(run_sharded(load_config("baseline", [*SMALL, *post, "run.shards=2"]), 1, world), ts, ind)
+
+
 def test_one_shard_holding_every_origin_is_one_process(world):
     ts, ind = one_process("baseline", world)
     cfg = load_config("baseline", [*SMALL, "run.shards=1"])

@@ -77,14 +77,15 @@ class Shard:
     """One shard's model and the phases it is part-way through (a Dask actor, or used directly)."""
 
     def __init__(self, cfg_dict: dict, replicate: int, origins: tuple[int, ...], world):
+        """``cfg_dict``: the replicate's config as data, its posterior draw already in it
+        (:func:`run_sharded` resolves it, so workers need not read the world's posterior)."""
         from gcm_sim import policy
         from gcm_sim.model import MigrationModel
 
-        from .replicates import replicate_config, replicate_seeds
+        from .replicates import replicate_seeds
 
         cfg = policy.build_config(cfg_dict, world.iso3, world.tags, world.behaviour)
         seed = replicate_seeds(cfg)[replicate]
-        cfg = replicate_config(cfg, replicate, world)
         self.model = MigrationModel(cfg, rng=seed, replicate=replicate, world=world, origins=origins)
         self._phases = None
         self.compute_s = {BUILD: 0.0, MONTH: 0.0}  # seconds stepping the model (the rest is exchange)
@@ -186,8 +187,10 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
     after each reported month. Returns a :class:`ShardedRun`."""
     from gcm_sim import policy
 
+    from .replicates import replicate_config
+
     origins = partition(world, cfg, cfg.run.shards)
-    payload = (policy.to_dict(cfg), replicate)
+    payload = (policy.to_dict(replicate_config(cfg, replicate, world)), replicate)
     folder = Path(checkpoint_dir or tempfile.mkdtemp(prefix="gcm-sim-shards-"))  # workers must reach it
     folder.mkdir(parents=True, exist_ok=True)
     paths = [str(folder / f"replicate-{replicate}-shard-{k}.pkl") for k in range(len(origins))]
