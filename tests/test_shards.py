@@ -101,6 +101,14 @@ def test_bad_shard_settings_name_the_key(override, message):
         load_config("baseline", ["run.shards=2", override])
 
 
+def test_a_scheduler_that_does_not_answer_is_a_config_error():
+    from gcm_sim.studies.cluster import dask_client
+
+    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    with pytest.raises(ConfigError, match="run.scheduler.*no Dask scheduler answered"):
+        dask_client(address, None, timeout="1s")
+
+
 def test_scale_one_is_one_household_per_real_household(world):
     cfg = load_config("baseline", ["run.scale=1"])
     origins, counts, weights = origin_counts(world, cfg)
@@ -206,4 +214,5 @@ def test_bench_scale_writes_its_table_and_projection(tmp_path):
     table = pd.read_csv(tmp_path / "scale.csv")
     assert sorted(table["workers"]) == [0, 1, 2] and (table["household_months_per_s"] > 0).all()
     projection = pd.read_csv(tmp_path / "projection.csv")
-    assert len(projection) == 2 and (projection["projected_minutes"] > projection["projected_minutes_if_origins_split"]).all()
+    whole, split = projection["projected_minutes"], projection["projected_minutes_if_origins_split"]
+    assert len(projection) == 2 and (whole > split).all()

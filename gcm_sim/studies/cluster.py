@@ -21,14 +21,22 @@ WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": N
                  "distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": 1}
 
 
-def dask_client(address: str | None, workers: int | None):
+def dask_client(address: str | None, workers: int | None, key: str = "run.scheduler", timeout: str = "30s"):
     """A ``distributed.Client`` on ``address``, or on a new LocalCluster (one thread per worker):
-    ``(client, cluster)``, the cluster None when the client joined a running scheduler."""
+    ``(client, cluster)``, the cluster None when the client joined a running scheduler. A
+    scheduler that does not answer within ``timeout`` is a ConfigError naming ``key``."""
     import dask
     from distributed import Client, LocalCluster
 
+    from gcm_sim.policy import ConfigError
+
     if address:
-        return Client(address, timeout="30s"), None
+        try:
+            return Client(address, timeout=timeout), None
+        except OSError:
+            raise ConfigError(key, address, f"no Dask scheduler answered there within {timeout}; start one "
+                              "(`dask scheduler`, then `dask worker ADDRESS`) or leave it empty for a "
+                              "LocalCluster on this machine") from None
     with dask.config.set(WORKER_CONFIG):  # read by each nanny once, when it is made (restarts too)
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                dashboard_address=None)

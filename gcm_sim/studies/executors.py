@@ -225,7 +225,7 @@ def _remote_tb(exc: BaseException) -> str:
 def _dask(fn, todo, sink: _Sink, workers, address) -> None:
     from distributed import as_completed
 
-    client, cluster = dask_client(address, workers)
+    client, cluster = dask_client(address, workers, key="executor.address")
     try:
         futures = [client.submit(fn, payload, key=f"gcm-sim-{tid}-{os.getpid()}", pure=False) for tid, payload in todo]
         ids = {f.key: tid for f, (tid, _) in zip(futures, todo)}

@@ -133,7 +133,7 @@ def _sampler(workers: int, address: str | None, seed: int):
     if address:
         from .executors import dask_client
 
-        client, _ = dask_client(address, None)
+        client, _ = dask_client(address, None, key="address")  # gcm-sim calibrate address=
         return SeededSampler(seed, lambda f, xs: client.gather(client.map(f, list(xs), pure=False))), client.close
     if workers > 1:
         from .experiment import process_pool, stop_pool
