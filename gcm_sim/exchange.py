@@ -56,6 +56,14 @@ def run_local(phases: Phases) -> None:
         pass
 
 
+def merged(parts: list[dict], columns, by) -> dict[str, np.ndarray]:
+    """The shards' ``columns`` (arrays in each part), concatenated and sorted by the columns
+    ``by``, the first the primary key (the order one process sorts its own rows by)."""
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in columns}
+    order = np.lexsort([cols[k] for k in reversed(by)])
+    return {k: v[order] for k, v in cols.items()}
+
+
 def add_parts(parts: list[np.ndarray]) -> np.ndarray:
     """Element-wise sum of the shards' arrays; exact when shards fill disjoint cells (per origin)."""
     return parts[0] if len(parts) == 1 else reduce(np.add, parts)

@@ -354,8 +354,9 @@ class Run:
                             "effect at month 1 (docs/decisions.md, 'A spin-up before month 1')")
     shards: int = _f(1, 1, 4096, "shards each replicate's households are split over, by whole origin countries, "
                      "stepped together on Dask (gcm_sim.studies.shards; docs/scale.md); 1: one process")
-    scheduler: str = field(default="", metadata={"doc": "with run.shards > 1: the address of a running Dask scheduler (tcp://host:port); "
-                        "empty: a LocalCluster of run.workers worker processes on this machine"})
+    scheduler: str = field(default="", metadata={
+        "doc": "with run.shards > 1: the address of a running Dask scheduler (tcp://host:port); "
+               "empty: a LocalCluster of run.workers worker processes on this machine"})
     checkpoint_months: int = _f(12, 0, 1200, "with run.shards > 1: months between shard checkpoints, from which a "
                                 "shard whose worker is lost is rebuilt (0: none; the shard is rebuilt from month 1)")
     checkpoint_dir: str = field(default="", metadata={"doc": "with run.shards > 1: the folder shard checkpoints "

@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 
 from ..draws import ONCE
+from ..exchange import merged
 from ..categories import (ABROAD, ASYLUM_PENDING, CHILD, DEAD, DETAINED, IRREGULAR, PROTECTED, REGULAR,
                           RETURNED, TRANSIT, VISITING)
 
@@ -125,10 +126,9 @@ def decide_queue(heads: list[dict]) -> tuple[np.ndarray, float]:
     up to capacity; the claim that crosses the capacity is decided with the chance of the room
     left (its ``asylum_capacity`` draw), which keeps the expected throughput at capacity.
     """
-    cols = {k: np.concatenate([h[k] for h in heads]) for k in ("claim_month", "key", "uid", "weight", "u_capacity")}
+    queue = merged(heads, ("claim_month", "key", "uid", "weight", "u_capacity"), by=("claim_month", "key", "uid"))
     capacity, backlog = heads[0]["capacity"], sum(h["backlog"] for h in heads)
-    order = np.lexsort((cols["uid"], cols["key"], cols["claim_month"]))
-    weight, uid, u_capacity = cols["weight"][order], cols["uid"][order], cols["u_capacity"][order]
+    weight, uid, u_capacity = queue["weight"], queue["uid"], queue["u_capacity"]
     cum = np.cumsum(weight)
     n_full = int(np.searchsorted(cum, capacity, side="right"))
     if n_full < len(weight):

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exchange import Exchange
+from ..exchange import Exchange, merged
 
 
 def setup(model):
@@ -76,9 +76,8 @@ def within_budget(parts: list[dict]) -> np.ndarray:
     """uids of the poorest candidates (by income, then uid) of every shard that the budget pays
     for; each shard's part holds its candidates that its own budget alone would pay for, which
     include all of its candidates the merged ranking pays for."""
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in ("income", "uid", "cost")}
-    order = np.lexsort((cols["uid"], cols["income"]))
-    return cols["uid"][order][np.cumsum(cols["cost"][order]) <= parts[0]["budget"]]
+    ranked = merged(parts, ("income", "uid", "cost"), by=("income", "uid"))
+    return ranked["uid"][np.cumsum(ranked["cost"]) <= parts[0]["budget"]]
 
 
 def home_track(model) -> np.ndarray:

@@ -126,9 +126,6 @@ def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int 
     return pd.DataFrame(rows)
 
 
-EXCHANGE_GROWTH = "linear in workers"  # ASSUMPTION of the projection: the driver calls every shard each round
-
-
 def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 60,
             cases=(("152-million-household world (no IND, PAK, NGA)", ("IND", "PAK", "NGA"), 32),
                    ("full 568-million-household world", (), 32))) -> pd.DataFrame:
@@ -136,19 +133,17 @@ def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 
 
     A shard's speed: the measured household-months per second of the slowest shard's own
     stepping (its households x months / its stepping seconds). The exchange: the measured
-    wall time less that, per month, growing linearly with the number of workers (each round
-    the driver calls every shard: :data:`EXCHANGE_GROWTH`). Shards hold whole origins, so the
+    wall time less that, per month, growing linearly with the number of workers (ASSUMPTION:
+    each round the driver calls every shard; not measured beyond 2). Shards hold whole origins, so the
     largest shard holds at least the largest origin. Months: ``months`` reported plus
     ``spinup_months`` of spin-up.
     """
     from gcm_sim.population import real_households
 
     rows = table[table["workers"] > 0]
-    best = rows.loc[rows["households"].idxmax()] if len(rows) else None
-    if best is None:
+    if not len(rows):
         return pd.DataFrame()
-    at_size = rows[rows["households"] == best["households"]]
-    widest = at_size.loc[at_size["workers"].idxmax()]
+    widest = rows.sort_values(["households", "workers"]).iloc[-1]  # the largest size, the most workers
     shard_rate = widest["households"] * widest["largest_shard_share"] * widest["months"] / widest["compute_s"]
     exchange_month = max(widest["months_s"] - widest["compute_s"], 0.0) / widest["months"] / widest["workers"]
     real = pd.Series(real_households(world), index=list(world.with_role("origin")))
@@ -157,13 +152,15 @@ def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 
         part = real.drop(list(drop))
         largest = max(float(part.max()), float(part.sum()) / workers)
         stepped = months + spinup_months
-        seconds = largest * stepped / shard_rate + stepped * exchange_month * workers
-        # what splitting origins over shards (not built: docs/scale.md) would give
-        split = float(part.sum()) / workers * stepped / shard_rate + stepped * exchange_month * workers
+
+        def minutes(shard_households: float) -> float:
+            return (shard_households * stepped / shard_rate + stepped * exchange_month * workers) / 60
+
         out.append({"world": name, "households": float(part.sum()), "workers": workers,
                     "largest_shard_households": largest, "largest_origin": part.idxmax(),
                     "shard_household_months_per_s": shard_rate, "exchange_s_per_month_per_worker": exchange_month,
-                    "months_stepped": stepped, "projected_minutes": seconds / 60,
-                    "projected_minutes_if_origins_split": split / 60,
+                    "months_stepped": stepped, "projected_minutes": minutes(largest),
+                    # origins split over shards (not built: docs/scale.md)
+                    "projected_minutes_if_origins_split": minutes(float(part.sum()) / workers),
                     "memory_gb_largest_worker": largest * widest["bytes_per_household"] / 2**30})
     return pd.DataFrame(out)

@@ -76,8 +76,7 @@ def check_config(cfg) -> None:
     ``run.scheduler`` names one whose workers run elsewhere."""
     if cfg.run.shards > 1:
         if not cfg.run.scheduler:
-            check_memory(cfg.run.households, 1, available=None if cfg.run.workers <= 1 else _less_processes(
-                cfg.run.workers))
+            check_memory(cfg.run.households, 1, available=_less_processes(cfg.run.workers))
         return
     check_memory(cfg.run.households, min(cfg.run.workers, cfg.run.replicates))
 

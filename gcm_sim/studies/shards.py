@@ -142,14 +142,14 @@ class ShardedRun:
     """The result of a sharded replicate, read like a finished model (``timeseries()``,
     ``indicators()``, ``recorder``, ``leg_history``), so a study's ``collect`` works on it."""
 
-    def __init__(self, cfg: Config, world, replicate: int, parts: list[dict], recovered=()):
+    def __init__(self, cfg: Config, world, replicate: int, parts: list[dict], recovered=(), seconds=None):
         self.cfg, self.world, self.replicate = cfg, world, replicate
         self.recovered = list(recovered)  # (shard, month) of each shard rebuilt after its worker was lost
         self.recorder = merge_recorders([p["recorder"] for p in parts])
         self.leg_history = parts[0]["leg_history"]
         self.shard_info = [{k: p[k] for k in ("households", "migrant_rows", "nbytes", "compute_s", "peak_rss_bytes")}
                            for p in parts]
-        self.seconds: dict[str, float] = {}  # wall time of the set-up and spin-up, and of the months
+        self.seconds = dict(seconds or {})  # wall time of the set-up and spin-up (build_s), of the months
         self._people = [p["people"] for p in parts]
 
     def timeseries(self):
@@ -208,25 +208,27 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
     shards = [make(k) for k in range(len(origins))]
 
     def call_all(method: str, *args, each=None):
-        """Call ``method`` on every shard (with ``each[k]`` as shard k's argument when given)."""
+        """Call ``method`` on every shard (with ``each[k]`` as shard k's argument when given); a
+        shard whose worker is gone is rebuilt and replayed (:func:`recover`)."""
+        argv = [(e,) for e in each] if each else [args] * len(shards)
         futures = []
-        for k, s in enumerate(shards):
+        for s, a in zip(shards, argv):
             try:
-                futures.append(getattr(s, method)(*((each[k],) if each else args)))
+                futures.append(getattr(s, method)(*a))
             except Exception as error:  # the actor knows already that its worker is gone
                 if client is None or not _lost_worker(error):
                     raise
                 futures.append(None)
         out = []
-        for k, f in enumerate(futures):
-            try:
-                if f is None:
-                    raise ConnectionError("lost")
-                out.append(f.result())
-            except Exception as error:  # the worker holding shard k is gone: rebuild and replay
-                if client is None or not _lost_worker(error):
-                    raise
-                out.append(recover(k, method, *((each[k],) if each else args)))
+        for k, (f, a) in enumerate(zip(futures, argv)):
+            if f is not None:
+                try:
+                    out.append(f.result())
+                    continue
+                except Exception as error:  # the worker holding shard k went while it worked
+                    if client is None or not _lost_worker(error):
+                        raise
+            out.append(recover(k, method, *a))
         return out
 
     def recover(k: int, method: str, *args):
@@ -274,9 +276,7 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
         Path(p).unlink(missing_ok=True)
     if checkpoint_dir is None:
         shutil.rmtree(folder, ignore_errors=True)
-    done = ShardedRun(cfg, world, replicate, parts, recovered)
-    done.seconds = {"build_s": t1 - t0, "months_s": t2 - t1}
-    return done
+    return ShardedRun(cfg, world, replicate, parts, recovered, {"build_s": t1 - t0, "months_s": t2 - t1})
 
 
 def run_jobs_sharded(jobs, world, tick: Callable[[int], None], timeseries: bool = True,
