@@ -1,8 +1,8 @@
 """What the parts of a run split over shards must tell each other, and how their parts combine.
 
-A run can hold its households on several shards (``run.shards``; whole origin countries per
-shard, :func:`gcm_sim.studies.shards.partition`), each a :class:`gcm_sim.model.MigrationModel`
-built for its origins only. Almost everything a household or migrant does depends on its own
+A run can hold its households on several shards (``run.shards``; blocks of origin households
+per shard, :func:`gcm_sim.studies.shards.partition`), each a :class:`gcm_sim.model.MigrationModel`
+built for its blocks only. Almost everything a household or migrant does depends on its own
 origin's state and on figures every shard holds alike (the world, the policy, beliefs and
 prices), and every random number is keyed to the entity that draws it
 (:mod:`gcm_sim.draws`), so a shard computes its rows exactly as one process would. Three
@@ -15,6 +15,17 @@ things couple origins:
   to the authority's capacity (:meth:`gcm_sim.agents.border.BorderAuthority.queue_head`);
 - two development levers that target the poorer half or the poorest households of all
   origins (:func:`gcm_sim.mechanisms.income.setup`).
+
+An origin with more simulated households than ``run.block_households`` is drawn in blocks
+(:func:`gcm_sim.population.origin_units`), and a shard may hold some blocks of an origin only.
+Then what sums over an origin's households is exchanged as well (:func:`shared`, yielding only
+when the run splits some origin): each quota's queue of applicants and its expected demand
+(:func:`gcm_sim.mechanisms.placement.ration_queues`), the diaspora and the people at home
+behind network ties (:mod:`gcm_sim.mechanisms.networks`) and the low-skill people home-track
+training draws from (:func:`gcm_sim.mechanisms.income.train_home_track`). Queues are merged
+by the keys one process sorts by, so which applicants are admitted is the same; the sums of
+an origin split over shards add partial sums, equal to one process's to float-summation
+tolerance (about 1e-16 relative).
 
 Where the model needs one of them it yields an :class:`Exchange`: its own part and the
 function that combines the parts of every shard. :func:`run_local` answers with the model's
@@ -54,6 +65,15 @@ def run_local(phases: Phases) -> None:
             request = phases.send(request.combine([request.part]))
     except StopIteration:
         pass
+
+
+def shared(model, tag: str, part, combine: Callable):
+    """``combine([part])`` in a run whose origins are each on one shard (or one process); the
+    combined parts of every shard where the run splits an origin over shards
+    (``model.split_origins``). A generator: ``answer = yield from shared(...)``."""
+    if model.split_origins:
+        return (yield Exchange(tag, part, combine))
+    return combine([part])
 
 
 def merged(parts: list[dict], columns, by) -> dict[str, np.ndarray]:

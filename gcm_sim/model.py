@@ -26,7 +26,7 @@ from .mechanisms import (asylum, beliefs, choice, compaction, demography, docume
                          networks, onward, passage, placement, recording, regularisation, remittances, returns,
                          shocks, timing, transit, visits)
 from .policy import Config
-from .population import make_households, seed_stocks, seed_transit, wage_table
+from .population import make_households, seed_stocks, seed_transit, shard_units, wage_table
 from .world import World, load_world
 
 DATACOLLECTOR_MEASURES = ("departures_regular", "departures_irregular", "departures_internal",
@@ -45,8 +45,9 @@ class MigrationModel(mesa.Model):
 
     ``branch_point=True`` stops before month 1; :meth:`branch` copies it for each config that
     shares its spin-up (experiments run one spin-up for all their arms this way).
-    ``origins`` builds one shard of a sharded run (those origins' households, set-up left in
-    :attr:`build_phases` for the driver, :mod:`gcm_sim.studies.shards`).
+    ``origins`` builds one shard of a sharded run (those origins' households, or (origin, block)
+    pairs of origins split in blocks; set-up left in :attr:`build_phases` for the driver,
+    :mod:`gcm_sim.studies.shards`).
     """
 
     def __init__(self, cfg: Config | None = None, *, rng=None, replicate: int = 0,
@@ -74,15 +75,15 @@ class MigrationModel(mesa.Model):
         self.remittance_terms = remittances.RemittanceTerms.of(self.rules.remittance_cost_pct, self.b)
         self._country_arrays()
         self._legs()
-        self.origins = None if origins is None else tuple(sorted(int(o) for o in origins))
-        self.households = make_households(world, cfg, self.b, self.draws, self.origins)
+        self.units, self.split_origins = shard_units(world, cfg, origins)  # (origin, block) pairs; None: all
+        self.origins = None if origins is None else tuple(sorted({o for o, _ in self.units}))
+        self.households = make_households(world, cfg, self.b, self.draws, self.units)
         if cfg.run.engine == "reference":
             from .agents.reference import ReferenceHouseholds
             self.households = ReferenceHouseholds(self, self.households)
         self.migrants = Migrants(capacity=max(1024, self.households.n // 4))
         seed_stocks(world, self.rules, self.households, self.migrants, world.member_propensity, self.b, self.draws)
         seed_transit(world, self.households, self.migrants, world.member_propensity, self.leg_months, self.draws)
-        networks.setup(self)  # ties start from the world's stocks and follow the run's
         self._institutions()
         placement.setup_quotas(self)
         self.build_phases = self._settle(branch_point)
@@ -92,6 +93,7 @@ class MigrationModel(mesa.Model):
 
     def _settle(self, branch_point: bool) -> Phases:
         """The rest of the set-up, then the spin-up (a generator: both exchange, gcm_sim.exchange)."""
+        yield from networks.setup(self)  # ties start from the world's stocks and follow the run's
         yield from income.setup(self)  # programme jobs, development targeting, climate resilience
         self.weights = Weights.from_behaviour(self.b)
         self.info_boost = beliefs.info_boost(self.world, self.cfg)  # information campaigns, per origin
@@ -142,9 +144,9 @@ class MigrationModel(mesa.Model):
         yield from timing.step(self, month)     # the scenario's policy takes effect (policy.timing)
         demography.step(self, month)            # returnees rejoin their households; people abroad age
         shocks.step(self, month)                # climate shocks cut income and assets
-        income.step(self, month)                # income, programmes, saving; quotas top up
+        yield from income.step(self, month)     # income, programmes, saving; quotas top up
         movers = choice.step(self, month)       # who considers, what they choose
-        placement.step(self, movers, month)     # internal moves; quotas, visas, recruiters
+        yield from placement.step(self, movers, month)  # internal moves; quotas, visas, recruiters
         passage.step(self, movers, month)       # smugglers sell passage; journeys start
         journeys.step(self, month)              # visas come through; legs: interception, death
         transit.step(self, month)               # detention, alternatives, stranded people
@@ -155,7 +157,7 @@ class MigrationModel(mesa.Model):
         hiring.step(self, month)                # employers: regular jobs, informal work
         remittances.step(self, month)           # formal and informal transfers home
         returns.step(self, month)               # return decisions
-        networks.step(self, month)              # diaspora ties follow the diaspora (cumulative causation)
+        yield from networks.step(self, month)   # diaspora ties follow the diaspora (cumulative causation)
         yield from beliefs.step(self, month)    # what people hear about the routes; prices
         recording.step(self, month)             # the contract's measures
         compaction.step(self, month)            # records whose story is over leave the arrays

@@ -352,8 +352,13 @@ class Run:
                             "so month 1 starts from the baseline's own steady state (people recently removed "
                             "who try again, visas in process, beliefs, savings); every arm's policy takes "
                             "effect at month 1 (docs/decisions.md, 'A spin-up before month 1')")
-    shards: int = _f(1, 1, 4096, "shards each replicate's households are split over, by whole origin countries, "
-                     "stepped together on Dask (gcm_sim.studies.shards; docs/scale.md); 1: one process")
+    shards: int = _f(1, 1, 4096, "shards each replicate's households are split over, by blocks of origin "
+                     "countries (run.block_households), stepped together on Dask (gcm_sim.studies.shards; "
+                     "docs/scale.md); 1: one process")
+    block_households: int = _f(2_000_000, 100, 1_000_000_000, "an origin with more simulated households is drawn "
+                               "in blocks of at most this many (as equal as possible), each from its own random "
+                               "stream, and the blocks of one origin may sit on different shards; the population "
+                               "depends on it, not on run.shards (docs/scale.md)")
     scheduler: str = field(default="", metadata={
         "doc": "with run.shards > 1: the address of a running Dask scheduler (tcp://host:port); "
                "empty: a LocalCluster of run.workers worker processes on this machine"})

@@ -10,6 +10,8 @@ the road at month 1 (:func:`seed_transit`).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .agents.households import Households, allocate, member_sex_age
@@ -47,29 +49,87 @@ def scaled_counts(real: np.ndarray, scale: float) -> np.ndarray:
     return np.maximum(np.rint(np.asarray(real) * scale), 1).astype(np.int64)
 
 
+class Unit(NamedTuple):
+    """One block of an origin's households: the part a shard holds (:func:`origin_units`)."""
+
+    origin: int     # country index
+    block: int      # 0, 1, ... within the origin
+    blocks: int     # the origin's number of blocks
+    n: int          # simulated households in the block
+    first_uid: int  # uid of its first household (uids run on through the origin's blocks)
+    origin_n: int   # simulated households of the whole origin
+
+
+def origin_units(world, cfg) -> list[Unit]:
+    """Every origin's households in blocks of at most ``run.block_households`` (as equal as
+    possible), in world order. A block is drawn from its own stream, so which shard holds it
+    does not change it; an origin of one block is drawn as a whole (streams keyed to the
+    origin alone), so runs whose origins all fit one block are unchanged by blocking."""
+    origins, counts, _ = origin_counts(world, cfg)
+    first = np.r_[0, np.cumsum(counts)[:-1]]
+    out = []
+    for o, n, f in zip(origins, counts.tolist(), first.tolist()):
+        sizes = block_sizes(n, cfg.run.block_households)
+        k = len(sizes)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]].tolist()
+        out += [Unit(o, b, k, size, f + s, n) for b, (size, s) in enumerate(zip(sizes, starts))]
+    return out
+
+
+def block_sizes(n: int, most: int) -> list[int]:
+    """The sizes of the fewest blocks of at most ``most`` that ``n`` households split into, as
+    equal as possible (the first ones one larger)."""
+    k = max(-(-n // most), 1)
+    return [n // k + (b < n % k) for b in range(k)]
+
+
+def shard_units(world, cfg, held) -> tuple[tuple[tuple[int, int], ...] | None, bool]:
+    """The (origin, block) pairs of a shard holding ``held`` (origins, each with all its blocks,
+    or (origin, block) pairs), and whether the run may split an origin over shards (some origin
+    has several blocks), in which case the shards exchange what sums over an origin's
+    households (:func:`gcm_sim.exchange.shared`). ``held`` None (one process): (None, False)."""
+    if held is None:
+        return None, False
+    units = origin_units(world, cfg)
+    pairs = set()
+    for h in held:
+        pairs |= {h} if isinstance(h, tuple) else {(u.origin, u.block) for u in units if u.origin == int(h)}
+    return tuple(sorted((int(o), int(b)) for o, b in pairs)), any(u.blocks > 1 for u in units)
+
+
+def unit_generator(draws, stream: str, unit: Unit, *key: int) -> np.random.Generator:
+    """The set-up stream ``stream`` (origin, ``key``...) of a block: with the block appended
+    when its origin is split in blocks, the origin's own stream when it is whole."""
+    return draws.generator(stream, unit.origin, *key, *((unit.block,) if unit.blocks > 1 else ()))
+
+
 def make_households(world, cfg, b, draws, only=None) -> Households:
-    """Households of every origin (or of the origins ``only``: one shard of a sharded run), each
-    origin drawn from its own stream (``households``, origin): an origin's households do not
-    depend on the other origins or on the policy, and keep their uids on any shard."""
-    origins, counts, weights = origin_counts(world, cfg)
+    """Households of every origin (or of the blocks ``only``, (origin, block) pairs: one shard of
+    a sharded run), each block drawn from its own stream (:func:`unit_generator`): a block's
+    households depend neither on the other blocks nor on the policy, and keep their uids on any
+    shard. ``households.units`` lists the blocks held, with their rows."""
     tab = world.countries
-    first_uid = np.r_[0, np.cumsum(counts)[:-1]]
-    mine = [i for i, c in enumerate(origins) if only is None or c in only]
+    origins, _, weights = origin_counts(world, cfg)
+    weight_of = dict(zip(origins, weights))
+    units = [u for u in origin_units(world, cfg) if only is None or (u.origin, u.block) in only]
     wage = wage_table(world)
-    # each origin's columns in their final types, then one copy into the arrays (the build's
+    # each block's columns in their final types, then one copy into the arrays (the build's
     # peak memory is then about twice those columns, not a float64 copy of each: docs/scale.md)
-    parts = [_origin_households(tab.iloc[origins[i]], b, counts[i], draws.generator("households", origins[i]),
-                                wage[origins[i]]) for i in mine]
+    parts = [_origin_households(tab.iloc[u.origin], b, u.n, unit_generator(draws, "households", u),
+                                wage[u.origin]) for u in units]
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     del parts
-    uid = np.concatenate([first_uid[i] + np.arange(counts[i], dtype=np.int64) for i in mine])
-    origins, counts, weights = np.asarray(origins)[mine], counts[mine], weights[mine]
-    country = np.repeat(np.asarray(origins, dtype=np.int16), counts)
-    weight = np.repeat(weights.astype(np.float32), counts)
-    return Households(country=country, weight=weight, rural=cols["rural"], skill=cols["skill"],
-                      members=cols["members"], base_income_usd=cols["income"], assets_usd=cols["assets"],
-                      exposed=cols["exposed"], n_countries=len(world.codes), uid=uid,
-                      destinations=member_destinations(world))
+    uid = np.concatenate([u.first_uid + np.arange(u.n, dtype=np.int64) for u in units])
+    sizes = [u.n for u in units]
+    country = np.repeat(np.asarray([u.origin for u in units], dtype=np.int16), sizes)
+    weight = np.repeat(np.asarray([weight_of[u.origin] for u in units]).astype(np.float32), sizes)
+    hh = Households(country=country, weight=weight, rural=cols["rural"], skill=cols["skill"],
+                    members=cols["members"], base_income_usd=cols["income"], assets_usd=cols["assets"],
+                    exposed=cols["exposed"], n_countries=len(world.codes), uid=uid,
+                    destinations=member_destinations(world))
+    lo = np.r_[0, np.cumsum(sizes)[:-1]].tolist()
+    hh.units = [(u, s, s + u.n) for u, s in zip(units, lo)]
+    return hh
 
 
 def member_destinations(world) -> list[int]:
@@ -129,14 +189,14 @@ def seed_stocks(world, rules, households: Households, migrants: Migrants, propen
     wage = wage_table(world)
     penalty = world.countries["informal_wage_penalty_pct"].to_numpy(float) / 100
     gcc = {world.index[c] for c in world.select("gcc")}
-    for _, row in world.corridors.iterrows():
-        o, d = world.index[row["origin"]], world.index[row["destination"]]
-        hh = np.flatnonzero(households.country == o)
-        if row["diaspora_stock"] <= 0 or not len(hh):
+    for (_, row), (unit, lo, hi) in _per_unit(world.corridors, households, world.index):
+        o, d = unit.origin, world.index[row["destination"]]
+        hh = np.arange(lo, hi)
+        if row["diaspora_stock"] <= 0:
             continue
-        rng = draws.generator("stocks", o, d)
+        rng = unit_generator(draws, "stocks", unit, d)
         w = float(households.weight[hh[0]])
-        expected = row["diaspora_stock"] / w
+        expected = row["diaspora_stock"] * (unit.n / unit.origin_n) / w  # the block's share of the stock
         k = int(np.floor(expected) + (rng.random() < expected - np.floor(expected)))
         if k == 0:
             continue
@@ -180,6 +240,18 @@ def seed_stocks(world, rules, households: Households, migrants: Migrants, propen
         households.add_abroad(who, np.full(k, d), status == REGULAR, 1)
 
 
+def _per_unit(table, households: Households, index: dict):
+    """(row of ``table``, (unit, first row, end row)) for each row and each block of its
+    ``origin`` the households hold: rows in table order, an origin's blocks in order."""
+    held: dict[int, list] = {}
+    for unit, lo, hi in households.units:
+        held.setdefault(unit.origin, []).append((unit, lo, hi))
+    for item in table.iterrows():
+        for part in held.get(index[item[1]["origin"]], ()):
+            if part[2] > part[1]:
+                yield item, part
+
+
 def _stock_households(hh: np.ndarray, skill: np.ndarray, tertiary_pct: float, k: int,
                       rng: np.random.Generator) -> np.ndarray:
     """The households of a corridor's ``k`` stock records, drawn with replacement from ``hh``.
@@ -216,16 +288,16 @@ def seed_transit(world, households: Households, migrants: Migrants, propensity: 
     if world.transit is None:
         return
     codes = world.index
-    for _, row in world.transit.iterrows():
-        o = codes[row["origin"]]
-        hh = np.flatnonzero(households.country == o)
-        if not len(hh) or row["people_per_household"] <= 0:
+    for (_, row), (unit, lo, hi) in _per_unit(world.transit, households, world.index):
+        o = unit.origin
+        hh = np.arange(lo, hi)
+        if row["people_per_household"] <= 0:
             continue
         r = world.route_index[row["route"]]
         route = world.routes[r]
         leg = int(row["leg"])
         # keyed by the route's path, not its position, so a world with one more leg seeds the same people
-        rng = draws.generator("transit_stock", o, stream_code(row["route"]), leg, int(row["moving"]))
+        rng = unit_generator(draws, "transit_stock", unit, stream_code(row["route"]), leg, int(row["moving"]))
         w = float(households.weight[hh[0]])
         expected = row["people_per_household"] * float(households.weight[hh].sum()) / w
         k = int(np.floor(expected) + (rng.random() < expected - np.floor(expected)))

@@ -11,6 +11,7 @@ import numpy as np
 
 from gcm_sim.categories import ABROAD
 from gcm_sim.decisions import Weights, credit_usd
+from gcm_sim.exchange import run_local
 from gcm_sim.measures import total
 from gcm_sim.mechanisms import networks
 from gcm_sim.mechanisms.choice import shock_hazard
@@ -75,12 +76,12 @@ def test_ties_follow_the_stock_abroad():
     mex, usa = m.world.index["MEX"], m.world.index["USA"]
     start = m.community[mex, usa]
     assert start > 0 and np.isclose(start, m.community_0[mex, usa])
-    networks.step(m, 1)
+    run_local(networks.step(m, 1))
     assert np.isclose(m.community[mex, usa], start)  # nothing moved yet: the world's ties
     mig = m.migrants
     here = np.flatnonzero((mig.view("state") == ABROAD) & (mig.view("origin") == mex) & (mig.view("destination") == usa))
     mig.weight[here] *= 1.5  # the diaspora grows by half
-    networks.step(m, 2)
+    run_local(networks.step(m, 2))
     assert np.isclose(m.community[mex, usa], 1.5 * start, rtol=1e-4)
     other = m.world.index["IND"], m.world.index["ARE"]
     assert np.isclose(m.community[other], m.community_0[other])

@@ -1,12 +1,13 @@
 """One-to-one run of the default world on a SLURM cluster, through dask-jobqueue (docs/scale.md).
 
     pip install 'gcm-sim[cluster]'      # dask-jobqueue
-    python experiments/scale/slurm.py --workers 40 --memory 24GB --checkpoint-dir $SCRATCH/gcm-ckpt
+    python experiments/scale/slurm.py --workers 32 --memory 6GB --checkpoint-dir $SCRATCH/gcm-ckpt
 
 Each SLURM job is one Dask worker with one core (the shards are single-threaded NumPy), and
-``run.shards`` equals the number of workers, at most the 18 origins of the default world (a
-shard holds whole origins; India's 330 million households then need one worker of about
-45 GB: docs/scale.md, "What is not done"). ``--dry-run`` prints the job script and exits.
+``run.shards`` equals the number of workers. Origins are drawn in blocks of
+``run.block_households`` (2 million), dealt to the shards largest first, so at ``run.scale=1``
+(568 million households) 32 workers hold about 18.6 million households each, some 2.4 GB
+(docs/scale.md, projection). ``--dry-run`` prints the job script and exits.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import argparse
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", type=int, default=18, help="SLURM jobs, one Dask worker and one shard each")
-    ap.add_argument("--memory", default="48GB", help="memory per job (the largest shard needs the most)")
+    ap.add_argument("--workers", type=int, default=32, help="SLURM jobs, one Dask worker and one shard each")
+    ap.add_argument("--memory", default="6GB", help="memory per job (the largest shard needs the most)")
     ap.add_argument("--walltime", default="04:00:00")
     ap.add_argument("--queue", default=None, help="SLURM partition")
     ap.add_argument("--account", default=None)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exchange import Exchange, merged
+from ..exchange import Exchange, add_parts, merged, shared
 
 
 def setup(model):
@@ -97,29 +97,34 @@ def home_track(model) -> np.ndarray:
     return out
 
 
-def train_home_track(model, month: int) -> None:
+def train_home_track(model, month: int):
     """Home-track trainees of skills partnerships: low-skill households of the origin gain mid
     skills and earn ``training_income_gain`` more at home (as vocational training does);
     a trainee a household, drawn with the chance that fills the month's places (stream
-    ``home_track``)."""
+    ``home_track``). A generator: the low-skill people of an origin split over shards are
+    summed over them (:func:`gcm_sim.exchange.shared`)."""
     hh = model.households
-    for c in np.flatnonzero(model.home_track > 0):
-        low = (hh.country == c) & (hh.skill == 0)
-        people = float(hh.weight[low].sum())
-        if people <= 0:
+    countries = np.flatnonzero(model.home_track > 0)
+    if not len(countries):
+        return
+    people = np.array([hh.weight[(hh.country == c) & (hh.skill == 0)].sum(dtype=np.float64) for c in countries])
+    people = yield from shared(model, "home_track_people", people, add_parts)
+    for c, n in zip(countries, people):
+        if n <= 0:
             continue
-        p = min(1.0, model.home_track[c] / people)
-        trainee = low & (model.draws.uniform("home_track", month, hh.uid) < p)
+        p = min(1.0, model.home_track[c] / n)
+        trainee = (hh.country == c) & (hh.skill == 0) & (model.draws.uniform("home_track", month, hh.uid) < p)
         hh.train(trainee, model.b["training_income_gain"])
 
 
-def step(model, month: int) -> None:
+def step(model, month: int):
+    """A generator (home-track training may exchange: :func:`train_home_track`)."""
     hh, dev = model.households, model.cfg.policy.development
     if dev.vocational_training > 0:
         trainee = (model.development_mask & (hh.skill == 0)
                    & (model.draws.uniform("training", month, hh.uid) < dev.vocational_training / 12))
         hh.train(trainee, model.b["training_income_gain"])
-    train_home_track(model, month)
+    yield from train_home_track(model, month)
     growth = (1 + model.growth) ** (model.calendar_month(month) / 12)  # world incomes are month 0's
     b = model.b
     hh.earn_and_save(growth, b["saving_rate"], model.programme_income, b["buffer_target_months"],

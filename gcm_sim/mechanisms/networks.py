@@ -19,7 +19,8 @@ an elasticity of ties to the diaspora of 1 by their definition; how strongly tie
 migration is ``b_ties`` (utility per log(1 + ties), 0.6: Beine, Docquier & Ozden 2011
 find network elasticities of 0.4-0.7) and ``credit_months_per_tie`` (decisions.py). A
 corridor without a starting record counts its run's stock directly (100 x stock / home).
-No random numbers.
+No random numbers. Where origins are split over shards the stock and the people at home are
+exchanged (:func:`gcm_sim.exchange.shared`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..categories import ABROAD
+from ..exchange import add_parts, shared
 
 
 def stock_abroad(model) -> np.ndarray:
@@ -42,15 +44,23 @@ def people_at_home(model) -> np.ndarray:
     return hh.sum_by_country(hh.people() * hh.weight)
 
 
-def setup(model) -> None:
-    """The starting ties and the run's own starting stock and population at home."""
+def stock_and_home(model):
+    """A generator: the stock abroad [origin, destination] and the people at home [origin] of
+    the whole run (summed over the shards where origins are split over them: exchange.shared)."""
+    n = len(model.world.codes)
+    part = np.concatenate([stock_abroad(model).ravel(), people_at_home(model)])
+    both = yield from shared(model, "networks", part, add_parts)
+    return both[: n * n].reshape(n, n), both[n * n:]
+
+
+def setup(model):
+    """The starting ties and the run's own starting stock and population at home (a generator)."""
     model.community_0 = model.community.copy()
-    model.stock_0 = stock_abroad(model)
-    model.home_0 = people_at_home(model)
+    model.stock_0, model.home_0 = yield from stock_and_home(model)
 
 
-def step(model, month: int) -> None:
-    stock, home = stock_abroad(model), people_at_home(model)
+def step(model, month: int):
+    stock, home = yield from stock_and_home(model)
     seeded = model.stock_0 > 0
     ratio = np.where(seeded, stock / np.where(seeded, model.stock_0, 1.0), 1.0)
     shrink = np.where(home > 0, model.home_0 / np.maximum(home, 1e-9), 1.0)[:, None]

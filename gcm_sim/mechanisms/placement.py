@@ -15,7 +15,8 @@ recruitment_fees_usd, trafficking_victims, departures_internal.
 
 Quotas are first come, first served in a random order (stream ``queue``), the
 applicant who crosses the budget admitted with the chance of the room left
-(``ration``). A refused applicant loses the visa fee. Recruiters charge the licensed
+(``ration``). A quota's applicants queue together across every shard that holds its origin's
+households (:func:`ration_queues`, an exchange where an origin is split over shards). A refused applicant loses the visa fee. Recruiters charge the licensed
 or an unlicensed fee and unlicensed ones deceive a share into exploitation (ILO 2016;
 Martin 2016). The draws decide which records are exploited; ``trafficking_victims`` counts
 the expected number (each labour placement's weight x the share placed by unlicensed
@@ -32,6 +33,8 @@ import numpy as np
 from ..agents.households import member_draw, member_sex_age
 from ..categories import (ADULT, FAMILY, FEMALE, HUMANITARIAN, INTERNAL, LABOUR, MALE, MEMBER_AGE, MEMBER_SEX,
                           PENDING, SMUGGLED, VISITOR, YOUTH)
+from ..exchange import add_parts, merged, shared
+from ..population import origin_counts
 from .recording import record_people
 
 CHANNEL_NAMES = ("labour", "family", "humanitarian", "visitor", "regional", "smuggled", "overstay")
@@ -73,7 +76,7 @@ def _quota_table(model) -> tuple[dict, np.ndarray]:
     """Quota keys and annual places (real people) of the corridor rules in force."""
     r, n = model.rules, len(model.world.codes)
     keys, annual = {}, []
-    for o in model.recruiters:
+    for o in (model.world.index[c] for c in model.world.with_role("origin")):  # every shard alike
         for d in range(n):
             if o == d:
                 continue
@@ -94,8 +97,9 @@ def _quota_table(model) -> tuple[dict, np.ndarray]:
 def _quota_cap(model, keys: dict, annual: np.ndarray) -> np.ndarray:
     # unused places carry over up to half a year's quota, or two households' weight when a
     # simulated household stands for more people than that (so rationing stays unbiased)
-    hh = model.households
-    w_origin = np.array([hh.weight[hh.country == k[1]].max() for k in keys])
+    origins, _, weights = origin_counts(model.world, model.cfg)
+    weight_of = dict(zip(origins, weights.astype(np.float32)))  # as households hold them
+    w_origin = np.array([weight_of[k[1]] for k in keys])
     return np.maximum(annual / 2, 2 * w_origin) if keys else np.zeros(0)
 
 
@@ -127,15 +131,10 @@ def update_quotas(model) -> None:
     model.quota_budget, model.quota_demand, model.expected_demand = budget, demand, expected
 
 
-def step(model, movers, month: int) -> None:
-    hh, m, draws = model.households, model.migrants, model.draws
-    # applicants per place, smoothed: what households expect their chances to be. The
-    # expected demand (choice probabilities x weights) is used rather than the realised
-    # choices, so the belief does not depend on how many households are simulated.
-    keep = model.b["belief_memory"]
-    demand = np.maximum(model.expected_demand, model.quota_annual / 12)
-    model.quota_demand = keep * model.quota_demand + (1 - keep) * demand
-    model.expected_demand = np.zeros_like(model.quota_annual)
+def step(model, movers, month: int):
+    """A generator: the quotas' queues are exchanged where origins are split over shards."""
+    hh, draws = model.households, model.draws
+    queued, parts = [], []
     for o, opts, idx, col in movers:
         ch = opts.channel[col]
         move_internal(model, idx[ch == INTERNAL])
@@ -144,69 +143,103 @@ def step(model, movers, month: int) -> None:
         if not len(idx):
             continue
         # quotas: first come, first served in a random order keyed to the household
-        order = np.argsort(draws.uniform("queue", month, hh.uid[idx]), kind="stable")
-        idx, col = idx[order], col[order]
+        u = draws.uniform("queue", month, hh.uid[idx])
+        order = np.argsort(u, kind="stable")
+        idx, col, u = idx[order], col[order], u[order]
+        queued.append((o, opts, idx, col))
         q = opts.quota[col]
-        ok = np.ones(len(idx), bool)
-        u_ration = draws.uniform("ration", month, hh.uid[idx])
-        for key in np.unique(q[q >= 0]):
-            sel = np.flatnonzero(q == key)
-            ok[sel] = ration(hh.weight[idx[sel]], model.quota_budget[key], u_ration[sel])
-            model.quota_budget[key] -= hh.weight[idx[sel][ok[sel]]].sum()
-        idx, col = idx[ok], col[ok]
-        uid = hh.uid[idx]
-        member = member_draw(hh.members[idx], model.propensity_table[opts.channel[col]],
-                             draws.uniform("member", month, uid))
-        has = member >= 0
-        idx, col, member, uid = idx[has], col[has], member[has], uid[has]
-        if not len(idx):
-            continue
-        ch, dest = opts.channel[col], opts.dest[col].astype(np.int64)
-        w = hh.weight[idx]
-        visa = (opts.refusal[col] > 0) | np.isin(ch, (LABOUR, FAMILY, HUMANITARIAN)) | \
-               ((ch == VISITOR) & model.rules.visa_required[o, dest])
-        granted = draws.uniform("visa", month, uid) >= opts.refusal[col]
-        for name, sel in (("visa_applications", visa), ("visas_granted", visa & granted),
-                          ("visas_refused", visa & ~granted)):
-            model.recorder.add(name, w[sel], origin=o, destination=dest[sel], channel=ch[sel])
-        # refused applicants lose the visa fee and stay
-        fee = np.where(visa, model.rules.visa_fee_usd[o, dest], 0.0)
-        hh.pay(idx[~granted], fee[~granted])
-        idx, col, member, ch, dest, w, uid = (x[granted] for x in (idx, col, member, ch, dest, w, uid))
-        if not len(idx):
-            continue
-        travel = model.rules.travel_cost_usd[o, dest]
-        labour = ch == LABOUR
-        skills_route = opts.skills_route[col]
-        skill = np.where(skills_route, 1, hh.skill[idx])
-        recognised = (skills_route | hh.trained[idx]
-                      | (draws.uniform("recognition", month, uid) < model.b["skill_recognition"]))
-        sector = np.where(recognised, skill, 0)
-        wage = model.wage[dest, sector]
-        rec_fee = np.zeros(len(idx))
-        trafficked = np.zeros(len(idx), bool)
-        lab = np.flatnonzero(labour & ~skills_route)
-        if len(lab):
-            paid, trafficked[lab] = model.recruiters[o].place(
-                opts.recruitment_fee_usd[col[lab]], model.wage[dest[lab], 0],
-                draws.uniform("recruiter", month, uid[lab]), draws.uniform("deception", month, uid[lab]))
-            rec_fee[lab] = paid
-            rec = model.recorder
-            rec.add_running("recruitment_months_num", o, float((w[lab] * paid / wage[lab]).sum()))
-            rec.add_running("recruitment_months_den", o, float(w[lab].sum()))
-            rec.add_running("trafficked_drawn", o, float(w[lab][trafficked[lab]].sum()))
-        hh.pay(idx, fee[granted] + travel + rec_fee)
-        hh.leave(idx, member)
-        sex, age = member_sex_age(member, draws.uniform("child_sex", month, uid))
-        rows = m.add(len(idx), uid=hh.new_migrant_ids(idx), household=idx, origin=o, destination=dest,
-                     channel=ch, sex=sex, age=age, skill=skill, weight=w, state=PENDING, location=o,
-                     months_left=opts.delay_months[col], employed=labour, wage_usd=np.where(labour, wage, 0.0),
-                     debt_usd=0.0, multi_entry=model.rules.multi_entry[o, dest] | model.rules.regional[o, dest],
-                     trafficked=trafficked, skill_recognised=recognised)
-        model.recorder.add("recruitment_fees_usd", w * rec_fee, origin=o, destination=dest, channel=ch,
-                           sex=sex, age=age)
-        if len(lab):  # expected victims (weight x share deceived), as deaths are counted: docs/decisions.md
-            record_people(model, "trafficking_victims", rows[lab], value=w[lab] * model.recruiters[o].victim_share())
+        parts.append({"key": q[q >= 0], "uid": hh.uid[idx[q >= 0]], "weight": hh.weight[idx[q >= 0]],
+                      "queue": u[q >= 0]})
+    applicants = {k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0, t)
+                  for k, t in (("key", np.int64), ("uid", np.int64), ("weight", np.float32), ("queue", float))}
+    part = {"demand": model.expected_demand, "budget": model.quota_budget, **applicants,
+            "ration": draws.uniform("ration", month, applicants["uid"])}
+    answer = yield from shared(model, "quota_queues", part, ration_queues)
+    # applicants per place, smoothed: what households expect their chances to be. The
+    # expected demand (choice probabilities x weights) is used rather than the realised
+    # choices, so the belief does not depend on how many households are simulated.
+    keep = model.b["belief_memory"]
+    demand = np.maximum(answer["demand"], model.quota_annual / 12)
+    model.quota_demand = keep * model.quota_demand + (1 - keep) * demand
+    model.expected_demand = np.zeros_like(model.quota_annual)
+    model.quota_budget = answer["budget"]
+    for o, opts, idx, col in queued:
+        ok = (opts.quota[col] < 0) | np.isin(hh.uid[idx], answer["admitted"])
+        place(model, o, opts, idx[ok], col[ok], month)
+
+
+def ration_queues(parts: list[dict]) -> dict:
+    """Every quota's applicants of all shards in one queue (by their ``queue`` draw, then uid:
+    the order one process sorts them by), rationed within the quota's budget (:func:`ration`).
+    Returns the expected demand summed over the shards, the budgets left and the uids admitted."""
+    a = merged(parts, ("key", "uid", "weight", "queue", "ration"), by=("queue", "uid"))
+    budget = parts[0]["budget"].copy()
+    ok = np.zeros(len(a["uid"]), bool)
+    for key in np.unique(a["key"]):
+        sel = np.flatnonzero(a["key"] == key)
+        ok[sel] = ration(a["weight"][sel], budget[key], a["ration"][sel])
+        budget[key] -= a["weight"][sel][ok[sel]].sum()
+    return {"demand": add_parts([p["demand"] for p in parts]), "budget": budget, "admitted": np.sort(a["uid"][ok])}
+
+
+def place(model, o: int, opts, idx: np.ndarray, col: np.ndarray, month: int) -> None:
+    """Applicants ``idx`` of origin ``o`` who passed the quotas: visas, recruiters, departure."""
+    hh, m, draws = model.households, model.migrants, model.draws
+    if not len(idx):
+        return
+    uid = hh.uid[idx]
+    member = member_draw(hh.members[idx], model.propensity_table[opts.channel[col]],
+                         draws.uniform("member", month, uid))
+    has = member >= 0
+    idx, col, member, uid = idx[has], col[has], member[has], uid[has]
+    if not len(idx):
+        return
+    ch, dest = opts.channel[col], opts.dest[col].astype(np.int64)
+    w = hh.weight[idx]
+    visa = (opts.refusal[col] > 0) | np.isin(ch, (LABOUR, FAMILY, HUMANITARIAN)) | \
+           ((ch == VISITOR) & model.rules.visa_required[o, dest])
+    granted = draws.uniform("visa", month, uid) >= opts.refusal[col]
+    for name, sel in (("visa_applications", visa), ("visas_granted", visa & granted),
+                      ("visas_refused", visa & ~granted)):
+        model.recorder.add(name, w[sel], origin=o, destination=dest[sel], channel=ch[sel])
+    # refused applicants lose the visa fee and stay
+    fee = np.where(visa, model.rules.visa_fee_usd[o, dest], 0.0)
+    hh.pay(idx[~granted], fee[~granted])
+    idx, col, member, ch, dest, w, uid = (x[granted] for x in (idx, col, member, ch, dest, w, uid))
+    if not len(idx):
+        return
+    travel = model.rules.travel_cost_usd[o, dest]
+    labour = ch == LABOUR
+    skills_route = opts.skills_route[col]
+    skill = np.where(skills_route, 1, hh.skill[idx])
+    recognised = (skills_route | hh.trained[idx]
+                  | (draws.uniform("recognition", month, uid) < model.b["skill_recognition"]))
+    sector = np.where(recognised, skill, 0)
+    wage = model.wage[dest, sector]
+    rec_fee = np.zeros(len(idx))
+    trafficked = np.zeros(len(idx), bool)
+    lab = np.flatnonzero(labour & ~skills_route)
+    if len(lab):
+        paid, trafficked[lab] = model.recruiters[o].place(
+            opts.recruitment_fee_usd[col[lab]], model.wage[dest[lab], 0],
+            draws.uniform("recruiter", month, uid[lab]), draws.uniform("deception", month, uid[lab]))
+        rec_fee[lab] = paid
+        rec = model.recorder
+        rec.add_running("recruitment_months_num", o, float((w[lab] * paid / wage[lab]).sum()))
+        rec.add_running("recruitment_months_den", o, float(w[lab].sum(dtype=np.float64)))
+        rec.add_running("trafficked_drawn", o, float(w[lab][trafficked[lab]].sum(dtype=np.float64)))
+    hh.pay(idx, fee[granted] + travel + rec_fee)
+    hh.leave(idx, member)
+    sex, age = member_sex_age(member, draws.uniform("child_sex", month, uid))
+    rows = m.add(len(idx), uid=hh.new_migrant_ids(idx), household=idx, origin=o, destination=dest,
+                 channel=ch, sex=sex, age=age, skill=skill, weight=w, state=PENDING, location=o,
+                 months_left=opts.delay_months[col], employed=labour, wage_usd=np.where(labour, wage, 0.0),
+                 debt_usd=0.0, multi_entry=model.rules.multi_entry[o, dest] | model.rules.regional[o, dest],
+                 trafficked=trafficked, skill_recognised=recognised)
+    model.recorder.add("recruitment_fees_usd", w * rec_fee, origin=o, destination=dest, channel=ch,
+                       sex=sex, age=age)
+    if len(lab):  # expected victims (weight x share deceived), as deaths are counted: docs/decisions.md
+        record_people(model, "trafficking_victims", rows[lab], value=w[lab] * model.recruiters[o].victim_share())
 
 
 def move_internal(model, idx: np.ndarray) -> None:

@@ -127,6 +127,7 @@ def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int 
 
 
 def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 60,
+            block_households: int = 2_000_000,
             cases=(("152-million-household world (no IND, PAK, NGA)", ("IND", "PAK", "NGA"), 32),
                    ("full 568-million-household world", (), 32))) -> pd.DataFrame:
     """Wall time of one-to-one runs (``run.scale=1``) projected from the largest sharded measurement.
@@ -134,11 +135,15 @@ def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 
     A shard's speed: the measured household-months per second of the slowest shard's own
     stepping (its households x months / its stepping seconds). The exchange: the measured
     wall time less that, per month, growing linearly with the number of workers (ASSUMPTION:
-    each round the driver calls every shard; not measured beyond 2). Shards hold whole origins, so the
-    largest shard holds at least the largest origin. Months: ``months`` reported plus
-    ``spinup_months`` of spin-up.
+    each round the driver calls every shard; not measured beyond 2). Origins are drawn in
+    blocks of ``block_households`` (``run.block_households``) and the blocks partitioned as
+    :func:`gcm_sim.studies.shards.partition` does, so the largest shard is that partition's;
+    ``..._whole_origins`` columns give the design before origins could be split (a shard
+    holds at least the largest origin). Months: ``months`` reported plus ``spinup_months``.
     """
-    from gcm_sim.population import real_households
+    from gcm_sim.population import block_sizes, real_households, scaled_counts
+
+    from .shards import longest_first
 
     rows = table[table["workers"] > 0]
     if not len(rows):
@@ -146,21 +151,24 @@ def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 
     widest = rows.sort_values(["households", "workers"]).iloc[-1]  # the largest size, the most workers
     shard_rate = widest["households"] * widest["largest_shard_share"] * widest["months"] / widest["compute_s"]
     exchange_month = max(widest["months_s"] - widest["compute_s"], 0.0) / widest["months"] / widest["workers"]
-    real = pd.Series(real_households(world), index=list(world.with_role("origin")))
+    real = pd.Series(scaled_counts(real_households(world), 1.0), index=list(world.with_role("origin")))
     out = []
     for name, drop, workers in cases:
         part = real.drop(list(drop))
-        largest = max(float(part.max()), float(part.sum()) / workers)
+        blocks = [size for n in part.tolist() for size in block_sizes(n, block_households)]
+        largest = max(sum(blocks[i] for i in p) for p in longest_first(blocks, workers))
+        whole = max(float(part.max()), float(part.sum()) / workers)
         stepped = months + spinup_months
 
         def minutes(shard_households: float) -> float:
             return (shard_households * stepped / shard_rate + stepped * exchange_month * workers) / 60
 
         out.append({"world": name, "households": float(part.sum()), "workers": workers,
-                    "largest_shard_households": largest, "largest_origin": part.idxmax(),
+                    "block_households": block_households, "blocks": len(blocks),
+                    "largest_shard_households": float(largest),
                     "shard_household_months_per_s": shard_rate, "exchange_s_per_month_per_worker": exchange_month,
                     "months_stepped": stepped, "projected_minutes": minutes(largest),
-                    # origins split over shards (not built: docs/scale.md)
-                    "projected_minutes_if_origins_split": minutes(float(part.sum()) / workers),
-                    "memory_gb_largest_worker": largest * widest["bytes_per_household"] / 2**30})
+                    "memory_gb_largest_worker": largest * widest["bytes_per_household"] / 2**30,
+                    "largest_origin": part.idxmax(), "projected_minutes_whole_origins": minutes(whole),
+                    "memory_gb_largest_worker_whole_origins": whole * widest["bytes_per_household"] / 2**30})
     return pd.DataFrame(out)

@@ -2,19 +2,24 @@
 
 Why: a sampled run of a few hundred thousand households fits one process, but a run at real
 scale (``run.scale=1``: one simulated household per real one) does not. Each shard is a
-:class:`gcm_sim.model.MigrationModel` built for some origins only (:func:`partition`), living
-on a Dask worker as an actor (``dask.distributed`` actors keep state on a worker between
+:class:`gcm_sim.model.MigrationModel` built for some blocks of origin households only
+(:func:`partition`; an origin is one block unless it has more than ``run.block_households``),
+living on a Dask worker as an actor (``dask.distributed`` actors keep state on a worker between
 calls; tasks would copy it every call). Each month the driver here steps every shard to the
 next point where the model needs a figure of every origin (:mod:`gcm_sim.exchange`: leg
-counters, asylum queues, the development levers' rankings), combines the shards' parts and
-sends every shard the same answer: three actor calls a month (start, and an answer to each
-of the two exchanges), each about 2.5 ms on a LocalCluster. Measures
+counters, asylum queues, the development levers' rankings; where an origin is split over
+shards also its quota queues, network ties and home-track trainees), combines the shards'
+parts and sends every shard the same answer: three actor calls a month (start, and an answer
+to each of the two exchanges; five with an origin split), each about 2.5 ms on a
+LocalCluster. Measures
 are summed on the workers by month and key and reduced here at the end
 (:func:`merge_recorders`).
 
-Results: the dynamics of a sharded run equal one process bit for bit (draws are keyed to the
-entity and the exchanged counts are kept per origin); reported sums may differ in the last
-bits where a key sums over shards (tests: 1, 2 and 4 shards against one process).
+Results: with whole origins on each shard the dynamics of a sharded run equal one process bit
+for bit (draws are keyed to the entity and the exchanged counts are kept per origin); reported
+sums may differ in the last bits where a key sums over shards. With an origin split over
+shards its sums add partial sums, equal to one process's to float-summation tolerance (tests:
+1, 2 and 4 shards against one process, both ways).
 
 Losing a worker loses no run: every ``run.checkpoint_months`` months each shard writes its
 state (one file per shard, replaced each time, so the space used stays bounded) to the
@@ -46,21 +51,30 @@ from gcm_sim.policy import Config, ConfigError
 BUILD, MONTH = "build", "month"
 
 
-def partition(world, cfg: Config, shards: int) -> list[tuple[int, ...]]:
-    """Origins per shard, balanced by simulated households (longest processing time first;
-    Graham 1969): whole origins, so each origin's counters come from one shard."""
-    from gcm_sim.population import origin_counts
+def partition(world, cfg: Config, shards: int) -> list[tuple[tuple[int, int], ...]]:
+    """(origin, block) pairs per shard, balanced by simulated households (longest processing
+    time first; Graham 1969). An origin of several blocks (``run.block_households``) may be
+    split over shards; the blocks of one shard are listed in (origin, block) order."""
+    from gcm_sim.population import origin_units
 
-    origins, counts, _ = origin_counts(world, cfg)
-    if shards > len(origins):
-        raise ConfigError("run.shards", shards, f"at most the {len(origins)} origins of the world "
-                          "(a shard holds whole origin countries)")
+    units = origin_units(world, cfg)
+    if shards > len(units):
+        raise ConfigError("run.shards", shards, f"at most the {len(units)} blocks of households the world's "
+                          f"{len({u.origin for u in units})} origins are drawn in at this size (a shard holds "
+                          "whole blocks; run.block_households sets their size)")
+    parts = longest_first([u.n for u in units], shards)
+    return [tuple(sorted((units[i].origin, units[i].block) for i in p)) for p in parts]
+
+
+def longest_first(sizes, shards: int) -> list[list[int]]:
+    """Indices of ``sizes`` per shard: each, largest first, to the least loaded shard (Graham's
+    longest processing time rule: the largest load is at most 4/3 of the optimum)."""
     load, parts = np.zeros(shards), [[] for _ in range(shards)]
-    for i in np.argsort(-counts, kind="stable"):
+    for i in np.argsort(-np.asarray(sizes), kind="stable"):
         k = int(np.argmin(load))
-        parts[k].append(origins[i])
-        load[k] += counts[i]
-    return [tuple(sorted(p)) for p in parts]
+        parts[k].append(int(i))
+        load[k] += sizes[i]
+    return parts
 
 
 def dump(obj, file) -> None:
@@ -76,7 +90,7 @@ def dump(obj, file) -> None:
 class Shard:
     """One shard's model and the phases it is part-way through (a Dask actor, or used directly)."""
 
-    def __init__(self, cfg_dict: dict, replicate: int, origins: tuple[int, ...], world):
+    def __init__(self, cfg_dict: dict, replicate: int, units: tuple[tuple[int, int], ...], world):
         """``cfg_dict``: the replicate's config as data, its posterior draw already in it
         (:func:`run_sharded` resolves it, so workers need not read the world's posterior)."""
         from gcm_sim import policy
@@ -86,7 +100,7 @@ class Shard:
 
         cfg = policy.build_config(cfg_dict, world.iso3, world.tags, world.behaviour)
         seed = replicate_seeds(cfg)[replicate]
-        self.model = MigrationModel(cfg, rng=seed, replicate=replicate, world=world, origins=origins)
+        self.model = MigrationModel(cfg, rng=seed, replicate=replicate, world=world, origins=units)
         self._phases = None
         self.compute_s = {BUILD: 0.0, MONTH: 0.0}  # seconds stepping the model (the rest is exchange)
         self._kind = BUILD
@@ -189,23 +203,23 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
 
     from .replicates import replicate_config
 
-    origins = partition(world, cfg, cfg.run.shards)
+    units = partition(world, cfg, cfg.run.shards)
     payload = (policy.to_dict(replicate_config(cfg, replicate, world)), replicate)
     folder = Path(checkpoint_dir or tempfile.mkdtemp(prefix="gcm-sim-shards-"))  # workers must reach it
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [str(folder / f"replicate-{replicate}-shard-{k}.pkl") for k in range(len(origins))]
+    paths = [str(folder / f"replicate-{replicate}-shard-{k}.pkl") for k in range(len(units))]
     every = cfg.run.checkpoint_months
     log: list[tuple[str, list]] = []  # the phases run since the last checkpoint, with the answers sent
     recovered: list[tuple[int, int]] = []
     month = 0
-    checkpointed = [False] * len(origins)
+    checkpointed = [False] * len(units)
 
     def make(k):
         if client is None:
-            return _Direct(Shard(*payload, origins[k], world))
-        return client.submit(Shard, *payload, origins[k], world, actor=True, pure=False).result()
+            return _Direct(Shard(*payload, units[k], world))
+        return client.submit(Shard, *payload, units[k], world, actor=True, pure=False).result()
 
-    shards = [make(k) for k in range(len(origins))]
+    shards = [make(k) for k in range(len(units))]
 
     def call_all(method: str, *args, each=None):
         """Call ``method`` on every shard (with ``each[k]`` as shard k's argument when given); a
@@ -266,7 +280,7 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
         run_phases(MONTH)
         if every and month % every == 0 and month < cfg.run.months:
             call_all("checkpoint", each=paths)
-            checkpointed = [True] * len(origins)
+            checkpointed = [True] * len(units)
             log.clear()
         if on_month is not None:
             on_month(month)
