@@ -20,7 +20,7 @@ from gcm_sim.edges import cli
 from gcm_sim.policy import ConfigError
 from gcm_sim.model import MigrationModel
 from gcm_sim.population import origin_counts, origin_units
-from gcm_sim.studies import experiment
+from gcm_sim.studies import bench_scale, experiment
 from gcm_sim.studies.shards import partition, run_sharded
 from gcm_sim.world import load_world
 
@@ -145,6 +145,13 @@ def test_people_are_conserved_across_shards(world):
     assert sum(end.people_by_state().values()) == pytest.approx(sum(start.people_by_state().values()), rel=1e-6)
 
 
+def test_a_sharded_run_reports_every_month_of_its_spin_up_and_of_the_run(world):
+    spun, months = [], []
+    run_sharded(load_config("baseline", [*SMALL, "run.shards=2"]), 0, world, on_spinup=spun.append,
+                on_month=months.append)
+    assert spun == list(range(1, 7)) and months == list(range(1, 15))  # SMALL: 6 months of spin-up, 14 reported
+
+
 def test_too_many_shards_is_refused_before_work(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run", "run.shards=19", "run.households=2000", "run.replicates=1"]) == 2
@@ -195,8 +202,11 @@ def test_local_cluster_run_equals_one_process(world, extra):
     """The whole path (experiment.run -> LocalCluster of 2 workers -> actors) on 2 replicates:
     bit for bit with whole origins on each shard, to summation tolerance with origins split."""
     base = experiment.run(load_config("baseline", [*SMALL, *extra, "run.replicates=2"]), world=world)
+    ticks = []
     sharded = experiment.run(load_config("baseline", [*SMALL, *extra, "run.replicates=2", "run.shards=2",
-                                                      "run.workers=2"]), world=world)
+                                                      "run.workers=2"]), world=world,
+                             progress=lambda done, total: ticks.append((done, total)))
+    assert ticks[-1] == (2 * (6 + 14), 2 * (6 + 14))  # the progress bar counts each replicate's spin-up too
     same = {"check_exact": True} if not extra else {"check_exact": False, "rtol": 1e-12, "atol": 0}
     pd.testing.assert_frame_equal(sharded.indicators, base.indicators, **same)
     pd.testing.assert_frame_equal(sharded.timeseries, base.timeseries, **same)
@@ -272,11 +282,26 @@ def test_bench_scale_refuses_bad_options(tmp_path, monkeypatch, capsys, arg, mes
     assert message in capsys.readouterr().err and os.listdir(tmp_path) == []
 
 
+def test_overhead_splits_into_the_shards_own_size_and_the_rest():
+    """2 workers at 2M: one process 2.0 s, a 1M process alone 1.2 s, sharded 1.5 s -> ideal 1.0 s;
+    +50% overhead of which +20% is a shard's size alone and +25% (1.5 / 1.2) the rest."""
+    table = pd.DataFrame({"households": [2_000_000, 1_000_000, 2_000_000, 2_000_000], "workers": [0, 0, 1, 2],
+                          "months_s": [2.0, 1.2, 2.2, 1.5]})
+    row = bench_scale.overhead(table).iloc[0]
+    assert (row["workers"], row["ideal_s"], row["shard_alone_s"]) == (2, 1.0, 1.2)
+    assert row["overhead_pct"] == pytest.approx(50) and row["shard_alone_pct"] == pytest.approx(20)
+    assert row["dask_pct"] == pytest.approx(25)
+
+
 @pytest.mark.slow
 def test_bench_scale_writes_its_table_and_projection(tmp_path):
     assert cli.main(["bench", "scale", "sizes=3000", "workers=1,2", "months=2", f"hydra.run.dir={tmp_path}"]) == 0
     table = pd.read_csv(tmp_path / "scale.csv")
-    assert sorted(table["workers"]) == [0, 1, 2] and (table["household_months_per_s"] > 0).all()
+    assert sorted(table["workers"]) == [0, 0, 1, 2] and (table["household_months_per_s"] > 0).all()
+    assert sorted(table.loc[table["workers"] == 0, "households"]) == [1500, 3000]  # a shard's size alone too
+    overhead = pd.read_csv(tmp_path / "overhead.csv")
+    assert list(overhead["workers"]) == [2] and list(overhead["shard_alone_s"]) == [
+        table.loc[(table["workers"] == 0) & (table["households"] == 1500), "months_s"].item()]
     projection = pd.read_csv(tmp_path / "projection.csv")
     split, whole = projection["projected_minutes"], projection["projected_minutes_whole_origins"]
     assert len(projection) == 2 and (whole > split).all()

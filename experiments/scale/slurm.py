@@ -36,7 +36,8 @@ def main() -> None:
                            account=args.account, job_name="gcm-sim-shard",
                            job_script_prologue=[
                                "export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None",
-                               "export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_ARENA_MAX=1"])
+                               "export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_ARENA_MAX=1",
+                               "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False"])
     if args.dry_run:
         print(cluster.job_script())
         cluster.close()

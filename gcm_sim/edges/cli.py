@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png); "
                                       "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md); "
                                       "`bench design`: the sample design's departure rates and the people on the road at month 1 (sampling.csv, transit.csv); "
-                                      "`bench scale`: sharded runs on Dask against households and workers, and the projection of one-to-one runs (scale.csv, projection.csv)")
+                                      "`bench scale`: sharded runs on Dask against households and workers, the sharding overhead and the projection of one-to-one runs (scale.csv, overhead.csv, projection.csv)")
     bn.add_argument("items", nargs="*", metavar="[crn] KEY=VALUE",
                     help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
                          "[hydra.run.dir=DIR]; or crn [households=20000] [months=36] [replicates=32] [seed=0] "
@@ -288,11 +288,11 @@ def _bench_scale(items) -> int:
     table = bench_scale.run(opts["sizes"], opts["workers"], opts["months"], opts["seed"],
                             progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     projection = bench_scale.project(table, load_world())
-    atomic_write(run_dir / "scale.csv", lambda f: table.to_csv(f, index=False, float_format="%.6g"))
-    atomic_write(run_dir / "projection.csv", lambda f: projection.to_csv(f, index=False, float_format="%.6g"))
-    print(table.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
-    print(projection.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
-    print(f"gcm-sim: results in {run_dir} (scale.csv, projection.csv)")
+    overhead = bench_scale.overhead(table)
+    for name, frame in (("scale.csv", table), ("overhead.csv", overhead), ("projection.csv", projection)):
+        atomic_write(run_dir / name, lambda f, frame=frame: frame.to_csv(f, index=False, float_format="%.6g"))
+        print(frame.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+    print(f"gcm-sim: results in {run_dir} (scale.csv, overhead.csv, projection.csv)")
     return 0
 
 

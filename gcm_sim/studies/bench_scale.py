@@ -5,9 +5,14 @@ For each size it times one process (in a fresh process, so its peak memory is it
 sharded run on a fresh ``LocalCluster`` of each number of workers (one shard per worker), all
 on the baseline with no spin-up, so the months measured are the months stepped. It reports
 household-months per second, the shards' own stepping time against the wall time (the rest
-is exchange and waiting for the slowest shard), the sharding overhead against the ideal
-(one process's time / workers) and peak memory per household. Compare ratios within one
-run on a quiet machine (no tests or other sessions beside it).
+is exchange and waiting for the slowest shard) and peak memory per household.
+
+:func:`overhead` splits the sharding overhead against the ideal (one process's time /
+workers): for each number of workers it also times one process of a shard's size alone
+(households / workers), which pays the month's cost that does not shrink with the
+households (some tens of milliseconds whatever the size) once per shard; that part is the
+model's, not the exchange's, and no partition avoids it. Compare ratios within one run on a
+quiet machine (no tests or other sessions beside it).
 """
 
 from __future__ import annotations
@@ -112,18 +117,46 @@ def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleM
 
 
 def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int = 0, progress=print) -> pd.DataFrame:
+    """One process at each size and at each shard's size (size / workers, workers > 1), then
+    sharded runs on each number of workers: one row each (``workers`` 0 for one process)."""
     rows = []
-    for n in sizes:
+    alone = sorted({n // w for n in sizes for w in workers if w > 1} | set(sizes))
+    for n in alone:
         r = one_process(n, months, seed)
         progress(f"one process  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
                  f"{r.bytes_per_household:.0f} bytes/household")
         rows.append(asdict(r))
+    for n in sizes:
         for w in workers:
             r = sharded(n, w, months, seed)
             progress(f"{w} worker(s)  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
                      f"{r.bytes_per_household:.0f} bytes/household")
             rows.append(asdict(r))
     return pd.DataFrame(rows)
+
+
+def overhead(table: pd.DataFrame) -> pd.DataFrame:
+    """The sharding overhead of each sharded row with more than one worker, split in two.
+
+    ``overhead_pct``: the months' wall time over the ideal (one process's time at the same size /
+    workers), less 1 (issue 18's measure). ``shard_alone_pct``: one process of a shard's size
+    (households / workers) over the same ideal, less 1: the month's cost that does not shrink
+    with the households, paid once per shard (the floor of any split on this model, with no
+    Dask). ``dask_pct``: the sharded run over that one process, less 1 (the exchange, the wait
+    for the slowest shard, the workers' own threads)."""
+    one = table[table["workers"] == 0].set_index("households")["months_s"]
+    out = []
+    for _, r in table[table["workers"] > 1].iterrows():
+        n, w = int(r["households"]), int(r["workers"])
+        if n not in one.index or n // w not in one.index:
+            continue
+        ideal = one[n] / w
+        out.append({"households": n, "workers": w, "one_process_s": one[n], "ideal_s": ideal,
+                    "shard_alone_s": one[n // w], "sharded_s": r["months_s"],
+                    "overhead_pct": 100 * (r["months_s"] / ideal - 1),
+                    "shard_alone_pct": 100 * (one[n // w] / ideal - 1),
+                    "dask_pct": 100 * (r["months_s"] / one[n // w] - 1)})
+    return pd.DataFrame(out)
 
 
 def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 60,

@@ -82,12 +82,13 @@ def run(cfg: Config, progress: bool | Progress = False, world=None) -> RunResult
     With ``cfg.run.workers > 1`` replicates run in worker processes; where they are
     spawned (:func:`process_context`) a script calling this must guard its entry point
     with ``if __name__ == "__main__":`` (Python's rule; the CLI and notebooks need nothing).
-    ``progress``: True draws a tqdm bar on stderr; a callable gets (done, total) months.
+    ``progress``: True draws a tqdm bar on stderr; a callable gets (done, total) months
+    (:func:`months_ticked`).
     """
     _check_args(cfg, world)
     world = _world(cfg, world)
     _check_parameters(cfg, world)
-    with _progress(progress, cfg.run.replicates * cfg.run.months, cfg.scenario.name) as tick:
+    with _progress(progress, cfg.run.replicates * months_ticked(cfg), cfg.scenario.name) as tick:
         parts = run_jobs([(cfg, r) for r in range(cfg.run.replicates)], cfg.run.workers, world, tick)
     ts, ind = _collect(parts)
     return RunResult(ts, ind, summarise(ind, draws=_nesting(cfg)), cfg, {cfg.scenario.name: cfg})
@@ -132,7 +133,7 @@ def run_arms(configs: dict[str, Config], progress: bool | Progress = False, worl
     timeseries and indicators tables. Arms that share a spin-up run it once per replicate
     (:func:`run_jobs`). Workers: the first config's ``run.workers``."""
     first = next(iter(configs.values()))
-    total = sum(c.run.replicates * c.run.months for c in configs.values())
+    total = sum(c.run.replicates * months_ticked(c) for c in configs.values())
     with _progress(progress, total, label) as tick:
         jobs = [(c, r) for c in configs.values() for r in range(c.run.replicates)]
         parts = run_jobs(jobs, first.run.workers, _world(first, world), tick)
@@ -861,6 +862,13 @@ def dense(timeseries: pd.DataFrame, measures: Sequence[str] | None = None) -> pd
 
 
 # --- progress ---------------------------------------------------------------------------
+
+
+def months_ticked(cfg: Config) -> int:
+    """Months a replicate of ``cfg`` counts on the progress bar: the reported months, and for a
+    run split over shards (``run.shards``) its spin-up too (every sharded replicate steps its
+    own, minutes at real scale; one process shares it between arms and takes seconds)."""
+    return cfg.run.months + (cfg.run.spinup_months if cfg.run.shards > 1 else 0)
 
 
 class _progress:

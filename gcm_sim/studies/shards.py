@@ -105,25 +105,27 @@ class Shard:
         self.compute_s = {BUILD: 0.0, MONTH: 0.0}  # seconds stepping the model (the rest is exchange)
         self._kind = BUILD
 
-    def begin(self, kind: str):
-        """Start the set-up (``build``) or the next month; returns its first exchange, or None."""
+    def begin(self, kind: str) -> tuple[Exchange | None, int]:
+        """Start the set-up (``build``: set-up and spin-up) or the next month; returns its first
+        exchange (None: the phase is over) and the months the model has stepped so far."""
         self._kind = kind
         self._phases = self.model.build_phases if kind == BUILD else self.model.month_phases()
         return self._advance(lambda: next(self._phases))
 
-    def answer(self, value):
-        """Continue with the combined answer to the last exchange; returns the next, or None."""
+    def answer(self, value) -> tuple[Exchange | None, int]:
+        """Continue with the combined answer to the last exchange; returns as :meth:`begin`."""
         return self._advance(lambda: self._phases.send(value))
 
-    def _advance(self, step: Callable) -> Exchange | None:
+    def _advance(self, step: Callable) -> tuple[Exchange | None, int]:
         t0 = time.perf_counter()
         try:
-            return step()
+            request = step()
         except StopIteration:
             self._phases = self.model.build_phases = None
-            return None
+            request = None
         finally:
             self.compute_s[self._kind] += time.perf_counter() - t0
+        return request, self.model._internal_month  # spin-up months included
 
     def checkpoint(self, path: str) -> int:
         """Write the model (between months) to ``path`` atomically; returns the bytes written."""
@@ -195,10 +197,12 @@ def merge_recorders(recorders: list[Recorder]) -> Recorder:
 
 
 def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_dir: str | Path | None = None,
-                on_month: Callable[[int], None] | None = None) -> ShardedRun:
+                on_month: Callable[[int], None] | None = None,
+                on_spinup: Callable[[int], None] | None = None) -> ShardedRun:
     """Replicate ``replicate`` of ``cfg`` on ``cfg.run.shards`` shards: Dask actors on ``client``
     (None: every shard in this process, for tests and debugging). ``on_month(month)`` is called
-    after each reported month. Returns a :class:`ShardedRun`."""
+    after each reported month, ``on_spinup(month)`` after each month of the spin-up
+    (``run.spinup_months``, minutes at real scale). Returns a :class:`ShardedRun`."""
     from gcm_sim import policy
 
     from .replicates import replicate_config
@@ -252,7 +256,7 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
         shards[k] = make(k)
         if checkpointed[k]:
             shards[k].restore(paths[k]).result()
-        reply = None
+        reply = (None, 0)
         for kind, answers in log:  # the last run is the one in progress; its last answer is pending
             reply = shards[k].begin(kind).result()
             for a in answers:
@@ -261,20 +265,29 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
             return reply
         return getattr(shards[k], method)(*args).result()
 
-    def run_phases(kind: str) -> None:
+    def run_phases(kind: str, on_done: Callable[[int], None] | None = None) -> None:
+        """Run phase ``kind`` on every shard to its end; ``on_done(m)`` once month m is over (a
+        phase that steps several months from none: the spin-up in ``build``)."""
         log.append((kind, []))
-        requests = call_all("begin", kind)
-        while requests[0] is not None:
+        requests, stepped = zip(*call_all("begin", kind))
+        done = 0
+        while True:
+            over = min(stepped) - (requests[0] is not None)  # a month is under way at an exchange
+            while on_done is not None and done < over:
+                done += 1
+                on_done(done)
+            if requests[0] is None:
+                break
             if any(r is None or r.tag != requests[0].tag for r in requests):
                 raise RuntimeError(f"shards out of step at {[None if r is None else r.tag for r in requests]}")
             answer = requests[0].combine([r.part for r in requests])
             log[-1][1].append(answer)
-            requests = call_all("answer", answer)
+            requests, stepped = zip(*call_all("answer", answer))
         if any(r is not None for r in requests):
             raise RuntimeError("shards out of step: some finished the phase before others")
 
     t0 = time.perf_counter()
-    run_phases(BUILD)  # set-up and spin-up (run.spinup_months)
+    run_phases(BUILD, on_spinup)  # set-up and spin-up (run.spinup_months)
     t1 = time.perf_counter()
     for month in range(1, cfg.run.months + 1):
         run_phases(MONTH)
@@ -306,7 +319,7 @@ def run_jobs_sharded(jobs, world, tick: Callable[[int], None], timeseries: bool 
         out = []
         for cfg, r in jobs:
             done = run_sharded(cfg, r, world, client, checkpoint_dir=cfg.run.checkpoint_dir or None,
-                               on_month=lambda _: tick(1))
+                               on_month=lambda _: tick(1), on_spinup=lambda _: tick(1))
             if collect is not None:
                 out.append((cfg, r, collect(done)))
             else:
