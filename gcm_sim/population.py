@@ -58,6 +58,7 @@ class Unit(NamedTuple):
     n: int          # simulated households in the block
     first_uid: int  # uid of its first household (uids run on through the origin's blocks)
     origin_n: int   # simulated households of the whole origin
+    weight: float   # real households each of the origin's simulated ones stands for
 
 
 def origin_units(world, cfg) -> list[Unit]:
@@ -65,14 +66,14 @@ def origin_units(world, cfg) -> list[Unit]:
     possible), in world order. A block is drawn from its own stream, so which shard holds it
     does not change it; an origin of one block is drawn as a whole (streams keyed to the
     origin alone), so runs whose origins all fit one block are unchanged by blocking."""
-    origins, counts, _ = origin_counts(world, cfg)
+    origins, counts, weights = origin_counts(world, cfg)
     first = np.r_[0, np.cumsum(counts)[:-1]]
     out = []
-    for o, n, f in zip(origins, counts.tolist(), first.tolist()):
+    for o, n, f, w in zip(origins, counts.tolist(), first.tolist(), weights):
         sizes = block_sizes(n, cfg.run.block_households)
         k = len(sizes)
         starts = np.r_[0, np.cumsum(sizes)[:-1]].tolist()
-        out += [Unit(o, b, k, size, f + s, n) for b, (size, s) in enumerate(zip(sizes, starts))]
+        out += [Unit(o, b, k, size, f + s, n, w) for b, (size, s) in enumerate(zip(sizes, starts))]
     return out
 
 
@@ -109,8 +110,6 @@ def make_households(world, cfg, b, draws, only=None) -> Households:
     households depend neither on the other blocks nor on the policy, and keep their uids on any
     shard. ``households.units`` lists the blocks held, with their rows."""
     tab = world.countries
-    origins, _, weights = origin_counts(world, cfg)
-    weight_of = dict(zip(origins, weights))
     units = [u for u in origin_units(world, cfg) if only is None or (u.origin, u.block) in only]
     wage = wage_table(world)
     # each block's columns in their final types, then one copy into the arrays (the build's
@@ -122,7 +121,7 @@ def make_households(world, cfg, b, draws, only=None) -> Households:
     uid = np.concatenate([u.first_uid + np.arange(u.n, dtype=np.int64) for u in units])
     sizes = [u.n for u in units]
     country = np.repeat(np.asarray([u.origin for u in units], dtype=np.int16), sizes)
-    weight = np.repeat(np.asarray([weight_of[u.origin] for u in units]).astype(np.float32), sizes)
+    weight = np.repeat(np.asarray([u.weight for u in units]).astype(np.float32), sizes)
     hh = Households(country=country, weight=weight, rural=cols["rural"], skill=cols["skill"],
                     members=cols["members"], base_income_usd=cols["income"], assets_usd=cols["assets"],
                     exposed=cols["exposed"], n_countries=len(world.codes), uid=uid,

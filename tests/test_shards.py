@@ -293,6 +293,12 @@ def test_overhead_splits_into_the_shards_own_size_and_the_rest():
     assert row["dask_pct"] == pytest.approx(25)
 
 
+def test_bench_scale_keeps_the_median_run_of_its_repeats():
+    times = iter([3.0, 1.0, 2.0])
+    pick = bench_scale.median_of(3, lambda: bench_scale.ScaleMeasurement(10, 2, 1, 0, next(times), 0, 0, 0, 0, 0, 1))
+    assert pick.months_s == 2.0
+
+
 @pytest.mark.slow
 def test_bench_scale_writes_its_table_and_projection(tmp_path):
     assert cli.main(["bench", "scale", "sizes=3000", "workers=1,2", "months=2", f"hydra.run.dir={tmp_path}"]) == 0

@@ -31,13 +31,16 @@ def main() -> None:
 
     from dask_jobqueue import SLURMCluster
 
-    # workers keep glibc's memory management, one heap (gcm_sim/studies/cluster.py: 2.6x faster month steps)
+    # workers keep glibc's memory management, one heap, a quieter event loop (gcm_sim/studies/cluster.py)
     cluster = SLURMCluster(cores=1, processes=1, memory=args.memory, walltime=args.walltime, queue=args.queue,
                            account=args.account, job_name="gcm-sim-shard",
                            job_script_prologue=[
                                "export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None",
                                "export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_ARENA_MAX=1",
-                               "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False"])
+                               "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False",
+                               "export DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s",
+                               "export DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL=10s",
+                               "export DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL=1s"])
     if args.dry_run:
         print(cluster.job_script())
         cluster.close()

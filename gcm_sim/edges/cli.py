@@ -268,7 +268,7 @@ def _int_options(items, defaults: dict, command: str, lists=()) -> tuple[str | N
     return run_dir, opts
 
 
-SCALE_OPTIONS = {"sizes": (500_000, 2_000_000), "workers": (1, 2), "months": 12, "seed": 0}
+SCALE_OPTIONS = {"sizes": (500_000, 2_000_000), "workers": (1, 2), "months": 12, "seed": 0, "repeats": 1}
 
 
 def _bench_scale(items) -> int:
@@ -283,10 +283,11 @@ def _bench_scale(items) -> int:
     run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"gcm-sim: sharded runs at {', '.join(f'{n:,}' for n in opts['sizes'])} households on one process and "
-          f"{', '.join(map(str, opts['workers']))} Dask worker(s), {opts['months']} months; results will go to "
+          f"{', '.join(map(str, opts['workers']))} Dask worker(s), {opts['months']} months, the median of "
+          f"{opts['repeats']} run(s) each; results will go to "
           f"{run_dir}", flush=True)
     table = bench_scale.run(opts["sizes"], opts["workers"], opts["months"], opts["seed"],
-                            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+                            progress=lambda msg: print(msg, file=sys.stderr, flush=True), repeats=opts["repeats"])
     projection = bench_scale.project(table, load_world())
     overhead = bench_scale.overhead(table)
     for name, frame in (("scale.csv", table), ("overhead.csv", overhead), ("projection.csv", projection)):

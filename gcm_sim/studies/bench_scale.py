@@ -116,19 +116,28 @@ def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleM
                             max(s["households"] for s in info) / households)
 
 
-def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int = 0, progress=print) -> pd.DataFrame:
+def median_of(repeats: int, measure) -> ScaleMeasurement:
+    """The measurement with the median wall time of ``repeats`` calls of ``measure()`` (the
+    lower middle one of an even number): one slow or fast run does not set a figure."""
+    runs = sorted((measure() for _ in range(repeats)), key=lambda r: r.months_s)
+    return runs[(repeats - 1) // 2]
+
+
+def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int = 0, progress=print,
+        repeats: int = 1) -> pd.DataFrame:
     """One process at each size and at each shard's size (size / workers, workers > 1), then
-    sharded runs on each number of workers: one row each (``workers`` 0 for one process)."""
+    sharded runs on each number of workers: one row each (``workers`` 0 for one process), each
+    the median of ``repeats`` runs (:func:`median_of`)."""
     rows = []
     alone = sorted({n // w for n in sizes for w in workers if w > 1} | set(sizes))
     for n in alone:
-        r = one_process(n, months, seed)
+        r = median_of(repeats, lambda: one_process(n, months, seed))
         progress(f"one process  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
                  f"{r.bytes_per_household:.0f} bytes/household")
         rows.append(asdict(r))
     for n in sizes:
         for w in workers:
-            r = sharded(n, w, months, seed)
+            r = median_of(repeats, lambda: sharded(n, w, months, seed))
             progress(f"{w} worker(s)  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
                      f"{r.bytes_per_household:.0f} bytes/household")
             rows.append(asdict(r))
