@@ -301,10 +301,13 @@ def test_bench_scale_keeps_the_median_run_of_its_repeats():
 
 @pytest.mark.slow
 def test_bench_scale_writes_its_table_and_projection(tmp_path):
-    assert cli.main(["bench", "scale", "sizes=3000", "workers=1,2", "months=2", f"hydra.run.dir={tmp_path}"]) == 0
+    assert cli.main(["bench", "scale", "sizes=3000", "workers=1,2", "months=2", "round_trip_workers=1,2",
+                     f"hydra.run.dir={tmp_path}"]) == 0
     table = pd.read_csv(tmp_path / "scale.csv")
     assert sorted(table["workers"]) == [0, 0, 1, 2] and (table["household_months_per_s"] > 0).all()
     assert sorted(table.loc[table["workers"] == 0, "households"]) == [1500, 3000]  # a shard's size alone too
+    trips = pd.read_csv(tmp_path / "round_trips.csv")
+    assert list(trips["workers"]) == [1, 2] and (trips["ms_per_round"] > 0).all()
     overhead = pd.read_csv(tmp_path / "overhead.csv")
     assert list(overhead["workers"]) == [2] and list(overhead["shard_alone_s"]) == [
         table.loc[(table["workers"] == 0) & (table["households"] == 1500), "months_s"].item()]

@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png); "
                                       "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md); "
                                       "`bench design`: the sample design's departure rates and the people on the road at month 1 (sampling.csv, transit.csv); "
-                                      "`bench scale`: sharded runs on Dask against households and workers, the sharding overhead and the projection of one-to-one runs (scale.csv, overhead.csv, projection.csv)")
+                                      "`bench scale`: sharded runs on Dask against households and workers, the sharding overhead, exchange round trips and the projection of one-to-one runs (scale.csv, overhead.csv, round_trips.csv, projection.csv)")
     bn.add_argument("items", nargs="*", metavar="[crn] KEY=VALUE",
                     help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
                          "[hydra.run.dir=DIR]; or crn [households=20000] [months=36] [replicates=32] [seed=0] "
@@ -268,7 +268,8 @@ def _int_options(items, defaults: dict, command: str, lists=()) -> tuple[str | N
     return run_dir, opts
 
 
-SCALE_OPTIONS = {"sizes": (500_000, 2_000_000), "workers": (1, 2), "months": 12, "seed": 0, "repeats": 1}
+SCALE_OPTIONS = {"sizes": (500_000, 2_000_000), "workers": (1, 2), "months": 12, "seed": 0, "repeats": 1,
+                 "round_trip_workers": (1, 2, 4, 8)}
 
 
 def _bench_scale(items) -> int:
@@ -277,7 +278,7 @@ def _bench_scale(items) -> int:
     from gcm_sim.studies import bench_scale
     from gcm_sim.world import load_world
 
-    run_dir, opts = _int_options(items, SCALE_OPTIONS, "bench scale", lists=("sizes", "workers"))
+    run_dir, opts = _int_options(items, SCALE_OPTIONS, "bench scale", lists=("sizes", "workers", "round_trip_workers"))
     if min(opts["sizes"]) < 2000:
         raise ConfigError("sizes", ",".join(map(str, opts["sizes"])), "at least 2000 households each")
     run_dir = _checked_run_dir(run_dir)
@@ -290,10 +291,12 @@ def _bench_scale(items) -> int:
                             progress=lambda msg: print(msg, file=sys.stderr, flush=True), repeats=opts["repeats"])
     projection = bench_scale.project(table, load_world())
     overhead = bench_scale.overhead(table)
-    for name, frame in (("scale.csv", table), ("overhead.csv", overhead), ("projection.csv", projection)):
+    trips = bench_scale.round_trips(opts["round_trip_workers"])
+    for name, frame in (("scale.csv", table), ("overhead.csv", overhead), ("round_trips.csv", trips),
+                        ("projection.csv", projection)):
         atomic_write(run_dir / name, lambda f, frame=frame: frame.to_csv(f, index=False, float_format="%.6g"))
         print(frame.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
-    print(f"gcm-sim: results in {run_dir} (scale.csv, overhead.csv, projection.csv)")
+    print(f"gcm-sim: results in {run_dir} (scale.csv, overhead.csv, round_trips.csv, projection.csv)")
     return 0
 
 

@@ -144,6 +144,41 @@ def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int 
     return pd.DataFrame(rows)
 
 
+class _Echo:
+    """An actor that answers with what it is sent (:func:`round_trips`)."""
+
+    def echo(self, value):
+        return value
+
+
+def round_trips(workers=(1, 2, 4, 8), rounds: int = 300, payload_bytes: int = 45_000) -> pd.DataFrame:
+    """Wall time of one exchange round with no model behind it: the driver sends every actor
+    ``payload_bytes`` (about a month's largest part, the asylum queues' heads at 2 million
+    households) and waits for all answers, as :func:`gcm_sim.studies.shards.run_sharded`
+    does; on a fresh LocalCluster of each number of workers (more workers than cores is
+    fine: the actors do nothing but answer). How the exchange grows with the workers, which
+    :func:`project` assumes linear."""
+    from .cluster import dask_client
+
+    value = np.zeros(payload_bytes // 8)
+    out = []
+    for w in workers:
+        client, cluster = dask_client(None, w)
+        try:
+            actors = [client.submit(_Echo, actor=True, pure=False, workers=[a]).result()
+                      for a in client.scheduler_info()["workers"]]
+            for i in range(rounds // 10 + rounds):  # the first tenth warms the connections up
+                if i == rounds // 10:
+                    t0 = time.perf_counter()
+                [f.result() for f in [a.echo(value) for a in actors]]
+            ms = (time.perf_counter() - t0) / rounds * 1e3
+        finally:
+            client.close()
+            cluster.close()
+        out.append({"workers": w, "payload_bytes": payload_bytes, "ms_per_round": ms, "ms_per_round_per_worker": ms / w})
+    return pd.DataFrame(out)
+
+
 def overhead(table: pd.DataFrame) -> pd.DataFrame:
     """The sharding overhead of each sharded row with more than one worker, split in two.
 
