@@ -11,8 +11,9 @@ is exchange and waiting for the slowest shard) and peak memory per household.
 workers): for each number of workers it also times one process of a shard's size alone
 (households / workers), which pays the month's cost that does not shrink with the
 households (some tens of milliseconds whatever the size) once per shard; that part is the
-model's, not the exchange's, and no partition avoids it. Compare ratios within one run on a
-quiet machine (no tests or other sessions beside it).
+model's, not the exchange's, and no partition avoids it. :func:`round_trips` times a bare
+exchange round on 1 to 8 workers, how the exchange grows with them. Compare ratios within
+one run on a quiet machine (no tests or other sessions beside it).
 """
 
 from __future__ import annotations
