@@ -265,6 +265,37 @@ def test_a_worker_killed_mid_run_gives_the_same_numbers(world, tmp_path):
         cluster.close()
 
 
+@pytest.mark.slow
+def test_a_worker_killed_in_the_call_that_also_starts_the_next_month(world, tmp_path, monkeypatch):
+    """The last answer of a month also starts the next one (one call fewer a month); a worker
+    lost in that call is rebuilt, replayed and started on the next month too."""
+    from gcm_sim import exchange
+    from gcm_sim.studies.cluster import dask_client
+
+    ts, ind = one_process("baseline", world)
+    cfg = load_config("baseline", [*SMALL, "run.shards=2", "run.checkpoint_months=6"])
+    client, cluster = dask_client(None, 2)
+    combined, add_parts = [], exchange.add_parts
+
+    def add_then_kill(parts):  # leg counts, the month's last exchange (the driver combines them)
+        combined.append(1)
+        if len(combined) == 6 + 8:  # 6 months of spin-up, then month 8 (after the checkpoint at 6)
+            held = client.run(lambda dask_worker: len(dask_worker.state.actors))
+            address = max(sorted(held), key=held.get)
+            os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
+            time.sleep(0.2)
+        return add_parts(parts)
+
+    monkeypatch.setattr(exchange, "add_parts", add_then_kill)  # the shards' requests name it
+    try:
+        done = run_sharded(cfg, 0, world, client, checkpoint_dir=tmp_path)
+        assert done.recovered == [(done.recovered[0][0], 8)]
+        assert_same(done, ts, ind)
+    finally:
+        client.close()
+        cluster.close()
+
+
 def test_slurm_recipe_writes_a_job_script_of_one_worker_per_job(tmp_path):
     recipe = os.path.join(os.path.dirname(__file__), "..", "experiments", "scale", "slurm.py")
     out = subprocess.run([sys.executable, recipe, "--checkpoint-dir", str(tmp_path), "--dry-run", "--memory", "8GB"],
@@ -290,7 +321,7 @@ def test_overhead_splits_into_the_shards_own_size_and_the_rest():
     row = bench_scale.overhead(table).iloc[0]
     assert (row["workers"], row["ideal_s"], row["shard_alone_s"]) == (2, 1.0, 1.2)
     assert row["overhead_pct"] == pytest.approx(50) and row["shard_alone_pct"] == pytest.approx(20)
-    assert row["dask_pct"] == pytest.approx(25)
+    assert row["dask_pct"] == pytest.approx(25) and row["overhead_share_of_run_pct"] == pytest.approx(100 / 3)
 
 
 def test_bench_scale_keeps_the_median_run_of_its_repeats():

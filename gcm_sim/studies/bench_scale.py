@@ -188,7 +188,9 @@ def overhead(table: pd.DataFrame) -> pd.DataFrame:
     (households / workers) over the same ideal, less 1: the month's cost that does not shrink
     with the households, paid once per shard (the floor of any split on this model, with no
     Dask). ``dask_pct``: the sharded run over that one process, less 1 (the exchange, the wait
-    for the slowest shard, the workers' own threads)."""
+    for the slowest shard, the workers' own threads). ``overhead_share_of_run_pct``: the time
+    over the ideal as a share of the sharded run's own time (the same seconds, read against
+    the run rather than the ideal)."""
     one = table[table["workers"] == 0].set_index("households")["months_s"]
     out = []
     for _, r in table[table["workers"] > 1].iterrows():
@@ -200,7 +202,8 @@ def overhead(table: pd.DataFrame) -> pd.DataFrame:
                     "shard_alone_s": one[n // w], "sharded_s": r["months_s"],
                     "overhead_pct": 100 * (r["months_s"] / ideal - 1),
                     "shard_alone_pct": 100 * (one[n // w] / ideal - 1),
-                    "dask_pct": 100 * (r["months_s"] / one[n // w] - 1)})
+                    "dask_pct": 100 * (r["months_s"] / one[n // w] - 1),
+                    "overhead_share_of_run_pct": 100 * (1 - ideal / r["months_s"])})
     return pd.DataFrame(out)
 
 

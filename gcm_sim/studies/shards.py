@@ -9,9 +9,10 @@ calls; tasks would copy it every call). Each month the driver here steps every s
 next point where the model needs a figure of every origin (:mod:`gcm_sim.exchange`: leg
 counters, asylum queues, the development levers' rankings; where an origin is split over
 shards also its quota queues, network ties and home-track trainees), combines the shards'
-parts and sends every shard the same answer: three actor calls a month (start, and an answer
-to each of the two exchanges; five with an origin split), each about 2.5 ms on a
-LocalCluster. Measures
+parts and sends every shard the same answer: two actor calls a month, an answer to each of
+the two exchanges, the last of which also starts the next month (four with an origin split;
+a month before a checkpoint, and the first, are started by a call of their own), each 3 to
+5 ms on a LocalCluster of this machine. Measures
 are summed on the workers by month and key and reduced here at the end
 (:func:`merge_recorders`).
 
@@ -105,16 +106,27 @@ class Shard:
         self.compute_s = {BUILD: 0.0, MONTH: 0.0}  # seconds stepping the model (the rest is exchange)
         self._kind = BUILD
 
-    def begin(self, kind: str) -> tuple[Exchange | None, int]:
-        """Start the set-up (``build``: set-up and spin-up) or the next month; returns its first
-        exchange (None: the phase is over) and the months the model has stepped so far."""
+    def begin(self, kind: str) -> tuple[Exchange | None, int, bool]:
+        """Start the set-up (``build``: set-up and spin-up) or the next month. Returns its first
+        exchange (None: the phase is over), the months the model has stepped so far and False
+        (no phase ended before it began)."""
+        self._start(kind)
+        request, stepped = self._advance(lambda: next(self._phases))
+        return request, stepped, False
+
+    def answer(self, value, then: str | None = None) -> tuple[Exchange | None, int, bool]:
+        """Continue with the combined answer to the last exchange; returns as :meth:`begin`.
+        With ``then`` (a phase kind), a phase that ends here is followed at once by ``then``
+        begun (one call fewer a month): the request is then that phase's first and the flag
+        True."""
+        request, stepped = self._advance(lambda: self._phases.send(value))
+        if request is None and then is not None:
+            return *self.begin(then)[:2], True
+        return request, stepped, False
+
+    def _start(self, kind: str) -> None:
         self._kind = kind
         self._phases = self.model.build_phases if kind == BUILD else self.model.month_phases()
-        return self._advance(lambda: next(self._phases))
-
-    def answer(self, value) -> tuple[Exchange | None, int]:
-        """Continue with the combined answer to the last exchange; returns as :meth:`begin`."""
-        return self._advance(lambda: self._phases.send(value))
 
     def _advance(self, step: Callable) -> tuple[Exchange | None, int]:
         t0 = time.perf_counter()
@@ -256,22 +268,33 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
         shards[k] = make(k)
         if checkpointed[k]:
             shards[k].restore(paths[k]).result()
-        reply = (None, 0)
+        reply = (None, 0, False)
         for kind, answers in log:  # the last run is the one in progress; its last answer is pending
             reply = shards[k].begin(kind).result()
             for a in answers:
                 reply = shards[k].answer(a).result()
+        if method == "answer" and len(args) > 1 and args[1] is not None and reply[0] is None:
+            return *shards[k].begin(args[1]).result()[:2], True  # the failed call went on to the next phase
         if method in ("begin", "answer"):  # the failed call was the last one replayed
             return reply
         return getattr(shards[k], method)(*args).result()
 
-    def run_phases(kind: str, on_done: Callable[[int], None] | None = None) -> None:
+    def run_phases(kind: str, on_done: Callable[[int], None] | None = None, then: str | None = None,
+                   begun: list | None = None) -> list | None:
         """Run phase ``kind`` on every shard to its end; ``on_done(m)`` once month m is over (a
-        phase that steps several months from none: the spin-up in ``build``)."""
+        phase that steps several months from none: the spin-up in ``build``). ``begun``: the
+        shards' replies where the phase was begun by the last call of the one before. With
+        ``then``, the last answer begins phase ``then`` on every shard, whose first replies
+        are returned (for the next call, as its ``begun``)."""
         log.append((kind, []))
-        requests, stepped = zip(*call_all("begin", kind))
+        replies = begun if begun is not None else call_all("begin", kind)
         done = 0
         while True:
+            requests, stepped, ended = zip(*replies)
+            if any(ended):
+                if not all(ended):
+                    raise RuntimeError("shards out of step: some finished the phase before others")
+                return [(r, m, False) for r, m, _ in replies]  # the next phase's first replies
             over = min(stepped) - (requests[0] is not None)  # a month is under way at an exchange
             while on_done is not None and done < over:
                 done += 1
@@ -282,15 +305,18 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
                 raise RuntimeError(f"shards out of step at {[None if r is None else r.tag for r in requests]}")
             answer = requests[0].combine([r.part for r in requests])
             log[-1][1].append(answer)
-            requests, stepped = zip(*call_all("answer", answer))
+            replies = call_all("answer", answer, then)
         if any(r is not None for r in requests):
             raise RuntimeError("shards out of step: some finished the phase before others")
+        return None
 
     t0 = time.perf_counter()
     run_phases(BUILD, on_spinup)  # set-up and spin-up (run.spinup_months)
     t1 = time.perf_counter()
+    begun = None
     for month in range(1, cfg.run.months + 1):
-        run_phases(MONTH)
+        pause = month == cfg.run.months or (every and month % every == 0)  # no month begun before a checkpoint
+        begun = run_phases(MONTH, then=None if pause else MONTH, begun=begun)
         if every and month % every == 0 and month < cfg.run.months:
             call_all("checkpoint", each=paths)
             checkpointed = [True] * len(units)
