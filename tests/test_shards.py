@@ -241,6 +241,14 @@ def test_separately_started_scheduler_and_workers(world, tmp_path):
             p.wait(timeout=30)
 
 
+def kill_a_shard_worker(client) -> None:
+    """SIGKILL the process of a worker holding a shard (an actor)."""
+    held = client.run(lambda dask_worker: len(dask_worker.state.actors))
+    address = max(sorted(held), key=held.get)
+    os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
+    time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_gives_the_same_numbers(world, tmp_path):
     from gcm_sim.studies.cluster import dask_client
@@ -251,10 +259,7 @@ def test_a_worker_killed_mid_run_gives_the_same_numbers(world, tmp_path):
     try:
         def kill(month):
             if month == 8:  # after the checkpoint at month 6: shards are rebuilt from it
-                held = client.run(lambda dask_worker: len(dask_worker.state.actors))
-                address = max(sorted(held), key=held.get)  # a worker holding a shard
-                os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
-                time.sleep(0.2)
+                kill_a_shard_worker(client)
 
         done = run_sharded(cfg, 0, world, client, checkpoint_dir=tmp_path, on_month=kill)
         assert done.recovered, "no shard was rebuilt: the kill did not hit a shard's worker"
@@ -280,10 +285,7 @@ def test_a_worker_killed_in_the_call_that_also_starts_the_next_month(world, tmp_
     def add_then_kill(parts):  # leg counts, the month's last exchange (the driver combines them)
         combined.append(1)
         if len(combined) == 6 + 8:  # 6 months of spin-up, then month 8 (after the checkpoint at 6)
-            held = client.run(lambda dask_worker: len(dask_worker.state.actors))
-            address = max(sorted(held), key=held.get)
-            os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
-            time.sleep(0.2)
+            kill_a_shard_worker(client)
         return add_parts(parts)
 
     monkeypatch.setattr(exchange, "add_parts", add_then_kill)  # the shards' requests name it

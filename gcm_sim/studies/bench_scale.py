@@ -168,10 +168,14 @@ def round_trips(workers=(1, 2, 4, 8), rounds: int = 300, payload_bytes: int = 45
         try:
             actors = [client.submit(_Echo, actor=True, pure=False, workers=[a]).result()
                       for a in client.scheduler_info()["workers"]]
-            for i in range(rounds // 10 + rounds):  # the first tenth warms the connections up
-                if i == rounds // 10:
-                    t0 = time.perf_counter()
+            def one_round():
                 [f.result() for f in [a.echo(value) for a in actors]]
+
+            for _ in range(rounds // 10):  # warms the connections up
+                one_round()
+            t0 = time.perf_counter()
+            for _ in range(rounds):
+                one_round()
             ms = (time.perf_counter() - t0) / rounds * 1e3
         finally:
             client.close()

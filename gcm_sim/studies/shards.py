@@ -110,7 +110,8 @@ class Shard:
         """Start the set-up (``build``: set-up and spin-up) or the next month. Returns its first
         exchange (None: the phase is over), the months the model has stepped so far and False
         (no phase ended before it began)."""
-        self._start(kind)
+        self._kind = kind
+        self._phases = self.model.build_phases if kind == BUILD else self.model.month_phases()
         request, stepped = self._advance(lambda: next(self._phases))
         return request, stepped, False
 
@@ -123,10 +124,6 @@ class Shard:
         if request is None and then is not None:
             return *self.begin(then)[:2], True
         return request, stepped, False
-
-    def _start(self, kind: str) -> None:
-        self._kind = kind
-        self._phases = self.model.build_phases if kind == BUILD else self.model.month_phases()
 
     def _advance(self, step: Callable) -> tuple[Exchange | None, int]:
         t0 = time.perf_counter()
@@ -315,9 +312,10 @@ def run_sharded(cfg: Config, replicate: int, world, client=None, *, checkpoint_d
     t1 = time.perf_counter()
     begun = None
     for month in range(1, cfg.run.months + 1):
-        pause = month == cfg.run.months or (every and month % every == 0)  # no month begun before a checkpoint
-        begun = run_phases(MONTH, then=None if pause else MONTH, begun=begun)
-        if every and month % every == 0 and month < cfg.run.months:
+        checkpoint = every and month % every == 0 and month < cfg.run.months
+        last = month == cfg.run.months
+        begun = run_phases(MONTH, then=None if last or checkpoint else MONTH, begun=begun)  # between months to checkpoint
+        if checkpoint:
             call_all("checkpoint", each=paths)
             checkpointed = [True] * len(units)
             log.clear()
