@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from functools import reduce
+from functools import partial, reduce
 
 import numpy as np
 
@@ -65,6 +65,19 @@ def run_local(phases: Phases) -> None:
             request = phases.send(request.combine([request.part]))
     except StopIteration:
         pass
+
+
+def together(*requests: Exchange) -> Exchange:
+    """Several exchanges sent as one (a sharded run then makes one call for them, not one each):
+    the answer is the tuple of their answers, in order. For a figure whose parts are complete
+    before the model needs it (the legs' counters of the month travel with the asylum queues)."""
+    return Exchange("+".join(r.tag for r in requests), tuple(r.part for r in requests),
+                    partial(combine_each, tuple(r.combine for r in requests)))
+
+
+def combine_each(combines: tuple, parts: list[tuple]) -> tuple:
+    """The answer of :func:`together`: each request's ``combine`` over its own parts."""
+    return tuple(combine([p[i] for p in parts]) for i, combine in enumerate(combines))
 
 
 def shared(model, tag: str, part, combine: Callable):

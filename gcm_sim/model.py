@@ -150,7 +150,7 @@ class MigrationModel(mesa.Model):
         passage.step(self, movers, month)       # smugglers sell passage; journeys start
         journeys.step(self, month)              # visas come through; legs: interception, death
         transit.step(self, month)               # detention, alternatives, stranded people
-        yield from asylum.step(self, month)     # asylum decisions and abandonment, removals, trafficking
+        heard = yield from asylum.step(self, month, beliefs.counts_exchange(self))  # claims, removals
         regularisation.step(self, month)        # people without status who qualify become regular
         onward.step(self, month)                # people without a settled status move on
         visits.step(self, month)                # visits end or become overstays
@@ -158,7 +158,7 @@ class MigrationModel(mesa.Model):
         remittances.step(self, month)           # formal and informal transfers home
         returns.step(self, month)               # return decisions
         yield from networks.step(self, month)   # diaspora ties follow the diaspora (cumulative causation)
-        yield from beliefs.step(self, month)    # what people hear about the routes; prices
+        beliefs.step(self, month, heard)        # what people hear about the routes; prices
         recording.step(self, month)             # the contract's measures
         compaction.step(self, month)            # records whose story is over leave the arrays
         if self.month >= 1:                     # after the spin-up (run.spinup_months)

@@ -35,19 +35,21 @@ import numpy as np
 
 from ..agents.border import decide_queue
 from ..draws import ONCE
-from ..exchange import Exchange
+from ..exchange import Exchange, together
 from ..categories import ABROAD, ASYLUM_PENDING, IRREGULAR, REGULAR
 from .recording import record_people
 from .returns import return_home
 
 
-def step(model, month: int):
+def step(model, month: int, carried: Exchange):
     """A generator: the heads of every destination's queue are exchanged (:mod:`gcm_sim.exchange`)
-    before claims are decided, so a sharded run decides the claims one process decides."""
+    before claims are decided, so a sharded run decides the claims one process decides.
+    ``carried``: an exchange whose parts are complete by now, sent with the queues (one call
+    a month fewer in a sharded run); returns its answer."""
     m, draws = model.migrants, model.draws
     abandon(model, month)
     heads = {c: a.queue_head(m, month) for c, a in model.borders.items()}
-    decided = yield Exchange("asylum_queues", heads, decide_queues)
+    decided, answer = yield together(Exchange("asylum_queues", heads, decide_queues), carried)
     for c, a in model.borders.items():
         recognised, rejected = a.decide_asylum(m, model.recognition, *decided[c])
         m.status[recognised] = REGULAR
@@ -62,6 +64,7 @@ def step(model, month: int):
         removed = removed[draws.uniform("return_removed", month, m.uid[removed]) < model.readmission[m.origin[removed]]]
         return_home(model, removed, forced=True)
         record_people(model, "trafficking_detected", a.detect_trafficking(m, month))
+    return answer
 
 
 def decide_queues(parts: list[dict]) -> dict:

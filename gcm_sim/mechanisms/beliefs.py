@@ -98,10 +98,21 @@ def leg_counts(model) -> np.ndarray:
     return np.stack([getattr(model, name) for name in LEG_COUNTERS])
 
 
-def step(model, month: int):
-    """Beliefs and prices after the month (a generator: the counters of every origin are
-    exchanged first, so a sharded run hears what one process hears; :mod:`gcm_sim.exchange`)."""
-    counts = yield Exchange("leg_counts", leg_counts(model), add_parts)
+def counts_exchange(model) -> Exchange:
+    """The month's counters of every origin, summed over the shards (:mod:`gcm_sim.exchange`).
+    Only the journeys write them (:mod:`.passage`, :mod:`.journeys`), so they are complete
+    once the journeys of the month are over: they travel with the asylum queues (one call a
+    month fewer in a sharded run), and :func:`step` checks that nothing wrote them since."""
+    model.leg_counts_sent = leg_counts(model)
+    return Exchange("leg_counts", model.leg_counts_sent, add_parts)
+
+
+def step(model, month: int, counts: np.ndarray) -> None:
+    """Beliefs and prices after the month, from ``counts``: the counters of every origin
+    (:func:`counts_exchange`), so a sharded run hears what one process hears."""
+    if not np.array_equal(leg_counts(model), model.leg_counts_sent):
+        raise RuntimeError("leg counters changed after they were exchanged: a mechanism between the "
+                           "asylum step and beliefs.step wrote them (move it before asylum.step)")
     attempts, interceptions, deaths, retries, claims = counts.sum(axis=1)  # over origins, in origin order
     keep = model.b["belief_memory"]
     if model.calendar_month(month) >= 1:  # a record of reported months only (not the spin-up)

@@ -43,6 +43,7 @@ class ScaleMeasurement:
     bytes_per_household: float   # peak memory of all processes less an idle one's, per household
     array_bytes_per_household: float  # households' and migrants' arrays only
     largest_shard_share: float   # the largest shard's share of the households
+    largest_work_share: float = 1.0  # the largest shard's share of the expected work (shards.unit_work)
 
 
 def _idle_bytes() -> int:
@@ -100,6 +101,7 @@ def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleM
     cfg = load_config("baseline", [f"run.households={households}", f"run.months={months}",
                                    f"run.spinup_months={WARMUP_MONTHS}", f"run.seed={seed}", f"run.shards={workers}",
                                    "run.checkpoint_months=0"])
+    work = largest_work(world, cfg, workers)
     client, cluster = dask_client(None, workers)
     try:
         idle = client.run(_idle_bytes)  # a worker with the model's libraries imported, before any shard
@@ -114,7 +116,28 @@ def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleM
                             households * months / done.seconds["months_s"],
                             max(s["peak_rss_bytes"] for s in info) / 2**20, peak / households,
                             sum(s["nbytes"] for s in info) / households,
-                            max(s["households"] for s in info) / households)
+                            max(s["households"] for s in info) / households, work["share"])
+
+
+def largest_work(world, cfg, workers: int, drop=()) -> dict:
+    """The shard of most expected work when ``cfg``'s blocks (origins ``drop`` left out) are dealt
+    to ``workers`` as :func:`gcm_sim.studies.shards.partition` deals them: its work (household-
+    equivalents, :func:`gcm_sim.studies.shards.unit_work`) and share of all, the most households
+    on any shard, the work of the whole largest origin or of an even share, were origins whole."""
+    from gcm_sim.population import origin_units
+
+    from .shards import longest_first, unit_work
+
+    units = [u for u in origin_units(world, cfg) if world.codes[u.origin] not in drop]
+    work = unit_work(world, units)
+    parts = longest_first(work, workers)
+    most = max(float(work[p].sum()) for p in parts)
+    origin_work = pd.Series(work).groupby([u.origin for u in units]).sum()
+    return {"work": most, "share": most / float(work.sum()), "total": float(work.sum()),
+            "total_households": sum(u.n for u in units), "households": max(sum(units[i].n for i in p) for p in parts),
+            "whole_origins": max(float(origin_work.max()), float(work.sum()) / workers),
+            "whole_origins_households": max(max(u.origin_n for u in units), sum(u.n for u in units) / workers),
+            "blocks": len(units), "largest_origin": world.codes[int(origin_work.idxmax())]}
 
 
 def median_of(repeats: int, measure) -> ScaleMeasurement:
@@ -217,43 +240,45 @@ def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 
                    ("full 568-million-household world", (), 32))) -> pd.DataFrame:
     """Wall time of one-to-one runs (``run.scale=1``) projected from the largest sharded measurement.
 
-    A shard's speed: the measured household-months per second of the slowest shard's own
-    stepping (its households x months / its stepping seconds). The exchange: the measured
-    wall time less that, per month, growing linearly with the number of workers (ASSUMPTION:
-    each round the driver calls every shard; not measured beyond 2). Origins are drawn in
-    blocks of ``block_households`` (``run.block_households``) and the blocks partitioned as
-    :func:`gcm_sim.studies.shards.partition` does, so the largest shard is that partition's;
-    ``..._whole_origins`` columns give the design before origins could be split (a shard
-    holds at least the largest origin). Months: ``months`` reported plus ``spinup_months``.
+    A shard's speed: the measured work-months per second of the shard of most work (its expected
+    work in household-equivalents, :func:`gcm_sim.studies.shards.unit_work`, x months / the
+    slowest shard's stepping seconds). The exchange: the measured wall time less that, per
+    month, growing linearly with the number of workers (ASSUMPTION: each round the driver calls
+    every shard; measured as bare rounds up to 8 workers, :func:`round_trips`). Origins are
+    drawn in blocks of ``block_households`` (``run.block_households``) and the blocks dealt as
+    :func:`gcm_sim.studies.shards.partition` deals them, so the largest shard is that
+    partition's; ``..._whole_origins`` columns give the design before origins could be split
+    (a shard holds at least the largest origin). Memory: the most households on a shard x the
+    measured bytes a household. Months: ``months`` reported plus ``spinup_months``.
     """
-    from gcm_sim.population import block_sizes, real_households, scaled_counts
-
-    from .shards import longest_first
+    from gcm_sim.config import load_config
 
     rows = table[table["workers"] > 0]
     if not len(rows):
         return pd.DataFrame()
     widest = rows.sort_values(["households", "workers"]).iloc[-1]  # the largest size, the most workers
-    shard_rate = widest["households"] * widest["largest_shard_share"] * widest["months"] / widest["compute_s"]
+    measured = load_config("baseline", [f"run.households={int(widest['households'])}"])
+    total = largest_work(world, measured, int(widest["workers"]))["total"]
+    shard_rate = total * widest["largest_work_share"] * widest["months"] / widest["compute_s"]
     exchange_month = max(widest["months_s"] - widest["compute_s"], 0.0) / widest["months"] / widest["workers"]
-    real = pd.Series(scaled_counts(real_households(world), 1.0), index=list(world.with_role("origin")))
+    one_to_one = load_config("baseline", ["run.scale=1", f"run.block_households={block_households}"])
     out = []
     for name, drop, workers in cases:
-        part = real.drop(list(drop))
-        blocks = [size for n in part.tolist() for size in block_sizes(n, block_households)]
-        largest = max(sum(blocks[i] for i in p) for p in longest_first(blocks, workers))
-        whole = max(float(part.max()), float(part.sum()) / workers)
+        big = largest_work(world, one_to_one, workers, drop)
         stepped = months + spinup_months
 
-        def minutes(shard_households: float) -> float:
-            return (shard_households * stepped / shard_rate + stepped * exchange_month * workers) / 60
+        def minutes(shard_work: float) -> float:
+            return (shard_work * stepped / shard_rate + stepped * exchange_month * workers) / 60
 
-        out.append({"world": name, "households": float(part.sum()), "workers": workers,
-                    "block_households": block_households, "blocks": len(blocks),
-                    "largest_shard_households": float(largest),
-                    "shard_household_months_per_s": shard_rate, "exchange_s_per_month_per_worker": exchange_month,
-                    "months_stepped": stepped, "projected_minutes": minutes(largest),
-                    "memory_gb_largest_worker": largest * widest["bytes_per_household"] / 2**30,
-                    "largest_origin": part.idxmax(), "projected_minutes_whole_origins": minutes(whole),
-                    "memory_gb_largest_worker_whole_origins": whole * widest["bytes_per_household"] / 2**30})
+        out.append({"world": name, "households": float(big["total_households"]), "workers": workers,
+                    "block_households": block_households, "blocks": big["blocks"],
+                    "largest_shard_households": float(big["households"]), "work": big["total"],
+                    "largest_shard_work": big["work"],
+                    "shard_work_months_per_s": shard_rate, "exchange_s_per_month_per_worker": exchange_month,
+                    "months_stepped": stepped, "projected_minutes": minutes(big["work"]),
+                    "memory_gb_largest_worker": big["households"] * widest["bytes_per_household"] / 2**30,
+                    "largest_origin": big["largest_origin"],
+                    "projected_minutes_whole_origins": minutes(big["whole_origins"]),
+                    "memory_gb_largest_worker_whole_origins":
+                        big["whole_origins_households"] * widest["bytes_per_household"] / 2**30})
     return pd.DataFrame(out)

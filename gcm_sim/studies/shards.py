@@ -9,10 +9,10 @@ calls; tasks would copy it every call). Each month the driver here steps every s
 next point where the model needs a figure of every origin (:mod:`gcm_sim.exchange`: leg
 counters, asylum queues, the development levers' rankings; where an origin is split over
 shards also its quota queues, network ties and home-track trainees), combines the shards'
-parts and sends every shard the same answer: two actor calls a month, an answer to each of
-the two exchanges, the last of which also starts the next month (four with an origin split;
-a month before a checkpoint, and the first, are started by a call of their own), each 3 to
-5 ms on a LocalCluster of this machine. Measures
+parts and sends every shard the same answer: one actor call a month with whole origins (the
+legs' counters travel with the asylum queues, and the answer also starts the next month),
+three with an origin split (a month before a checkpoint, and the first, are started by a
+call of their own), each a few milliseconds on a LocalCluster of this machine. Measures
 are summed on the workers by month and key and reduced here at the end
 (:func:`merge_recorders`).
 
@@ -52,10 +52,30 @@ from gcm_sim.policy import Config, ConfigError
 BUILD, MONTH = "build", "month"
 
 
+# A shard's monthly work in household-equivalents (partition), measured on this project's 2-core
+# machine (docs/scale.md, "Balancing shards by work"): 30 one-process runs of random sets of
+# origins at 2 million households x 12 months, least squares of the stepping time on each set's
+# households, migrant records at the start and number of origins (4% rms error): a migrant record
+# costs about 3.5 households, an origin about 30,000 households whatever its size (its own loops:
+# choice, placement, recruiters). ASSUMPTION: the ratios hold on other machines and sizes.
+RECORD_WORK = 3.5
+ORIGIN_WORK = 30_000.0
+
+
+def unit_work(world, units) -> np.ndarray:
+    """Each block's expected monthly work in household-equivalents: its households, its share of
+    the origin's diaspora records (stocks / weight, :func:`gcm_sim.population.seed_stocks`)
+    x RECORD_WORK, and its share of ORIGIN_WORK."""
+    stock = world.corridors.groupby("origin")["diaspora_stock"].sum()
+    share = np.array([u.n / u.origin_n for u in units])
+    records = np.array([float(stock.get(world.codes[u.origin], 0.0)) / u.weight for u in units]) * share
+    return np.array([u.n for u in units], float) + RECORD_WORK * records + ORIGIN_WORK * share
+
+
 def partition(world, cfg: Config, shards: int) -> list[tuple[tuple[int, int], ...]]:
-    """(origin, block) pairs per shard, balanced by simulated households (longest processing
-    time first; Graham 1969). An origin of several blocks (``run.block_households``) may be
-    split over shards; the blocks of one shard are listed in (origin, block) order."""
+    """(origin, block) pairs per shard, balanced by expected work (:func:`unit_work`; longest
+    processing time first, Graham 1969). An origin of several blocks (``run.block_households``)
+    may be split over shards; the blocks of one shard are listed in (origin, block) order."""
     from gcm_sim.population import origin_units
 
     units = origin_units(world, cfg)
@@ -63,7 +83,7 @@ def partition(world, cfg: Config, shards: int) -> list[tuple[tuple[int, int], ..
         raise ConfigError("run.shards", shards, f"at most the {len(units)} blocks of households the world's "
                           f"{len({u.origin for u in units})} origins are drawn in at this size (a shard holds "
                           "whole blocks; run.block_households sets their size)")
-    parts = longest_first([u.n for u in units], shards)
+    parts = longest_first(unit_work(world, units), shards)
     return [tuple(sorted((units[i].origin, units[i].block) for i in p)) for p in parts]
 
 
