@@ -365,9 +365,20 @@ def test_overhead_splits_into_the_shards_own_size_and_the_rest():
 
 
 def test_bench_scale_keeps_the_median_run_of_its_repeats():
-    times = iter([3.0, 1.0, 2.0])
-    pick = bench_scale.median_of(3, lambda: bench_scale.ScaleMeasurement(10, 2, 1, 0, next(times), 0, 0, 0, 0, 0, 1))
-    assert pick.months_s == 2.0
+    runs = pd.DataFrame({"households": [10] * 3 + [20] * 2, "workers": [2] * 5, "round": [0, 1, 2, 0, 1],
+                         "months_s": [3.0, 1.0, 2.0, 5.0, 4.0]})
+    table = bench_scale.medians(runs)
+    assert table["months_s"].tolist() == [2.0, 4.0] and "round" not in table  # the lower middle of two
+
+
+def test_overhead_compares_runs_of_the_same_round():
+    """Round 0: one process 2.0 s, sharded 1.5 s (+50%); round 1, the machine slower: 3.0 and
+    1.8 s (+20%). Across rounds (3.0 against 1.5) it would read 0%; the median is +35%."""
+    runs = pd.DataFrame({"households": [2_000_000, 1_000_000, 2_000_000] * 2, "workers": [0, 0, 2] * 2,
+                         "round": [0, 0, 0, 1, 1, 1], "months_s": [2.0, 1.2, 1.5, 3.0, 1.7, 1.8]})
+    row = bench_scale.overhead(runs).iloc[0]
+    assert row["rounds"] == 2 and row["overhead_pct"] == pytest.approx(35)
+    assert (row["overhead_pct_min"], row["overhead_pct_max"]) == (pytest.approx(20), pytest.approx(50))
 
 
 @pytest.mark.slow
@@ -376,6 +387,7 @@ def test_bench_scale_writes_its_table_and_projection(tmp_path):
                      f"hydra.run.dir={tmp_path}"]) == 0
     table = pd.read_csv(tmp_path / "scale.csv")
     assert sorted(table["workers"]) == [0, 0, 1, 2] and (table["household_months_per_s"] > 0).all()
+    assert len(pd.read_csv(tmp_path / "scale_runs.csv")) == 4  # one round: every run is its median
     assert sorted(table.loc[table["workers"] == 0, "households"]) == [1500, 3000]  # a shard's size alone too
     trips = pd.read_csv(tmp_path / "round_trips.csv")
     assert list(trips["workers"]) == [1, 2] and (trips["ms_per_round"] > 0).all()

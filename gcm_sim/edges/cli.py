@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="benchmark speed, memory and scaling (writes bench.csv, bench.png); "
                                       "`bench crn`: variance reduction by common random numbers (crn.csv, crn.md); "
                                       "`bench design`: the sample design's departure rates and the people on the road at month 1 (sampling.csv, transit.csv); "
-                                      "`bench scale`: sharded runs on Dask against households and workers, the sharding overhead, exchange round trips and the projection of one-to-one runs (scale.csv, overhead.csv, round_trips.csv, projection.csv)")
+                                      "`bench scale`: sharded runs on Dask against households and workers, the sharding overhead, exchange round trips and the projection of one-to-one runs (scale.csv, scale_runs.csv, overhead.csv, round_trips.csv, projection.csv; repeats=N: N rounds of every configuration)")
     bn.add_argument("items", nargs="*", metavar="[crn] KEY=VALUE",
                     help="sizes=10000,100000,1000000 months=120 reference_sizes=10000 replicates=20000,120,4 "
                          "[hydra.run.dir=DIR]; or crn [households=20000] [months=36] [replicates=32] [seed=0] "
@@ -284,19 +284,22 @@ def _bench_scale(items) -> int:
     run_dir = _checked_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"gcm-sim: sharded runs at {', '.join(f'{n:,}' for n in opts['sizes'])} households on one process and "
-          f"{', '.join(map(str, opts['workers']))} Dask worker(s), {opts['months']} months, the median of "
-          f"{opts['repeats']} run(s) each; results will go to "
+          f"{', '.join(map(str, opts['workers']))} Dask worker(s), {opts['months']} months, "
+          f"{opts['repeats']} round(s) of every configuration (figures: the median run); results will go to "
           f"{run_dir}", flush=True)
-    table = bench_scale.run(opts["sizes"], opts["workers"], opts["months"], opts["seed"],
-                            progress=lambda msg: print(msg, file=sys.stderr, flush=True), repeats=opts["repeats"])
+    runs = bench_scale.run(opts["sizes"], opts["workers"], opts["months"], opts["seed"],
+                           progress=lambda msg: print(msg, file=sys.stderr, flush=True), repeats=opts["repeats"])
+    table = bench_scale.medians(runs)
     projection = bench_scale.project(table, load_world())
-    overhead = bench_scale.overhead(table)
+    overhead = bench_scale.overhead(runs)
     trips = bench_scale.round_trips(opts["round_trip_workers"])
+    atomic_write(run_dir / "scale_runs.csv", lambda f: runs.to_csv(f, index=False, float_format="%.6g"))
     for name, frame in (("scale.csv", table), ("overhead.csv", overhead), ("round_trips.csv", trips),
                         ("projection.csv", projection)):
         atomic_write(run_dir / name, lambda f, frame=frame: frame.to_csv(f, index=False, float_format="%.6g"))
         print(frame.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
-    print(f"gcm-sim: results in {run_dir} (scale.csv, overhead.csv, round_trips.csv, projection.csv)")
+    print(f"gcm-sim: results in {run_dir} (scale.csv, scale_runs.csv, overhead.csv, round_trips.csv, "
+          "projection.csv)")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 :func:`step` reads this month's per-leg attempts, expected interceptions and claims at the
 border, expected deaths and the retries made (real people, from :mod:`.journeys`, kept per
-origin and summed over all origins, those of other shards included: :mod:`gcm_sim.exchange`) and writes model.belief_interception and belief_death
+origin and summed over all origins, those of other shards included: :mod:`gcm_sim.exchange`;
+sent with the asylum queues by :func:`counts_exchange`, which keeps this shard's own part in
+model.leg_counts_sent) and writes model.belief_interception and belief_death
 (exponentially smoothed with ``belief_memory``), model.belief_retry (the share of people
 caught on a leg who are not stopped by it, as heard: smoothed retries and asylum claims at
 the border, over smoothed interceptions, each with a prior of ``retry_belief_weight`` people

@@ -140,31 +140,37 @@ def largest_work(world, cfg, workers: int, drop=()) -> dict:
             "blocks": len(units), "largest_origin": world.codes[int(origin_work.idxmax())]}
 
 
-def median_of(repeats: int, measure) -> ScaleMeasurement:
-    """The measurement with the median wall time of ``repeats`` calls of ``measure()`` (the
-    lower middle one of an even number): one slow or fast run does not set a figure."""
-    runs = sorted((measure() for _ in range(repeats)), key=lambda r: r.months_s)
-    return runs[(repeats - 1) // 2]
+def medians(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration (households, workers), the run with the median wall time of the months
+    (the lower middle one of an even number): one slow or fast run does not set a figure."""
+    keep = []
+    for _, group in runs.groupby(["households", "workers"], sort=False):
+        ordered = group.sort_values("months_s", kind="stable")
+        keep.append(ordered.iloc[(len(ordered) - 1) // 2])
+    return pd.DataFrame(keep).drop(columns=["round"], errors="ignore").reset_index(drop=True)
 
 
 def run(sizes=(500_000, 2_000_000), workers=(1, 2), months: int = 12, seed: int = 0, progress=print,
         repeats: int = 1) -> pd.DataFrame:
-    """One process at each size and at each shard's size (size / workers, workers > 1), then
-    sharded runs on each number of workers: one row each (``workers`` 0 for one process), each
-    the median of ``repeats`` runs (:func:`median_of`)."""
+    """Every run, in ``repeats`` rounds: each round times one process at each size and at each
+    shard's size (size / workers, workers > 1), then sharded runs on each number of workers, one
+    row each (``workers`` 0 for one process; ``round`` its round). Rounds interleave the
+    configurations, so a machine that slows down or speeds up over the minutes weighs on all
+    of them alike, and :func:`overhead` compares runs of the same round."""
     rows = []
     alone = sorted({n // w for n in sizes for w in workers if w > 1} | set(sizes))
-    for n in alone:
-        r = median_of(repeats, lambda: one_process(n, months, seed))
-        progress(f"one process  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
-                 f"{r.bytes_per_household:.0f} bytes/household")
-        rows.append(asdict(r))
-    for n in sizes:
-        for w in workers:
-            r = median_of(repeats, lambda: sharded(n, w, months, seed))
-            progress(f"{w} worker(s)  {n:>11,} households: {r.household_months_per_s:,.0f} household-months/s, "
-                     f"{r.bytes_per_household:.0f} bytes/household")
-            rows.append(asdict(r))
+    for k in range(repeats):
+        for n in alone:
+            r = one_process(n, months, seed)
+            progress(f"round {k + 1}/{repeats}  one process  {n:>11,} households: "
+                     f"{r.household_months_per_s:,.0f} household-months/s, {r.bytes_per_household:.0f} bytes/household")
+            rows.append({**asdict(r), "round": k})
+        for n in sizes:
+            for w in workers:
+                r = sharded(n, w, months, seed)
+                progress(f"round {k + 1}/{repeats}  {w} worker(s)  {n:>11,} households: "
+                         f"{r.household_months_per_s:,.0f} household-months/s, {r.bytes_per_household:.0f} bytes/household")
+                rows.append({**asdict(r), "round": k})
     return pd.DataFrame(rows)
 
 
@@ -207,31 +213,45 @@ def round_trips(workers=(1, 2, 4, 8), rounds: int = 300, payload_bytes: int = 45
     return pd.DataFrame(out)
 
 
-def overhead(table: pd.DataFrame) -> pd.DataFrame:
-    """The sharding overhead of each sharded row with more than one worker, split in two.
+def overhead(runs: pd.DataFrame) -> pd.DataFrame:
+    """The sharding overhead of each sharded configuration with more than one worker, split in
+    two, computed within each round of :func:`run` (a sharded run against the one-process runs
+    of its own round) and given as the median over the rounds (``rounds``; the lowest and highest
+    overhead in ``overhead_pct_min`` and ``_max``). A table without ``round`` is one round.
 
     ``overhead_pct``: the months' wall time over the ideal (one process's time at the same size /
     workers), less 1 (issue 18's measure). ``shard_alone_pct``: one process of a shard's size
-    (households / workers) over the same ideal, less 1: the month's cost that does not shrink
-    with the households, paid once per shard (the floor of any split on this model, with no
-    Dask). ``dask_pct``: the sharded run over that one process, less 1 (the exchange, the wait
-    for the slowest shard, the workers' own threads). ``overhead_share_of_run_pct``: the time
-    over the ideal as a share of the sharded run's own time (the same seconds, read against
-    the run rather than the ideal)."""
-    one = table[table["workers"] == 0].set_index("households")["months_s"]
-    out = []
-    for _, r in table[table["workers"] > 1].iterrows():
-        n, w = int(r["households"]), int(r["workers"])
-        if n not in one.index or n // w not in one.index:
-            continue
-        ideal = one[n] / w
-        out.append({"households": n, "workers": w, "one_process_s": one[n], "ideal_s": ideal,
-                    "shard_alone_s": one[n // w], "sharded_s": r["months_s"],
-                    "overhead_pct": 100 * (r["months_s"] / ideal - 1),
-                    "shard_alone_pct": 100 * (one[n // w] / ideal - 1),
-                    "dask_pct": 100 * (r["months_s"] / one[n // w] - 1),
-                    "overhead_share_of_run_pct": 100 * (1 - ideal / r["months_s"])})
-    return pd.DataFrame(out)
+    (households / workers, all origins) over the same ideal, less 1: the month's cost that does
+    not shrink with the households, paid once per shard were each shard to hold every origin
+    (a shard holds some origins only, so this overstates what a sharded run pays again).
+    ``dask_pct``: the sharded run over that one process, less 1 (the exchange, the wait for
+    the slowest shard, the workers' own threads). ``overhead_share_of_run_pct``: the time over
+    the ideal as a share of the sharded run's own time (the same seconds, read against the run
+    rather than the ideal)."""
+    runs = runs if "round" in runs else runs.assign(round=0)
+    per_round = []
+    for k, table in runs.groupby("round"):
+        one = table[table["workers"] == 0].set_index("households")["months_s"]
+        for _, r in table[table["workers"] > 1].iterrows():
+            n, w = int(r["households"]), int(r["workers"])
+            if n not in one.index or n // w not in one.index:
+                continue
+            ideal = one[n] / w
+            per_round.append({"households": n, "workers": w, "one_process_s": one[n], "ideal_s": ideal,
+                              "shard_alone_s": one[n // w], "sharded_s": r["months_s"],
+                              "overhead_pct": 100 * (r["months_s"] / ideal - 1),
+                              "shard_alone_pct": 100 * (one[n // w] / ideal - 1),
+                              "dask_pct": 100 * (r["months_s"] / one[n // w] - 1),
+                              "overhead_share_of_run_pct": 100 * (1 - ideal / r["months_s"])})
+    if not per_round:
+        return pd.DataFrame()
+    frame = pd.DataFrame(per_round)
+    by = frame.groupby(["households", "workers"], sort=False)
+    out = by.median().reset_index()
+    out["rounds"] = by.size().to_numpy()
+    out["overhead_pct_min"] = by["overhead_pct"].min().to_numpy()
+    out["overhead_pct_max"] = by["overhead_pct"].max().to_numpy()
+    return out
 
 
 def project(table: pd.DataFrame, world, months: int = 120, spinup_months: int = 60,
