@@ -105,6 +105,18 @@ def test_exchanges_sent_together_are_answered_each_in_order():
     assert counts.tolist() == [11.0, 22.0] and names == ["a", "b"]
 
 
+def test_a_packed_exchange_is_one_bytes_object_that_unpacks_to_the_same():
+    import pickle
+
+    from gcm_sim.studies.shards import pack
+
+    request = Exchange("names", {"a": np.arange(3), "b": (np.ones(2), 1)}, lambda parts: len(parts))
+    packed = pack(request)
+    assert isinstance(packed, bytes) and pack(None) is None
+    back = pickle.loads(packed)
+    assert back.tag == "names" and back.part["a"].tolist() == [0, 1, 2] and back.combine([1, 2]) == 2
+
+
 def test_leg_counters_written_after_their_exchange_are_refused(world):
     """The legs' counters travel with the asylum queues, before beliefs read them: a mechanism
     that wrote them in between would be heard by one process and not by the other shards."""
