@@ -251,6 +251,7 @@ def test_show_prints_settings_and_changes_against_baseline(sen_file, capsys):
     assert main(["show", "baseline"]) == 0 and "none" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # about 50 s on 2 cores (two questions, a parameter screen, the PDF): `make test-slow`
 def test_briefing_book_at_a_tiny_size_resumes(tmp_path, capsys):
     folder = tmp_path / "dialogue"
     folder.mkdir()
