@@ -52,7 +52,7 @@ BUILD, MONTH = "build", "month"
 
 
 # A shard's monthly work in household-equivalents (partition), measured on this project's 2-core
-# machine (docs/scale.md, "Balancing shards by work"): 30 one-process runs of random sets of
+# machine (docs/decisions.md, "Balancing shards by work"): 30 one-process runs of random sets of
 # origins at 2 million households x 12 months, least squares of the stepping time on each set's
 # households, migrant records at the start and number of origins (4% rms error): a migrant record
 # costs about 3.5 households, an origin about 30,000 households whatever its size (its own loops:
