@@ -121,16 +121,12 @@ def sharded(households: int, workers: int, months: int, seed: int = 0) -> ScaleM
 
 def largest_work(world, cfg, workers: int, drop=()) -> dict:
     """The shard of most expected work when ``cfg``'s blocks (origins ``drop`` left out) are dealt
-    to ``workers`` as :func:`gcm_sim.studies.shards.partition` deals them: its work (household-
-    equivalents, :func:`gcm_sim.studies.shards.unit_work`) and share of all, the most households
+    to ``workers`` by :func:`gcm_sim.studies.shards.deal` (as a sharded run deals them): its work
+    (household-equivalents, :func:`gcm_sim.studies.shards.unit_work`) and share of all, the most households
     on any shard, the work of the whole largest origin or of an even share, were origins whole."""
-    from gcm_sim.population import origin_units
+    from .shards import deal
 
-    from .shards import longest_first, unit_work
-
-    units = [u for u in origin_units(world, cfg) if world.codes[u.origin] not in drop]
-    work = unit_work(world, units)
-    parts = longest_first(work, workers)
+    units, work, parts = deal(world, cfg, workers, drop)
     most = max(float(work[p].sum()) for p in parts)
     origin_work = pd.Series(work).groupby([u.origin for u in units]).sum()
     return {"work": most, "share": most / float(work.sum()), "total": float(work.sum()),

@@ -72,18 +72,27 @@ def unit_work(world, units) -> np.ndarray:
 
 
 def partition(world, cfg: Config, shards: int) -> list[tuple[tuple[int, int], ...]]:
-    """(origin, block) pairs per shard, balanced by expected work (:func:`unit_work`; longest
-    processing time first, Graham 1969). An origin of several blocks (``run.block_households``)
-    may be split over shards; the blocks of one shard are listed in (origin, block) order."""
+    """(origin, block) pairs per shard, balanced by expected work (:func:`deal`). An origin of
+    several blocks (``run.block_households``) may be split over shards; the blocks of one shard
+    are listed in (origin, block) order."""
+    units, _, parts = deal(world, cfg, shards)
+    return [tuple(sorted((units[i].origin, units[i].block) for i in p)) for p in parts]
+
+
+def deal(world, cfg: Config, shards: int, drop=()) -> tuple[list, np.ndarray, list[list[int]]]:
+    """The blocks of ``cfg``'s households (origins whose codes are in ``drop`` left out), each
+    block's expected work (:func:`unit_work`) and the indices of the blocks per shard, dealt by
+    that work (longest processing time first, Graham 1969). More shards than blocks is a
+    ConfigError naming ``run.shards``."""
     from gcm_sim.population import origin_units
 
-    units = origin_units(world, cfg)
+    units = [u for u in origin_units(world, cfg) if world.codes[u.origin] not in drop]
     if shards > len(units):
         raise ConfigError("run.shards", shards, f"at most the {len(units)} blocks of households the world's "
                           f"{len({u.origin for u in units})} origins are drawn in at this size (a shard holds "
                           "whole blocks; run.block_households sets their size)")
-    parts = longest_first(unit_work(world, units), shards)
-    return [tuple(sorted((units[i].origin, units[i].block) for i in p)) for p in parts]
+    work = unit_work(world, units)
+    return units, work, longest_first(work, shards)
 
 
 def longest_first(sizes, shards: int) -> list[list[int]]:
