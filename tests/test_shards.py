@@ -22,7 +22,7 @@ from gcm_sim.policy import ConfigError
 from gcm_sim.model import MigrationModel
 from gcm_sim.population import origin_counts, origin_units
 from gcm_sim.studies import bench_scale, experiment
-from gcm_sim.studies.shards import ORIGIN_WORK, RECORD_WORK, partition, run_sharded, unit_work
+from gcm_sim.studies.shards import ORIGIN_WORK, RECORD_WORK, deal, partition, run_sharded, unit_work
 from gcm_sim.world import load_world
 
 SMALL = ["run.households=4000", "run.spinup_months=6", "run.months=14", "run.replicates=1"]
@@ -78,6 +78,16 @@ def test_partition_holds_every_origin_once_balanced_by_work(world):
     work = dict(zip(origins, unit_work(world, origin_units(world, cfg))))
     load = [sum(work[o] for o, _ in p) for p in parts]
     assert max(load) <= 1.35 * sum(load) / 4  # greedy balance (India alone is a quarter of the work)
+
+
+def test_dealing_leaves_out_the_dropped_origins_and_deals_every_other_block_once(world):
+    cfg = load_config("baseline", ["run.households=100000"])
+    units, work, parts = deal(world, cfg, 3, drop=("IND", "MEX"))
+    codes = {world.codes[u.origin] for u in units}
+    every = {world.codes[u.origin] for u in origin_units(world, cfg)}
+    assert {"IND", "MEX"} <= every and codes == every - {"IND", "MEX"}
+    assert sorted(i for p in parts for i in p) == list(range(len(units)))
+    assert bench_scale.largest_work(world, cfg, 3, ("IND", "MEX"))["work"] == pytest.approx(max(work[p].sum() for p in parts))
 
 
 def test_a_blocks_work_counts_its_households_records_and_share_of_the_origin(world):
