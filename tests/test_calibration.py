@@ -185,6 +185,9 @@ def test_statistics_on_synthetic_run():
     assert s["cmed_interception_rate"] == pytest.approx(0.4)
     assert s["cmed_death_rate"] == pytest.approx(0.01)
     assert s["us_unauthorised_mex_ca"] == pytest.approx(24.0)  # the last month's stock
+    by_origin = cal.statistics(d, [f"us_unauthorised_{o}" for o in ("mex", "slv", "gtm", "hnd")])
+    assert by_origin == {"us_unauthorised_mex": pytest.approx(24.0), "us_unauthorised_slv": 0.0,
+                         "us_unauthorised_gtm": 0.0, "us_unauthorised_hnd": 0.0}  # each its own origin's
     assert cal.STATISTICS["recruitment_months_pak_sau"](d) != cal.STATISTICS["recruitment_months_pak_sau"](d)  # NaN
     d.timeseries.loc[d.timeseries.origin == "BGD", "origin"] = "BGD"
     months = cal._recruitment_months("BGD", "SAU")(d)

@@ -69,6 +69,10 @@ SCREENED_PARAMETERS = (
     ("b_gain", 0.4, 2.0, "log"),
     ("formal_parity_ratio", 1.2, 4.0, "log"),
     ("remit_share", 0.2, 0.4, "linear"),
+    # the formal share's cost response: its elasticity is -slope x (1 - formal share), so fitting
+    # formal_parity_ratio alone moves the elasticity (docs/calibration.md, 2026-12-04 posterior);
+    # range half to twice behaviour.yaml's 6 (ASSUMPTION, as above)
+    ("formal_logit_slope", 3.0, 12.0, "log"),
 )
 FIT_SPACE_STEP = 0.15  # initial simplex step, as a share of each parameter's (transformed) range
 
@@ -338,6 +342,7 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
     "cmed_death_rate": _leg_rate(CMED_LEGS, "deaths"),
     "us_sw_encounters_year": _us_encounters,
     "us_unauthorised_mex_ca": _stock_last(("stock_irregular",), ("MEX", "GTM", "HND", "SLV"), "USA"),
+    **{f"us_unauthorised_{o.lower()}": _stock_last(("stock_irregular",), o, "USA") for o in ("MEX", "SLV", "GTM", "HND")},
     "bgd_sau_labour_year": _labour_year("BGD", "SAU"),
     "npl_qat_sau_labour_year": _labour_year("NPL", ("QAT", "SAU")),
     "recruitment_cost_months": lambda d: float(d.indicators["recruitment_cost_months"]),
