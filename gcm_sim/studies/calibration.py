@@ -210,6 +210,7 @@ def loss(targets: Sequence[Target], stats: dict[str, float], fitted_only: bool =
 
 CMED_LEGS = (("LBY", "ITA"), ("TUN", "ITA"))
 SSA = ("SEN", "GIN", "MLI", "CIV", "NGA", "NER")
+MEXICO_CA = ("MEX", "GTM", "HND", "SLV")  # Mexico and the three Central American origins (Pew's groups)
 SOUTH_ASIA = ("BGD", "NPL", "PAK", "IND", "AFG")
 STOCK_MEASURES = ("stock_regular", "stock_irregular", "stock_asylum_pending")
 
@@ -341,8 +342,8 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
     "cmed_interception_rate": _leg_rate(CMED_LEGS, "interceptions"),
     "cmed_death_rate": _leg_rate(CMED_LEGS, "deaths"),
     "us_sw_encounters_year": _us_encounters,
-    "us_unauthorised_mex_ca": _stock_last(("stock_irregular",), ("MEX", "GTM", "HND", "SLV"), "USA"),
-    **{f"us_unauthorised_{o.lower()}": _stock_last(("stock_irregular",), o, "USA") for o in ("MEX", "SLV", "GTM", "HND")},
+    "us_unauthorised_mex_ca": _stock_last(("stock_irregular",), MEXICO_CA, "USA"),
+    **{f"us_unauthorised_{o.lower()}": _stock_last(("stock_irregular",), o, "USA") for o in MEXICO_CA},
     "bgd_sau_labour_year": _labour_year("BGD", "SAU"),
     "npl_qat_sau_labour_year": _labour_year("NPL", ("QAT", "SAU")),
     "recruitment_cost_months": lambda d: float(d.indicators["recruitment_cost_months"]),
@@ -352,7 +353,7 @@ STATISTICS: dict[str, Callable[[RunData], float]] = {
     "remittance_cost_pct": lambda d: float(d.indicators["remittance_cost_pct"]),
     "remittance_cost_ssa_pct": _remittance_cost(SSA),
     "remittance_cost_sas_pct": _remittance_cost(SOUTH_ASIA),
-    "diaspora_us_mex_ca": _stock_last(STOCK_MEASURES, ("MEX", "GTM", "HND", "SLV"), "USA"),
+    "diaspora_us_mex_ca": _stock_last(STOCK_MEASURES, MEXICO_CA, "USA"),
     "diaspora_eu_wafrica": _stock_last(STOCK_MEASURES, SSA + ("TUN",), ("ITA", "FRA", "DEU")),
     "diaspora_gulf_sasia": _stock_last(STOCK_MEASURES, ("BGD", "NPL", "PAK", "IND", "PHL"), ("SAU", "QAT", "ARE")),
     "diaspora_syr_afg": _stock_last(STOCK_MEASURES, ("SYR", "AFG"), ("TUR", "DEU")),
